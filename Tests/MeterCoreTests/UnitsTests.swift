@@ -4,32 +4,32 @@ import Testing
 
 @Suite("Units (R-U1, R-U2)")
 struct UnitsTests {
-    @Test("R-U2: money parses decimals exactly and refuses anything else")
-    func moneyParsing() {
-        #expect(Money(decimal: "50.00") == Money(units: 500_000))
-        #expect(Money(decimal: "12.3456") == Money(units: 123_456))
-        #expect(Money(decimal: "-5") == Money(units: -50_000))
-        #expect(Money(decimal: "0.5") == Money(units: 5_000))
-        for bad in ["", "-", ".5", "5.", "1.23456", "1,00", "+1", "1e3", "abc", "1.2.3", "١٢"] {
-            #expect(Money(decimal: bad) == nil, "accepted \(bad)")
-        }
+  @Test("R-U2: money parses decimals exactly and refuses anything else")
+  func moneyParsing() {
+    #expect(Money(decimal: "50.00") == Money(units: 500_000))
+    #expect(Money(decimal: "12.3456") == Money(units: 123_456))
+    #expect(Money(decimal: "-5") == Money(units: -50_000))
+    #expect(Money(decimal: "0.5") == Money(units: 5_000))
+    for bad in ["", "-", ".5", "5.", "1.23456", "1,00", "+1", "1e3", "abc", "1.2.3", "١٢"] {
+      #expect(Money(decimal: bad) == nil, "accepted \(bad)")
     }
+  }
 
-    @Test("R-U2: displays round to two decimals, half away from zero")
-    func moneyDisplay() {
-        #expect(Money(units: 123_456).exactString == "12.3456")
-        #expect(Money(units: 123_456).displayString == "12.35")
-        #expect(Money(units: 123_449).displayString == "12.34")
-        #expect(Money(units: -123_450).displayString == "-12.35")
-        #expect(Money(units: -50).displayString == "-0.01")
-        #expect(Money(units: -49).displayString == "0.00")
-        #expect(Money.zero.displayString == "0.00")
-    }
+  @Test("R-U2: displays round to two decimals, half away from zero")
+  func moneyDisplay() {
+    #expect(Money(units: 123_456).exactString == "12.3456")
+    #expect(Money(units: 123_456).displayString == "12.35")
+    #expect(Money(units: 123_449).displayString == "12.34")
+    #expect(Money(units: -123_450).displayString == "-12.35")
+    #expect(Money(units: -50).displayString == "-0.01")
+    #expect(Money(units: -49).displayString == "0.00")
+    #expect(Money.zero.displayString == "0.00")
+  }
 
-    @Test("R-U1: energy is integer mWh and displays kWh without rounding up")
-    func energyUnits() {
-        #expect(Energy(kilowattHourDecimal: "1.5") == Energy(milliwattHours: 1_500_000))
-        #expect(Energy(milliwattHours: 1_999_999).kilowattHourString == "1.999")
-        #expect(Energy(kilowattHours: 2).kilowattHourString == "2.000")
-    }
+  @Test("R-U1: energy is integer mWh and displays kWh without rounding up")
+  func energyUnits() {
+    #expect(Energy(kilowattHourDecimal: "1.5") == Energy(milliwattHours: 1_500_000))
+    #expect(Energy(milliwattHours: 1_999_999).kilowattHourString == "1.999")
+    #expect(Energy(kilowattHours: 2).kilowattHourString == "2.000")
+  }
 }
