@@ -17,6 +17,8 @@ let package = Package(
         .target(name: "MeterCore"),
         // Chip drivers written against the small bus protocols in MeterDrivers/Bus.
         .target(name: "MeterDrivers"),
+        // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
+        .target(name: "MeterScenario", dependencies: ["MeterCore"]),
         .testTarget(
             name: "MeterCoreTests",
             dependencies: [
@@ -24,6 +26,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
