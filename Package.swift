@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "MeterCore", targets: ["MeterCore"]),
         .library(name: "MeterDrivers", targets: ["MeterDrivers"]),
+        .library(name: "MeterLinux", targets: ["MeterLinux"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -17,6 +18,15 @@ let package = Package(
         .target(name: "MeterCore"),
         // Chip drivers written against the small bus protocols in MeterDrivers/Bus.
         .target(name: "MeterDrivers"),
+        // The bus protocols on Linux: i2c-dev, spidev, and the GPIO character device via libgpiod.
+        .systemLibrary(
+            name: "CGPIOD",
+            pkgConfig: "libgpiod",
+            providers: [.apt(["libgpiod-dev"])]
+        ),
+        // ioctl numbers Swift cannot import, and one GPIO API over libgpiod 1.6 and 2.x.
+        .target(name: "CMeterLinux", dependencies: ["CGPIOD"]),
+        .target(name: "MeterLinux", dependencies: ["MeterDrivers", "CMeterLinux"]),
         .testTarget(
             name: "MeterCoreTests",
             dependencies: [
@@ -24,6 +34,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
     ],
     swiftLanguageModes: [.v6]
 )
