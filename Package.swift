@@ -3,35 +3,38 @@ import PackageDescription
 
 // Dependencies are deliberate: every one is compiled from scratch on each CI run.
 let package = Package(
-  name: "PrepaidMeter",
-  platforms: [.macOS(.v15)],
-  products: [
-    .library(name: "MeterCore", targets: ["MeterCore"]),
-    .library(name: "MeterDrivers", targets: ["MeterDrivers"]),
-    .library(name: "MeterSim", targets: ["MeterSim"]),
-    .library(name: "BusMocks", targets: ["BusMocks"]),
-  ],
-  dependencies: [
-    .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1")
-  ],
-  targets: [
-    // Pure Swift: units, tariffs, ledger, supply control, anti-theft. No I/O, no clock.
-    .target(name: "MeterCore"),
-    // Chip drivers written against the small bus protocols in MeterDrivers/Bus.
-    .target(name: "MeterDrivers"),
-    // Register-level models of the chips behind the same bus protocols, in virtual time.
-    .target(name: "MeterSim", dependencies: ["MeterDrivers"]),
-    // Script-style bus mocks (ordered expected transactions) for driver tests.
-    .target(name: "BusMocks", dependencies: ["MeterDrivers"]),
-    .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "BusMocks", "MeterSim"]),
-    .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
-    .testTarget(
-      name: "MeterCoreTests",
-      dependencies: [
-        "MeterCore",
-        .product(name: "PropertyBased", package: "swift-property-based"),
-      ]
-    ),
-  ],
-  swiftLanguageModes: [.v6]
+    name: "PrepaidMeter",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MeterCore", targets: ["MeterCore"]),
+        .library(name: "MeterDrivers", targets: ["MeterDrivers"]),
+        .library(name: "MeterSim", targets: ["MeterSim"]),
+        .library(name: "BusMocks", targets: ["BusMocks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // Pure Swift: units, tariffs, ledger, supply control, anti-theft. No I/O, no clock.
+        .target(name: "MeterCore"),
+        // Chip drivers written against the small bus protocols in MeterDrivers/Bus.
+        .target(name: "MeterDrivers"),
+        // Register-level models of the chips behind the same bus protocols, in virtual time.
+        .target(name: "MeterSim", dependencies: ["MeterDrivers"]),
+        // Script-style bus mocks (ordered expected transactions) for driver tests.
+        .target(name: "BusMocks", dependencies: ["MeterDrivers"]),
+        .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "BusMocks", "MeterSim"]),
+        .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
+        // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
+        .target(name: "MeterScenario", dependencies: ["MeterCore"]),
+        .testTarget(
+            name: "MeterCoreTests",
+            dependencies: [
+                "MeterCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
+    ],
+    swiftLanguageModes: [.v6]
 )
