@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "MeterCore", targets: ["MeterCore"]),
         .library(name: "MeterDrivers", targets: ["MeterDrivers"]),
         .library(name: "MeterLinux", targets: ["MeterLinux"]),
+        .library(name: "MeterSim", targets: ["MeterSim"]),
+        .library(name: "BusMocks", targets: ["BusMocks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -27,6 +29,14 @@ let package = Package(
         // ioctl numbers Swift cannot import, and one GPIO API over libgpiod 1.6 and 2.x.
         .target(name: "CMeterLinux", dependencies: ["CGPIOD"]),
         .target(name: "MeterLinux", dependencies: ["MeterDrivers", "CMeterLinux"]),
+        // Register-level models of the chips behind the same bus protocols, in virtual time.
+        .target(name: "MeterSim", dependencies: ["MeterDrivers"]),
+        // Script-style bus mocks (ordered expected transactions) for driver tests.
+        .target(name: "BusMocks", dependencies: ["MeterDrivers"]),
+        .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "BusMocks", "MeterSim"]),
+        .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
+        // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
+        .target(name: "MeterScenario", dependencies: ["MeterCore"]),
         .testTarget(
             name: "MeterCoreTests",
             dependencies: [
@@ -35,6 +45,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
+        .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
