@@ -35,8 +35,13 @@ let package = Package(
         .target(name: "BusMocks", dependencies: ["MeterDrivers"]),
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "BusMocks", "MeterSim"]),
         .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
+        // The meter's control loop, time injected: drivers → core → journal → drivers.
+        .target(name: "MeterRuntime", dependencies: ["MeterCore", "MeterDrivers"]),
         // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
-        .target(name: "MeterScenario", dependencies: ["MeterCore"]),
+        .target(
+            name: "MeterScenario",
+            dependencies: ["MeterCore", "MeterDrivers", "MeterSim", "MeterRuntime"]
+        ),
         .testTarget(
             name: "MeterCoreTests",
             dependencies: [

@@ -6,7 +6,8 @@ import MeterCore
 /// `meterd` calls it in real time (a timer for `nextWake`, interrupt edges as they come); the
 /// simulator calls it in virtual time. Both go through the same code:
 /// - every step's durable decisions are committed to the journal *before* any effect (R-D1);
-/// - energy is accumulated once per `accumulationMilliseconds`;
+/// - energy is accumulated when the energy IC's line-cycle interrupt says a period is complete
+///   (once per second), or by a timer when that interrupt fails to come (no line voltage);
 /// - an over-current or over-voltage interrupt is handed to the core at once, without waiting
 ///   for the next accumulation (R-P8, R-P9), costing one status read before the journal commit
 ///   and the coil pulse;
@@ -17,6 +18,8 @@ public final class MeterRuntime {
   public struct Settings: Hashable, Sendable {
     /// One accumulation interval (SPEC §9: 1 s).
     public var accumulationMilliseconds: Int64 = 1_000
+    /// How long after an expected cycle-end interrupt the loop accumulates without it.
+    public var cycleEndGraceMilliseconds: Int64 = 20
     /// How often the card reader looks for a card.
     public var cardPollMilliseconds: Int64 = 500
 
@@ -71,6 +74,7 @@ public final class MeterRuntime {
   /// Called for everything the loop does, in order, with the step's time.
   public var observer: ((Observation, Timestamp) -> Void)?
 
+  /// When the next cycle-end interrupt is expected.
   public private(set) var nextAccumulation: Timestamp
   public private(set) var nextCardPoll: Timestamp
   private var lastAccumulation: Timestamp
@@ -83,6 +87,7 @@ public final class MeterRuntime {
   /// Flags from interrupts that need no immediate action, handed over with the next interval.
   private var pendingFlags: EnergyChipFlags = []
   private var lastMeasurement: Measurement?
+  private var lastStep: Timestamp
 
   /// A loop around `meter` (newly commissioned, or recovered from the journal), started at
   /// `now`. Call `start(at:)` before the first `step(at:)`.
@@ -93,10 +98,18 @@ public final class MeterRuntime {
     lastAccumulation = now
     nextAccumulation = now + settings.accumulationMilliseconds
     nextCardPoll = now
+    lastStep = now
   }
 
   /// When the loop next has something to do, if no interrupt or input comes first.
-  public var nextWake: Timestamp { min(nextAccumulation, nextCardPoll) }
+  /// At the expected cycle end first; once that has passed without the interrupt, at the end
+  /// of the grace period, when the timer accumulates instead.
+  public var nextWake: Timestamp {
+    let accumulation =
+      lastStep >= nextAccumulation
+      ? nextAccumulation + settings.cycleEndGraceMilliseconds : nextAccumulation
+    return min(accumulation, nextCardPoll)
+  }
 
   /// The first step after power-on: drives the relay to the recovered state's decision (R-D2)
   /// and shows the default page.
@@ -106,40 +119,39 @@ public final class MeterRuntime {
 
   /// Does whatever is due at `now`: an interrupt, input changes, the accumulation, a card poll.
   public func step(at now: Timestamp) throws(RuntimeFault) {
-    if ports.energy.interruptPending { try serviceInterrupt(at: now) }
+    lastStep = now
+    if try ports.energy.interruptPending() { try serviceInterrupt(at: now) }
     for change in try ports.inputs.changes() {
       switch change {
       case .buttonPressed: try run(.button, at: now)
       case .tamper(let inputs): try run(.tamper(inputs), at: now)
       }
     }
-    if now >= nextAccumulation {
-      try accumulate(at: now)
-      nextAccumulation = nextAccumulation + settings.accumulationMilliseconds
-      if nextAccumulation <= now { nextAccumulation = now + settings.accumulationMilliseconds }
-    }
+    if now >= nextAccumulation + settings.cycleEndGraceMilliseconds { try accumulate(at: now) }
     if now >= nextCardPoll {
       try pollCard(at: now)
       nextCardPoll = now + settings.cardPollMilliseconds
     }
   }
 
-  /// R-P8, R-P9: an over-current or over-voltage interrupt reaches the core at once, as an
-  /// empty interval carrying the flag; the energy stays in the chip for the next accumulation.
+  /// A cycle end accumulates. R-P8, R-P9: an over-current or over-voltage interrupt reaches
+  /// the core at once, as an empty interval carrying the flag; the energy stays in the chip
+  /// for the next accumulation. Other flags wait for the next accumulation.
   private func serviceInterrupt(at now: Timestamp) throws(RuntimeFault) {
-    let flags = try ports.energy.serviceInterrupt()
-    let urgent: EnergyChipFlags = [.overCurrent, .overVoltage]
-    guard !flags.isDisjoint(with: urgent) else {
-      pendingFlags.formUnion(flags)
+    let interrupt = try ports.energy.serviceInterrupt()
+    pendingFlags.formUnion(interrupt.flags)
+    if interrupt.cycleEnd {
+      try accumulate(at: now)
       return
     }
+    guard !pendingFlags.isDisjoint(with: [.overCurrent, .overVoltage]) else { return }
     var measurement =
       lastMeasurement
       ?? Measurement.balanced(importEnergy: .zero, irmsMilliamps: 0, activePowerMilliwatts: 0)
     measurement.durationMilliseconds = 0
     measurement.channelA = ChannelEnergy(importEnergy: .zero)
     measurement.channelB = ChannelEnergy(importEnergy: .zero)
-    measurement.flags = flags.union(pendingFlags)
+    measurement.flags = pendingFlags
     measurement.relayContact = nil
     measurement.clockSynchronised = clockSynchronised
     pendingFlags = []
@@ -154,6 +166,7 @@ public final class MeterRuntime {
     measurement.clockSynchronised = clockSynchronised
     pendingFlags = []
     lastAccumulation = now
+    nextAccumulation = now + settings.accumulationMilliseconds
     lastMeasurement = measurement
     try run(.interval(measurement), at: now)
   }
@@ -164,9 +177,7 @@ public final class MeterRuntime {
       cardOnReader = true
       let presentation = try ports.cards.read()
       try run(.card(presentation), at: now)
-      let outcome = output.card
-      observer?(.card(presentation, outcome: outcome), now)
-      if let outcome, let writeBack = outcome.writeBack {
+      if let outcome = output.card, let writeBack = outcome.writeBack {
         let completed = try ports.cards.write(writeBack, outcome: outcome)
         observer?(.writeBack(completed: completed), now)
       }
@@ -183,6 +194,11 @@ public final class MeterRuntime {
     meter.step(input, at: now, into: &output)
     if !output.journal.isEmpty {
       try ports.journal.commit(output.journal, state: meter.state)
+    }
+    if case .card(let presentation) = input {
+      observer?(.card(presentation, outcome: output.card), now)
+    }
+    if !output.journal.isEmpty {
       if let observer {
         for entry in output.journal { observer(.journaled(entry), now) }
       }

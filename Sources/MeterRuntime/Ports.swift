@@ -9,10 +9,23 @@ public protocol EnergyPort: AnyObject {
   /// Energy since the previous read (read-with-reset) and the RMS values now, as the core
   /// takes them; `relayContact` and `clockSynchronised` are filled in by the loop.
   func readInterval(durationMilliseconds: Int64) throws(RuntimeFault) -> Measurement
-  /// Whether the IC's IRQ line is asserted (over-current, over-voltage, reset…).
-  var interruptPending: Bool { get }
-  /// Reads and clears the interrupt status; returns what the core must know.
-  func serviceInterrupt() throws(RuntimeFault) -> EnergyChipFlags
+  /// Whether the IC's IRQ line is asserted (cycle end, over-current, over-voltage, reset…).
+  func interruptPending() throws(RuntimeFault) -> Bool
+  /// Reads and clears the interrupt status.
+  func serviceInterrupt() throws(RuntimeFault) -> EnergyInterrupt
+}
+
+/// What an energy IC interrupt reported.
+public struct EnergyInterrupt: Hashable, Sendable {
+  /// The accumulation period's line cycles are complete: time to read the energy.
+  public var cycleEnd: Bool
+  /// What the core must know (over-current, over-voltage, sag, sign change, chip reset).
+  public var flags: EnergyChipFlags
+
+  public init(cycleEnd: Bool, flags: EnergyChipFlags) {
+    self.cycleEnd = cycleEnd
+    self.flags = flags
+  }
 }
 
 /// The FRAM journal: nothing takes effect before it is committed there (R-D1).
