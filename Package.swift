@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // Pure Swift: units, tariffs, ledger, supply control, anti-theft. No I/O, no clock.
@@ -41,6 +42,14 @@ let package = Package(
         .target(
             name: "MeterScenario",
             dependencies: ["MeterCore", "MeterDrivers", "MeterSim", "MeterRuntime"]
+        ),
+        // The bench and installer tool: self-test, journal inspection, the simulator.
+        .executableTarget(
+            name: "meterctl",
+            dependencies: [
+                "MeterScenario",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(
             name: "MeterCoreTests",

@@ -172,7 +172,7 @@ public enum SVGReport {
   }
 
   /// `0 s`, `45 s`, `12 min`, `3 h 20 min`, `2 d 4 h`.
-  static func durationText(_ time: VirtualTime) -> String {
+  public static func durationText(_ time: VirtualTime) -> String {
     let seconds = time.milliseconds / 1_000
     switch seconds {
     case ..<120: return "\(seconds) s"

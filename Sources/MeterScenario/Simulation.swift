@@ -23,7 +23,8 @@ public final class Simulation {
   /// The simulator's firmware: built before the default start, so the clock is valid (R-P12).
   public static let firmware = Firmware(
     version: "sim-1",
-    buildTime: Timestamp(unixSeconds: UTCCalendar.unixSeconds(fromRFC3339: "2026-01-01T00:00:00Z")!))
+    buildTime: Timestamp(unixSeconds: UTCCalendar.unixSeconds(fromRFC3339: "2026-01-01T00:00:00Z")!)
+  )
   /// SPEC §9: a flat tariff of 1.0000 per kWh, no standing charge.
   public static let defaultTariff = TariffSet.flat(price: Money(whole: 1))
   /// The ADE7953's own protective thresholds, above the core's configured limits: a short
@@ -32,6 +33,9 @@ public final class Simulation {
   static let overVoltageInterruptMillivolts: Int64 = 300_000
 
   public let scenario: Scenario
+  /// When set, the trace is handed over in chunks as it is written (a long run's trace need
+  /// not fit in memory) and `SimulationResult.trace` is empty.
+  public var traceSink: (([UInt8]) -> Void)?
   private let commissioned: MeterState
   private let startUnixMilliseconds: Int64
   private let clock = VirtualClock()
@@ -91,7 +95,9 @@ public final class Simulation {
     relay.onChange = { [unowned self] _ in applyLoad() }
   }
 
-  private var now: VirtualTime { VirtualTime(milliseconds: Int64(clock.nowNanoseconds / 1_000_000)) }
+  private var now: VirtualTime {
+    VirtualTime(milliseconds: Int64(clock.nowNanoseconds / 1_000_000))
+  }
 
   private var wallClock: Timestamp {
     Timestamp(unixMilliseconds: startUnixMilliseconds + Int64(clock.nowNanoseconds / 1_000_000))
@@ -102,7 +108,8 @@ public final class Simulation {
   }
 
   /// Runs the scenario to its end. `progress` is called now and then with the virtual time.
-  public func run(progress: ((VirtualTime) -> Void)? = nil) throws(ScenarioError) -> SimulationResult
+  public func run(progress: ((VirtualTime) -> Void)? = nil) throws(ScenarioError)
+    -> SimulationResult
   {
     powerOn()
     var index = 0
@@ -130,6 +137,7 @@ public final class Simulation {
       }
     }
     write(.snapshot(snapshot()))
+    if let traceSink { traceSink(trace.drain()) }
     return SimulationResult(trace: trace.bytes, summary: summary, timeline: timeline)
   }
 
@@ -273,6 +281,7 @@ public final class Simulation {
   private func write(_ record: TraceRecord) {
     trace.write(record, at: now)
     summary.observe(record, at: now)
+    if let traceSink, trace.bytes.count >= 1 << 16 { traceSink(trace.drain()) }
   }
 
   private func observe(_ observation: MeterRuntime.Observation) {
@@ -281,7 +290,9 @@ public final class Simulation {
       write(.purchase(sequence: purchase.sequence, amount: purchase.amount))
     case .journaled(.event(let event)):
       var detail = JSONObject()
-      if event.kind == .cardRefused, let refusal = CardRefusal(rawValue: UInt8(truncatingIfNeeded: event.detail)) {
+      if event.kind == .cardRefused,
+        let refusal = CardRefusal(rawValue: UInt8(truncatingIfNeeded: event.detail))
+      {
         detail.members.append(.init("reason", .string(refusal.code)))
       }
       write(.event(kind: event.kind.name, detail: detail))

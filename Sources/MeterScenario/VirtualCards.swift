@@ -21,7 +21,8 @@ struct TestVending {
 
   /// Sells `amount` for `meter` onto `card`: first drops what the card's write-back
   /// acknowledges, then adds the next purchase in the meter's sequence.
-  mutating func sell(_ amount: Money, for meter: MeterID, onto card: inout VirtualCard) -> Purchase {
+  mutating func sell(_ amount: Money, for meter: MeterID, onto card: inout VirtualCard) -> Purchase
+  {
     if let writeBack = card.writeBack, writeBack.meter == meter {
       card.purchases.removeAll {
         $0.meter == meter && $0.sequence <= writeBack.lastAppliedSequence
