@@ -1,0 +1,101 @@
+import MeterCore
+
+/// Why a card, or one record on it, was refused (R-C6). Every case has a stable code for the API
+/// and the journal, and a short message for the 16-character display.
+public enum CardRefusal: Error, Hashable, Sendable {
+  /// Fewer bytes than the format needs: a truncated record or a card removed mid-read.
+  case truncated
+  /// A variable-length integer that is too long or not in its shortest form.
+  case malformed(field: String)
+  /// A field outside its documented bounds (an amount of zero, a list too long, ...).
+  case outOfRange(field: String)
+  /// Bytes after a record's last field.
+  case trailingBytes(count: Int)
+  /// A record in a format version this firmware does not know.
+  case unknownRecordVersion(UInt8)
+  /// A record kind this firmware does not know.
+  case unknownRecordKind(UInt8)
+  /// A record of a kind other than the one expected in that place.
+  case unexpectedRecordKind(expected: RecordKind, found: RecordKind)
+  /// The card does not carry this application's header (blank card, foreign card, random bytes).
+  case notAMeterCard
+  /// A card layout version this firmware does not know.
+  case unknownLayoutVersion(UInt8)
+  /// A card kind this firmware does not know.
+  case unknownCardKind(UInt8)
+  /// The card, or a record on it, is bound to a different meter.
+  case otherMeter(MeterID)
+  /// A signature that does not verify with the key it must be signed by.
+  case badSignature(RecordKind)
+  /// A purchase applied before; it is acknowledged, not applied again.
+  case replayed(sequence: UInt32)
+  /// A purchase that does not continue the meter's sequence (a gap before it).
+  case outOfSequence(expected: UInt32, found: UInt32)
+  /// The records do not fit in the card's area for them.
+  case doesNotFit(needed: Int, available: Int)
+  /// The card was removed before the meter finished with it.
+  case cardRemoved
+
+  /// Stable identifier for the API, the journal and the trace.
+  public var code: String {
+    switch self {
+    case .truncated: "truncated"
+    case .malformed: "malformed"
+    case .outOfRange: "out_of_range"
+    case .trailingBytes: "trailing_bytes"
+    case .unknownRecordVersion: "unknown_record_version"
+    case .unknownRecordKind: "unknown_record_kind"
+    case .unexpectedRecordKind: "unexpected_record_kind"
+    case .notAMeterCard: "not_a_meter_card"
+    case .unknownLayoutVersion: "unknown_layout_version"
+    case .unknownCardKind: "unknown_card_kind"
+    case .otherMeter: "other_meter"
+    case .badSignature: "bad_signature"
+    case .replayed: "replayed"
+    case .outOfSequence: "out_of_sequence"
+    case .doesNotFit: "does_not_fit"
+    case .cardRemoved: "card_removed"
+    }
+  }
+
+  /// At most 16 characters: the second line of the display's refusal page.
+  public var displayMessage: String {
+    switch self {
+    case .truncated, .malformed, .outOfRange, .trailingBytes: "CARD DATA BAD"
+    case .unknownRecordVersion, .unknownLayoutVersion: "CARD VERSION ?"
+    case .unknownRecordKind, .unexpectedRecordKind, .unknownCardKind: "CARD KIND ?"
+    case .notAMeterCard: "NOT A METER CARD"
+    case .otherMeter: "OTHER METER CARD"
+    case .badSignature: "BAD SIGNATURE"
+    case .replayed: "ALREADY APPLIED"
+    case .outOfSequence: "OUT OF SEQUENCE"
+    case .doesNotFit: "CARD FULL"
+    case .cardRemoved: "CARD REMOVED"
+    }
+  }
+
+  /// A sentence for the API and the journal that says exactly what is wrong.
+  public var message: String {
+    switch self {
+    case .truncated: "the card data ends before the record does (truncated, or removed mid-read)"
+    case .malformed(let field): "the field \(field) is not a valid shortest-form integer"
+    case .outOfRange(let field): "the field \(field) is outside its allowed range"
+    case .trailingBytes(let count): "\(count) unexpected bytes follow the record"
+    case .unknownRecordVersion(let version): "record format version \(version) is not supported"
+    case .unknownRecordKind(let kind): "record kind \(kind) is not known"
+    case .unexpectedRecordKind(let expected, let found):
+      "expected a \(expected) record, found a \(found) record"
+    case .notAMeterCard: "the card carries no prepaid meter data"
+    case .unknownLayoutVersion(let version): "card layout version \(version) is not supported"
+    case .unknownCardKind(let kind): "card kind \(kind) is not known"
+    case .otherMeter(let meter): "the card is for meter \(meter)"
+    case .badSignature(let kind): "the \(kind) record's signature does not verify"
+    case .replayed(let sequence): "purchase \(sequence) was applied before"
+    case .outOfSequence(let expected, let found):
+      "purchase \(found) cannot be applied before purchase \(expected)"
+    case .doesNotFit(let needed, let available):
+      "the records need \(needed) bytes, the card has room for \(available)"
+    case .cardRemoved: "the card was removed before the meter finished"
+    }
+  }
+}
