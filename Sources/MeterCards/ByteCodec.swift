@@ -1,7 +1,7 @@
 /// The byte-level codec every card record and layout is written with.
 ///
 /// Integers are big-endian when fixed-width and LEB128 when variable (`varint`); signed variable
-/// integers are zigzag-encoded. Every read is bounds-checked and throws a `CardRefusal` instead
+/// integers are zigzag-encoded. Every read is bounds-checked and throws a `CardProblem` instead
 /// of trapping, whatever the input (R-C6): the fuzz target in `Fuzz/` holds the decoders to that.
 /// Variable-length integers must be in their shortest form, so a record has exactly one encoding
 /// and decoding then re-encoding reproduces the signed bytes.
@@ -61,38 +61,38 @@ public struct ByteReader: Sendable {
   public var remaining: Int { bytes.count - offset }
   public var isAtEnd: Bool { offset >= bytes.count }
 
-  public mutating func readByte() throws(CardRefusal) -> UInt8 {
+  public mutating func readByte() throws(CardProblem) -> UInt8 {
     guard offset < bytes.count else { throw .truncated }
     defer { offset += 1 }
     return bytes[offset]
   }
 
-  public mutating func readBytes(_ count: Int) throws(CardRefusal) -> [UInt8] {
+  public mutating func readBytes(_ count: Int) throws(CardProblem) -> [UInt8] {
     guard count >= 0, count <= remaining else { throw .truncated }
     defer { offset += count }
     return Array(bytes[offset..<offset + count])
   }
 
-  public mutating func readUInt16() throws(CardRefusal) -> UInt16 {
+  public mutating func readUInt16() throws(CardProblem) -> UInt16 {
     let high = try readByte()
     let low = try readByte()
     return UInt16(high) << 8 | UInt16(low)
   }
 
-  public mutating func readUInt32() throws(CardRefusal) -> UInt32 {
+  public mutating func readUInt32() throws(CardProblem) -> UInt32 {
     var value: UInt32 = 0
     for _ in 0..<4 { value = value << 8 | UInt32(try readByte()) }
     return value
   }
 
-  public mutating func readUInt64() throws(CardRefusal) -> UInt64 {
+  public mutating func readUInt64() throws(CardProblem) -> UInt64 {
     var value: UInt64 = 0
     for _ in 0..<8 { value = value << 8 | UInt64(try readByte()) }
     return value
   }
 
   /// At most 10 bytes; the tenth may only carry the top bit; no redundant trailing zero groups.
-  public mutating func readVarint(_ field: String) throws(CardRefusal) -> UInt64 {
+  public mutating func readVarint(_ field: String) throws(CardProblem) -> UInt64 {
     var value: UInt64 = 0
     for index in 0..<10 {
       let byte = try readByte()
@@ -107,7 +107,7 @@ public struct ByteReader: Sendable {
     throw .malformed(field: field)
   }
 
-  public mutating func readSignedVarint(_ field: String) throws(CardRefusal) -> Int64 {
+  public mutating func readSignedVarint(_ field: String) throws(CardProblem) -> Int64 {
     let zigzag = try readVarint(field)
     return Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
   }
@@ -115,7 +115,7 @@ public struct ByteReader: Sendable {
   /// A varint that must lie in `range`, e.g. a sequence number or an amount.
   public mutating func readVarint<T: FixedWidthInteger>(
     _ field: String, in range: ClosedRange<T>
-  ) throws(CardRefusal) -> T {
+  ) throws(CardProblem) -> T {
     let raw = try readVarint(field)
     guard let value = T(exactly: raw), range.contains(value) else {
       throw .outOfRange(field: field)
@@ -125,19 +125,19 @@ public struct ByteReader: Sendable {
 
   public mutating func readSignedVarint(
     _ field: String, in range: ClosedRange<Int64>
-  ) throws(CardRefusal) -> Int64 {
+  ) throws(CardProblem) -> Int64 {
     let value = try readSignedVarint(field)
     guard range.contains(value) else { throw .outOfRange(field: field) }
     return value
   }
 
   /// A count that bounds a following list; refusing large counts before allocating anything.
-  public mutating func readCount(_ field: String, max: Int) throws(CardRefusal) -> Int {
+  public mutating func readCount(_ field: String, max: Int) throws(CardProblem) -> Int {
     try readVarint(field, in: 0...max)
   }
 
   /// Refuses bytes left over after a record's last field: a record has one encoding only.
-  public func expectEnd() throws(CardRefusal) {
+  public func expectEnd() throws(CardProblem) {
     guard isAtEnd else { throw .trailingBytes(count: remaining) }
   }
 }

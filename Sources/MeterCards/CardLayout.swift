@@ -130,7 +130,7 @@ public struct CardHeader: Hashable, Sendable {
 
   /// Decodes a header block, refusing blank and foreign cards, unknown versions and kinds, and
   /// lengths beyond the layout's issue area.
-  public init(block: [UInt8], layout: CardLayout) throws(CardRefusal) {
+  public init(block: [UInt8], layout: CardLayout) throws(CardProblem) {
     guard block.count == CardLayout.blockSize else { throw .truncated }
     guard Array(block[0..<2]) == Self.magic,
       CRC16.checksum(block[0..<14]) == UInt16(block[14]) << 8 | UInt16(block[15])
@@ -161,7 +161,7 @@ extension CardLayout {
   /// The records in the issue area. `blocks` are the logical blocks named by `issueReads`.
   public func decodeIssueArea(
     _ header: CardHeader, blocks: [[UInt8]]
-  ) throws(CardRefusal) -> [SignedRecord] {
+  ) throws(CardProblem) -> [SignedRecord] {
     let expected = issueReads(header).count
     guard blocks.count == expected, blocks.allSatisfy({ $0.count == Self.blockSize }) else {
       throw .truncated
@@ -186,7 +186,7 @@ extension CardLayout {
   /// until `vend` writes it again. Refuses records that do not fit.
   public func issuePlan(
     kind: CardKind, meter: MeterID?, records: [SignedRecord]
-  ) throws(CardRefusal) -> [CardWrite] {
+  ) throws(CardProblem) -> [CardWrite] {
     let bytes = records.flatMap(\.encoded)
     guard bytes.count <= issueAreaCapacity else {
       throw .doesNotFit(needed: bytes.count, available: issueAreaCapacity)

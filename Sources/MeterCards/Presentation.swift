@@ -18,9 +18,9 @@ extension CardLayout {
   /// `firstReads`, `CardHeader(block:layout:)`, `issueReads` and `decodeIssueArea`.
   public func readForPresentation(
     _ read: (Int) -> [UInt8]?
-  ) throws(CardRefusal) -> CardReadout {
+  ) throws(CardProblem) -> CardReadout {
     var blocksRead = 0
-    func readBlock(_ logical: Int) throws(CardRefusal) -> [UInt8] {
+    func readBlock(_ logical: Int) throws(CardProblem) -> [UInt8] {
       blocksRead += 1
       guard let data = read(readAddress(ofLogicalBlock: logical)) else { throw .cardRemoved }
       return data

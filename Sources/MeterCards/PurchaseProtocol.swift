@@ -7,7 +7,7 @@ public struct CustomerCardExamination: Hashable, Sendable {
   public var sequencing: PurchaseSequencing
   /// `replayed` for purchases applied before (acknowledged by the write-back, not applied
   /// again) and `outOfSequence` for purchases waiting behind a missing one.
-  public var notices: [CardRefusal]
+  public var notices: [CardProblem]
 }
 
 /// The meter's side of the exactly-once protocol, as pure functions.
@@ -19,7 +19,7 @@ public enum MeterPurchaseProtocol {
   public static func examine(
     header: CardHeader, records: [SignedRecord], meter: MeterID, lastApplied: UInt32,
     utilityKey: RecordVerifyingKey, checker: some SignatureChecking = Ed25519Checker()
-  ) throws(CardRefusal) -> CustomerCardExamination {
+  ) throws(CardProblem) -> CustomerCardExamination {
     guard header.kind == .customer else { throw .unknownCardKind(header.kind.rawValue) }
     guard let bound = header.meter else { throw .outOfRange(field: "card meter") }
     guard bound == meter else { throw .otherMeter(bound) }
@@ -32,9 +32,9 @@ public enum MeterPurchaseProtocol {
     let sequencing = PurchaseSequencing.sequence(purchases, for: meter, lastApplied: lastApplied)
     let expected = lastApplied &+ UInt32(sequencing.toApply.count) &+ 1
     let notices =
-      sequencing.alreadyApplied.map { CardRefusal.replayed(sequence: $0.sequence) }
+      sequencing.alreadyApplied.map { CardProblem.replayed(sequence: $0.sequence) }
       + sequencing.outOfSequence.map {
-        CardRefusal.outOfSequence(expected: expected, found: $0.sequence)
+        CardProblem.outOfSequence(expected: expected, found: $0.sequence)
       }
     return CustomerCardExamination(sequencing: sequencing, notices: notices)
   }
@@ -66,14 +66,14 @@ public struct PendingPurchases: Hashable, Sendable {
     amount: Money, soldAt: Int64, utilityKey: some RecordSigning, layout: CardLayout
   ) throws -> SignedRecord {
     guard amount > .zero, amount <= RecordBounds.maximumPurchase else {
-      throw CardRefusal.outOfRange(field: "amount")
+      throw CardProblem.outOfRange(field: "amount")
     }
-    guard lastSold < UInt32.max else { throw CardRefusal.outOfRange(field: "sequence") }
+    guard lastSold < UInt32.max else { throw CardProblem.outOfRange(field: "sequence") }
     let purchase = Purchase(meter: meter, sequence: lastSold + 1, amount: amount)
     let record = try utilityKey.sign(PurchaseRecord(purchase: purchase, soldAt: soldAt))
     let needed = (records + [record]).reduce(0) { $0 + $1.encoded.count }
     guard needed <= layout.issueAreaCapacity, records.count < CardLayout.maximumIssueRecords
-    else { throw CardRefusal.doesNotFit(needed: needed, available: layout.issueAreaCapacity) }
+    else { throw CardProblem.doesNotFit(needed: needed, available: layout.issueAreaCapacity) }
     records.append(record)
     lastSold = purchase.sequence
     return record
@@ -93,7 +93,7 @@ public struct PendingPurchases: Hashable, Sendable {
 
   /// The write plan for the customer's card: the pending purchases with the header binding the
   /// card to the meter. The same plan serves a sale, a re-write, and a lost card's replacement.
-  public func cardPlan(layout: CardLayout) throws(CardRefusal) -> [CardWrite] {
+  public func cardPlan(layout: CardLayout) throws(CardProblem) -> [CardWrite] {
     try layout.issuePlan(kind: .customer, meter: meter, records: records)
   }
 }

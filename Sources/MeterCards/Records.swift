@@ -17,17 +17,17 @@ extension ByteWriter {
 }
 
 extension ByteReader {
-  mutating func readMeter() throws(CardRefusal) -> MeterID {
+  mutating func readMeter() throws(CardProblem) -> MeterID {
     MeterID(try readVarint("meter", in: RecordBounds.meter))
   }
 
   /// A meter id or zero ("any meter"), for command records a utility may address to a fleet.
-  mutating func readMeterOrAny() throws(CardRefusal) -> MeterID? {
+  mutating func readMeterOrAny() throws(CardProblem) -> MeterID? {
     let raw = try readVarint("meter")
     return raw == 0 ? nil : MeterID(raw)
   }
 
-  mutating func readTime(_ field: String) throws(CardRefusal) -> Int64 {
+  mutating func readTime(_ field: String) throws(CardProblem) -> Int64 {
     try readVarint(field, in: RecordBounds.time)
   }
 }
@@ -54,7 +54,7 @@ public struct PurchaseRecord: RecordBody {
     writer.appendTime(soldAt)
   }
 
-  public static func decode(from reader: inout ByteReader) throws(CardRefusal) -> PurchaseRecord {
+  public static func decode(from reader: inout ByteReader) throws(CardProblem) -> PurchaseRecord {
     let meter = try reader.readMeter()
     let sequence: UInt32 = try reader.readVarint("sequence", in: 1...UInt32.max)
     let units: Int64 = try reader.readVarint(
@@ -84,7 +84,7 @@ public struct CommandValidity: Hashable, Sendable {
     writer.appendTime(validUntil)
   }
 
-  static func decode(from reader: inout ByteReader) throws(CardRefusal) -> CommandValidity {
+  static func decode(from reader: inout ByteReader) throws(CardProblem) -> CommandValidity {
     let issuedAt = try reader.readTime("issued at")
     let validUntil = try reader.readTime("valid until")
     guard issuedAt <= validUntil else { throw .outOfRange(field: "valid until") }
@@ -109,7 +109,7 @@ public struct ClearTamperRecord: RecordBody {
     validity.encode(into: &writer)
   }
 
-  public static func decode(from reader: inout ByteReader) throws(CardRefusal) -> ClearTamperRecord
+  public static func decode(from reader: inout ByteReader) throws(CardProblem) -> ClearTamperRecord
   {
     let meter = try reader.readMeter()
     return ClearTamperRecord(meter: meter, validity: try CommandValidity.decode(from: &reader))
@@ -147,7 +147,7 @@ public struct RelayTestRecord: RecordBody {
     validity.encode(into: &writer)
   }
 
-  public static func decode(from reader: inout ByteReader) throws(CardRefusal) -> RelayTestRecord {
+  public static func decode(from reader: inout ByteReader) throws(CardProblem) -> RelayTestRecord {
     let meter = try reader.readMeter()
     guard let action = Action(rawValue: try reader.readByte()) else {
       throw .outOfRange(field: "relay action")
@@ -182,7 +182,7 @@ public struct InspectionRequestRecord: RecordBody {
 
   public static func decode(
     from reader: inout ByteReader
-  ) throws(CardRefusal) -> InspectionRequestRecord {
+  ) throws(CardProblem) -> InspectionRequestRecord {
     let meter = try reader.readMeterOrAny()
     let inspector: UInt32 = try reader.readVarint("inspector", in: 0...UInt32.max)
     return InspectionRequestRecord(
@@ -219,7 +219,7 @@ public struct KeyInstallationRecord: RecordBody {
 
   public static func decode(
     from reader: inout ByteReader
-  ) throws(CardRefusal) -> KeyInstallationRecord {
+  ) throws(CardProblem) -> KeyInstallationRecord {
     let meter = try reader.readMeter()
     let version: UInt32 = try reader.readVarint("key version", in: 1...UInt32.max)
     guard

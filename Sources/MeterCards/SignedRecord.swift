@@ -60,7 +60,7 @@ public enum RecordKind: UInt8, CaseIterable, Hashable, Sendable, CustomStringCon
 public protocol RecordBody: Hashable, Sendable {
   static var kind: RecordKind { get }
   func encode(into writer: inout ByteWriter)
-  static func decode(from reader: inout ByteReader) throws(CardRefusal) -> Self
+  static func decode(from reader: inout ByteReader) throws(CardProblem) -> Self
 }
 
 extension RecordBody {
@@ -72,7 +72,7 @@ extension RecordBody {
   }
 
   /// Decodes a whole body: refuses leftover bytes.
-  public static func decode(body: [UInt8]) throws(CardRefusal) -> Self {
+  public static func decode(body: [UInt8]) throws(CardProblem) -> Self {
     var reader = ByteReader(body)
     let value = try decode(from: &reader)
     try reader.expectEnd()
@@ -113,7 +113,7 @@ public struct SignedRecord: Hashable, Sendable {
 
   /// Reads one record from `reader`, checking version, kind and length bounds; the signature is
   /// not checked here (see `verified(as:by:checker:)`).
-  public static func read(from reader: inout ByteReader) throws(CardRefusal) -> SignedRecord {
+  public static func read(from reader: inout ByteReader) throws(CardProblem) -> SignedRecord {
     let version = try reader.readByte()
     guard version == formatVersion else { throw .unknownRecordVersion(version) }
     let kindByte = try reader.readByte()
@@ -126,7 +126,7 @@ public struct SignedRecord: Hashable, Sendable {
   }
 
   /// Decodes bytes that must hold exactly one record.
-  public init(decoding bytes: [UInt8]) throws(CardRefusal) {
+  public init(decoding bytes: [UInt8]) throws(CardProblem) {
     var reader = ByteReader(bytes)
     self = try Self.read(from: &reader)
     try reader.expectEnd()
@@ -137,7 +137,7 @@ public struct SignedRecord: Hashable, Sendable {
   public func verified<Body: RecordBody>(
     as type: Body.Type, by key: RecordVerifyingKey,
     checker: some SignatureChecking = Ed25519Checker()
-  ) throws(CardRefusal) -> Body {
+  ) throws(CardProblem) -> Body {
     guard kind == Body.kind else { throw .unexpectedRecordKind(expected: Body.kind, found: kind) }
     guard checker.isValid(self, signedBy: key) else { throw .badSignature(kind) }
     return try Body.decode(body: body)
@@ -174,7 +174,7 @@ public struct RecordSigningKey: RecordSigning, Sendable {
   public func sign(_ body: some RecordBody) throws -> SignedRecord {
     let unsigned = SignedRecord(kind: type(of: body).kind, body: body.encodedBody, signature: [])
     guard unsigned.body.count <= unsigned.kind.maximumBodyLength else {
-      throw CardRefusal.outOfRange(field: "body length")
+      throw CardProblem.outOfRange(field: "body length")
     }
     let signature = try key.signature(for: unsigned.signedMessage)
     return SignedRecord(kind: unsigned.kind, body: unsigned.body, signature: Array(signature))

@@ -8,10 +8,10 @@ extension CardLayout {
   public func newestWriteBack(
     blocks: [Int: [UInt8]], meter: MeterID, meterKey: RecordVerifyingKey,
     checker: some SignatureChecking = Ed25519Checker()
-  ) throws(CardRefusal) -> WriteBackRecord? {
-    var firstRefusal: CardRefusal?
+  ) throws(CardProblem) -> WriteBackRecord? {
+    var firstRefusal: CardProblem?
     for (_, header, payload) in slotPayloads(blocks: blocks) {
-      do throws(CardRefusal) {
+      do throws(CardProblem) {
         let record = try SignedRecord(decoding: payload)
         let body = try record.verified(as: WriteBackRecord.self, by: meterKey, checker: checker)
         guard body.meter == meter else { throw .otherMeter(body.meter) }

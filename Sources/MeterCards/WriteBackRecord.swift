@@ -93,7 +93,7 @@ public struct WriteBackRecord: RecordBody {
     writer.appendVarint(UInt64(firmwareVersion))
   }
 
-  public static func decode(from reader: inout ByteReader) throws(CardRefusal) -> WriteBackRecord {
+  public static func decode(from reader: inout ByteReader) throws(CardProblem) -> WriteBackRecord {
     let meter = try reader.readMeter()
     let generation: UInt32 = try reader.readVarint("card generation", in: 1...UInt32.max)
     let writtenAt = try reader.readTime("written at")

@@ -66,7 +66,7 @@ extension CardLayout {
   /// Only the blocks the payload needs are written. Refuses a payload larger than a slot.
   public func writeBackPlan(
     payload: [UInt8], target: WriteBackTarget
-  ) throws(CardRefusal) -> [CardWrite] {
+  ) throws(CardProblem) -> [CardWrite] {
     guard !payload.isEmpty, payload.count <= slotCapacity else {
       throw .doesNotFit(needed: payload.count, available: slotCapacity)
     }

@@ -15,13 +15,13 @@ struct CodecTests {
       #expect(reader.isAtEnd)
     }
     var overlong = ByteReader([0x80, 0x00])
-    #expect(throws: CardRefusal.malformed(field: "v")) { try overlong.readVarint("v") }
+    #expect(throws: CardProblem.malformed(field: "v")) { try overlong.readVarint("v") }
     var tooWide = ByteReader([UInt8](repeating: 0xFF, count: 9) + [0x02])
-    #expect(throws: CardRefusal.malformed(field: "v")) { try tooWide.readVarint("v") }
+    #expect(throws: CardProblem.malformed(field: "v")) { try tooWide.readVarint("v") }
     var eleven = ByteReader([UInt8](repeating: 0x80, count: 11))
-    #expect(throws: CardRefusal.malformed(field: "v")) { try eleven.readVarint("v") }
+    #expect(throws: CardProblem.malformed(field: "v")) { try eleven.readVarint("v") }
     var cut = ByteReader([0x80])
-    #expect(throws: CardRefusal.truncated) { try cut.readVarint("v") }
+    #expect(throws: CardProblem.truncated) { try cut.readVarint("v") }
   }
 
   @Test("R-U2: signed varints carry negative credit exactly")
@@ -39,12 +39,12 @@ struct CodecTests {
     var writer = ByteWriter()
     writer.appendVarint(1_000)
     var reader = ByteReader(writer.bytes)
-    #expect(throws: CardRefusal.outOfRange(field: "count")) {
+    #expect(throws: CardProblem.outOfRange(field: "count")) {
       try reader.readCount("count", max: 8)
     }
     var short = ByteReader([1, 2, 3])
-    #expect(throws: CardRefusal.truncated) { try short.readBytes(4) }
-    #expect(throws: CardRefusal.truncated) { try short.readUInt32() }
+    #expect(throws: CardProblem.truncated) { try short.readBytes(4) }
+    #expect(throws: CardProblem.truncated) { try short.readUInt32() }
   }
 
   @Test("CRC-16/CCITT-FALSE matches its published check value")

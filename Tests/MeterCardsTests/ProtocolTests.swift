@@ -9,7 +9,7 @@ struct ProtocolTests {
 
   func examine(
     _ image: CardImage, lastApplied: UInt32, meter: MeterID = Fixture.meter
-  ) throws(CardRefusal) -> CustomerCardExamination {
+  ) throws(CardProblem) -> CustomerCardExamination {
     let layout = CardLayout.forTechnology(image.technology)
     let readout = try layout.readForPresentation { image.read($0) }
     return try MeterPurchaseProtocol.examine(
@@ -105,12 +105,12 @@ struct ProtocolTests {
         amount: Money(whole: 10), soldAt: 0, utilityKey: Fixture.utility, layout: .ntag215)
     }
     let before = pending
-    #expect(throws: CardRefusal.self) {
+    #expect(throws: CardProblem.self) {
       try pending.sell(
         amount: Money(whole: 10), soldAt: 0, utilityKey: Fixture.utility, layout: .ntag215)
     }
     #expect(pending == before)
-    #expect(throws: CardRefusal.outOfRange(field: "amount")) {
+    #expect(throws: CardProblem.outOfRange(field: "amount")) {
       try pending.sell(
         amount: .zero, soldAt: 0, utilityKey: Fixture.utility, layout: .mifareClassic1K)
     }

@@ -62,7 +62,7 @@ struct RecordTests {
     let inspectionBody = InspectionRequestRecord(
       meter: Fixture.meter, inspector: 1, validity: CommandValidity(issuedAt: 1, validUntil: 2))
     #expect(
-      throws: CardRefusal.unexpectedRecordKind(expected: .inspectionRequest, found: .clearTamper)
+      throws: CardProblem.unexpectedRecordKind(expected: .inspectionRequest, found: .clearTamper)
     ) { try clear.verified(as: InspectionRequestRecord.self, by: key) }
     _ = inspectionBody
   }
@@ -150,12 +150,12 @@ struct RecordTests {
 }
 
 /// The refusal a throwing expression ends with, or nil if it succeeded.
-/// Any other error is a test failure in itself: decoders throw nothing but `CardRefusal`.
-func refusalOf<T>(_ body: () throws -> T) -> CardRefusal? {
+/// Any other error is a test failure in itself: decoders throw nothing but `CardProblem`.
+func refusalOf<T>(_ body: () throws -> T) -> CardProblem? {
   do {
     _ = try body()
     return nil
-  } catch let refusal as CardRefusal {
+  } catch let refusal as CardProblem {
     return refusal
   } catch {
     Issue.record("unexpected error \(error)")

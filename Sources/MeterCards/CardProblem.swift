@@ -1,8 +1,8 @@
 import MeterCore
 
-/// Why a card, or one record on it, was refused (R-C6). Every case has a stable code for the API
-/// and the journal, and a short message for the 16-character display.
-public enum CardRefusal: Error, Hashable, Sendable {
+/// What exactly is wrong with a card or a record on it (R-C6): the detail behind a
+/// `CardRefusal` reason, for the API and the journal. Decoders throw nothing else.
+public enum CardProblem: Error, Hashable, Sendable {
   /// Fewer bytes than the format needs: a truncated record or a card removed mid-read.
   case truncated
   /// A variable-length integer that is too long or not in its shortest form.
@@ -36,41 +36,20 @@ public enum CardRefusal: Error, Hashable, Sendable {
   /// The card was removed before the meter finished with it.
   case cardRemoved
 
-  /// Stable identifier for the API, the journal and the trace.
-  public var code: String {
+  /// The refusal reason the meter shows, journals and returns: its code and display text.
+  public var refusal: CardRefusal {
     switch self {
-    case .truncated: "truncated"
-    case .malformed: "malformed"
-    case .outOfRange: "out_of_range"
-    case .trailingBytes: "trailing_bytes"
-    case .unknownRecordVersion: "unknown_record_version"
-    case .unknownRecordKind: "unknown_record_kind"
-    case .unexpectedRecordKind: "unexpected_record_kind"
-    case .notAMeterCard: "not_a_meter_card"
-    case .unknownLayoutVersion: "unknown_layout_version"
-    case .unknownCardKind: "unknown_card_kind"
-    case .otherMeter: "other_meter"
-    case .badSignature: "bad_signature"
-    case .replayed: "replayed"
-    case .outOfSequence: "out_of_sequence"
-    case .doesNotFit: "does_not_fit"
-    case .cardRemoved: "card_removed"
-    }
-  }
-
-  /// At most 16 characters: the second line of the display's refusal page.
-  public var displayMessage: String {
-    switch self {
-    case .truncated, .malformed, .outOfRange, .trailingBytes: "CARD DATA BAD"
-    case .unknownRecordVersion, .unknownLayoutVersion: "CARD VERSION ?"
-    case .unknownRecordKind, .unexpectedRecordKind, .unknownCardKind: "CARD KIND ?"
-    case .notAMeterCard: "NOT A METER CARD"
-    case .otherMeter: "OTHER METER CARD"
-    case .badSignature: "BAD SIGNATURE"
-    case .replayed: "ALREADY APPLIED"
-    case .outOfSequence: "OUT OF SEQUENCE"
-    case .doesNotFit: "CARD FULL"
-    case .cardRemoved: "CARD REMOVED"
+    case .truncated: .truncated
+    case .malformed, .outOfRange, .trailingBytes: .malformed
+    case .unknownRecordVersion, .unknownLayoutVersion, .unknownRecordKind, .notAMeterCard:
+      .unknownFormat
+    case .unexpectedRecordKind, .unknownCardKind: .wrongCardKind
+    case .otherMeter: .wrongMeter
+    case .badSignature: .badSignature
+    case .replayed: .replayed
+    case .outOfSequence: .outOfSequence
+    case .doesNotFit: .doesNotFit
+    case .cardRemoved: .removedMidRead
     }
   }
 
