@@ -11,10 +11,12 @@ let package = Package(
         .library(name: "MeterLinux", targets: ["MeterLinux"]),
         .library(name: "MeterSim", targets: ["MeterSim"]),
         .library(name: "BusMocks", targets: ["BusMocks"]),
+        .library(name: "MeterCards", targets: ["MeterCards"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // Pure Swift: units, tariffs, ledger, supply control, anti-theft. No I/O, no clock.
@@ -51,6 +53,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Signed card records, the purchase protocol and card layouts (R-C1..R-C6). Pure: no I/O.
+        .target(
+            name: "MeterCards",
+            dependencies: ["MeterCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(name: "MeterCardsTests", dependencies: ["MeterCards"]),
         .testTarget(
             name: "MeterCoreTests",
             dependencies: [
