@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "MeterCore", targets: ["MeterCore"]),
         .library(name: "MeterDrivers", targets: ["MeterDrivers"]),
+        .library(name: "MeterJournal", targets: ["MeterJournal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -17,6 +18,8 @@ let package = Package(
         .target(name: "MeterCore"),
         // Chip drivers written against the small bus protocols in MeterDrivers/Bus.
         .target(name: "MeterDrivers"),
+        // The FRAM journal: checkpoints and records that survive a power cut at any byte (§7).
+        .target(name: "MeterJournal", dependencies: ["MeterCore"]),
         .testTarget(
             name: "MeterCoreTests",
             dependencies: [
@@ -24,6 +27,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "MeterJournalTests", dependencies: ["MeterJournal"]),
     ],
     swiftLanguageModes: [.v6]
 )
