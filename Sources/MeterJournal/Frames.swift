@@ -36,17 +36,28 @@ enum RecordFrame {
 ///
 /// ```
 /// number (4) | schema version (2) | next sequence (4) | ring offset (2) |
-/// next event sequence (4) | payload length (2) | payload | CRC-32C over all before (4)
+/// next event sequence (4) | payload length (2) | CRC-32C of these 18 bytes (4) |
+/// payload | CRC-32C of the 18 header bytes and the payload (4)
 /// ```
 ///
 /// Numbers start at 1 and go up by one; checkpoint `n` lives in slot `n % 2`, so writing one
-/// never touches the newest valid one.
+/// never touches the newest valid one. The header has its own check so that recovery, which
+/// reads both headers but only the newest payload, notices damage in either header.
 struct CheckpointFrame: Hashable {
+  static let fieldsSize = 18
+
   var number: UInt32
   var schemaVersion: UInt16
   var nextSequence: UInt32
   var ringOffset: Int
   var nextEventSequence: UInt32
+
+  enum DecodedHeader {
+    /// Never written: number 0 and nothing else.
+    case blank
+    case damaged(String)
+    case valid(CheckpointFrame, payloadLength: Int)
+  }
 
   func encodeHeader(payloadLength: Int) -> [UInt8] {
     var writer = ByteWriter()
@@ -56,18 +67,29 @@ struct CheckpointFrame: Hashable {
     writer.appendLittleEndian(UInt16(ringOffset))
     writer.appendLittleEndian(nextEventSequence)
     writer.appendLittleEndian(UInt16(payloadLength))
+    writer.appendLittleEndian(CRC32C.checksum(writer.bytes))
     return writer.bytes
   }
 
   func encode(payload: [UInt8]) -> [UInt8] {
-    var bytes = encodeHeader(payloadLength: payload.count) + payload
-    let crc = CRC32C.checksum(bytes)
-    bytes += RecordFrame.littleEndianBytes(crc)
-    return bytes
+    let header = encodeHeader(payloadLength: payload.count)
+    return header + payload
+      + RecordFrame.littleEndianBytes(CheckpointFrame.check(header: header, payload: payload))
   }
 
-  /// The header fields and payload length, or nil for a slot never written (number 0).
-  static func decodeHeader(_ bytes: [UInt8]) -> (CheckpointFrame, Int)? {
+  /// The check over the header fields and the payload. It leaves out the header's own check:
+  /// a CRC run over data followed by that data's CRC ends in the same register value whatever
+  /// the data, so a new header in front of an old payload would pass.
+  static func check(header: [UInt8], payload: [UInt8]) -> UInt32 {
+    CRC32C.finish(CRC32C.update(CRC32C.update(CRC32C.start, header[0..<fieldsSize]), payload))
+  }
+
+  /// Decodes the `JournalLayout.checkpointHeaderSize` bytes at the start of a slot.
+  static func decodeHeader(_ bytes: [UInt8]) -> DecodedHeader {
+    guard bytes.count == JournalLayout.checkpointHeaderSize else { return .damaged("short") }
+    if bytes.allSatisfy({ $0 == 0 }) { return .blank }
+    guard CRC32C.checksum(bytes[0..<fieldsSize]) == loadUInt32LittleEndian(bytes, at: fieldsSize)
+    else { return .damaged("header check (CRC-32C) mismatch") }
     var reader = ByteReader(bytes)
     guard let number = try? reader.readLittleEndian(UInt32.self), number != 0,
       let version = try? reader.readLittleEndian(UInt16.self),
@@ -75,11 +97,11 @@ struct CheckpointFrame: Hashable {
       let offset = try? reader.readLittleEndian(UInt16.self),
       let events = try? reader.readLittleEndian(UInt32.self),
       let length = try? reader.readLittleEndian(UInt16.self)
-    else { return nil }
+    else { return .damaged("number 0") }
     let frame = CheckpointFrame(
       number: number, schemaVersion: version, nextSequence: next, ringOffset: Int(offset),
       nextEventSequence: events)
-    return (frame, Int(length))
+    return .valid(frame, payloadLength: Int(length))
   }
 }
 

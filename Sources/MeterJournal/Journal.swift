@@ -67,6 +67,8 @@ public final class Journal<Schema: JournalSchema> {
       position: Position(
         nextSequence: 1, nextEventSequence: 0, writeOffset: 0, bytesSinceCheckpoint: 0,
         checkpointNumber: 0))
+    // Both slots get the initial state, so one damaged checkpoint never leaves none.
+    try journal.checkpoint()
     try journal.checkpoint()
     let header = JournalHeader(
       formatVersion: JournalHeader.currentFormatVersion, layout: layout
@@ -262,6 +264,9 @@ public final class Journal<Schema: JournalSchema> {
   private static func readHeader(
     _ storage: CountingJournalStorage, report: inout RecoveryReport
   ) throws -> JournalHeader {
+    // Both copies are written alike. A newer version is refused only when no copy is a valid
+    // header of a known version: one flipped bit in a version field is damage, not a future.
+    var futureVersion: UInt16?
     for copy in 0..<JournalLayout.headerCopies {
       let bytes = try storage.read(
         at: copy * JournalLayout.headerSize, count: JournalLayout.headerSize)
@@ -270,11 +275,15 @@ public final class Journal<Schema: JournalSchema> {
         report.headerCopies[copy] = .valid
         return header
       case .futureVersion(let version):
-        throw JournalError.unsupportedFormatVersion(
-          found: version, newestSupported: JournalHeader.currentFormatVersion)
+        futureVersion = max(futureVersion ?? 0, version)
+        report.headerCopies[copy] = .invalid("claims format version \(version)")
       case .invalid(let reason):
         report.headerCopies[copy] = .invalid(reason)
       }
+    }
+    if let futureVersion {
+      throw JournalError.unsupportedFormatVersion(
+        found: futureVersion, newestSupported: JournalHeader.currentFormatVersion)
     }
     throw JournalError.noJournal(report)
   }
@@ -287,7 +296,20 @@ public final class Journal<Schema: JournalSchema> {
     for slot in 0..<2 {
       let head = try storage.read(
         at: layout.checkpointSlotAddress(slot), count: JournalLayout.checkpointHeaderSize)
-      guard let (frame, length) = CheckpointFrame.decodeHeader(head) else { continue }
+      let frame: CheckpointFrame
+      let length: Int
+      switch CheckpointFrame.decodeHeader(head) {
+      case .blank:
+        continue
+      case .damaged(let reason):
+        report.checkFailures += 1
+        report.rejectedCheckpoints.append(
+          .init(slot: slot, number: loadUInt32LittleEndian(head, at: 0), reason: reason))
+        continue
+      case .valid(let decoded, let payloadLength):
+        frame = decoded
+        length = payloadLength
+      }
       numbers[slot] = frame.number
       guard length <= layout.maxCheckpointPayload, frame.ringOffset < layout.ringSize else {
         report.checkFailures += 1
@@ -306,8 +328,7 @@ public final class Journal<Schema: JournalSchema> {
       let head = candidate.frame.encodeHeader(payloadLength: candidate.payloadLength)
       let payload = Array(rest[0..<candidate.payloadLength])
       let stored = loadUInt32LittleEndian(rest, at: candidate.payloadLength)
-      guard CRC32C.finish(CRC32C.update(CRC32C.update(CRC32C.start, head), payload)) == stored
-      else {
+      guard CheckpointFrame.check(header: head, payload: payload) == stored else {
         report.checkFailures += 1
         report.rejectedCheckpoints.append(
           .init(
@@ -362,7 +383,7 @@ public final class Journal<Schema: JournalSchema> {
 
   // MARK: Event log
 
-  /// The bounded event log: the newest events, oldest first. Counters of events live in the
+  /// The bounded event log: the newest `eventSlotCount - 1` events, oldest first. Counters of events live in the
   /// state and are never dropped; only the lines here are.
   public func readEventLog() throws(JournalError) -> EventLog<Schema.Event> {
     let bytes: [UInt8]
@@ -370,7 +391,9 @@ public final class Journal<Schema: JournalSchema> {
       bytes = try storage.read(
         at: layout.eventStart, count: layout.eventSlotCount * layout.eventSlotSize)
     } catch { throw .storage(error) }
-    let kept = min(Int(nextEventSequence), layout.eventSlotCount)
+    // One slot is always the next one to be written, so a cut while writing it never damages
+    // a line the log shows: the log keeps `eventSlotCount - 1` lines.
+    let kept = min(Int(nextEventSequence), layout.eventSlotCount - 1)
     let oldest = nextEventSequence - UInt32(kept)
     var log = EventLog<Schema.Event>(
       entries: [], totalLogged: nextEventSequence, dropped: oldest, damaged: 0)

@@ -24,7 +24,7 @@ public struct JournalLayout: Sendable, Hashable {
 
   public static let headerSize = 32
   static let headerCopies = 2
-  public static let checkpointHeaderSize = 18
+  public static let checkpointHeaderSize = 22
   static let checkSize = 4
   /// Event slot: sequence (4) + schema version (1) + payload + check (4).
   static let eventSlotOverhead = 9
@@ -93,8 +93,8 @@ public struct JournalLayout: Sendable, Hashable {
       return "ring of \(ringSize) bytes is smaller than the \(needed) bytes two checkpoint "
         + "intervals need"
     }
-    if eventSlotCount < 1 || eventSlotSize <= JournalLayout.eventSlotOverhead {
-      return "event log needs at least one slot of more than \(JournalLayout.eventSlotOverhead) bytes"
+    if eventSlotCount < 2 || eventSlotSize <= JournalLayout.eventSlotOverhead {
+      return "event log needs at least two slots of more than \(JournalLayout.eventSlotOverhead) bytes"
     }
     for (name, value) in [
       ("checkpoint slot size", checkpointSlotSize), ("ring size", ringSize),

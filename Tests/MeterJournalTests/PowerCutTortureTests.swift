@@ -73,6 +73,15 @@ struct PowerCutTortureTests {
           check(
             recovered.state, committed: states[committed], context: context,
             failures: &outcome.failures)
+          // The event log shows exactly the committed events: a line written for the entry
+          // in flight stays invisible until its record is whole.
+          let log = try recovered.readEventLog()
+          let logged = recovered.state.eventCounts.reduce(0, +)
+          if log.damaged != 0 || log.totalLogged != logged
+            || log.entries.count != min(Int(logged), layout.eventSlotCount - 1)
+          {
+            outcome.failures.append("\(context()): event log \(log) for \(logged) events")
+          }
           if isRecord && cut > 0 && !whole && !report.logEnd.isTorn {
             outcome.failures.append("\(context()): torn record reported as \(report.logEnd)")
           }

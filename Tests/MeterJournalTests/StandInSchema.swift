@@ -3,6 +3,8 @@ import MeterJournal
 /// A small prepaid ledger with the shape of the meter's state, so the journal's mechanics
 /// (framing, checkpoints, recovery, power cuts) are tested apart from MeterCore's codec.
 struct StandInState: Equatable, Sendable {
+  init(time: UInt32 = 0) { self.time = time }
+
   static let bandCount = 4
   static let eventKinds = 4
 
