@@ -34,6 +34,7 @@ public struct FRAMBusTime: Sendable, Hashable {
   public func microseconds(_ report: RecoveryReport) -> Int {
     microseconds(
       bits: bits(readTransactions: report.readTransactions, bytesRead: report.bytesRead)
-        + (report.bytesWritten > 0 ? bits(writeTransactions: 1, bytesWritten: report.bytesWritten) : 0))
+        + (report.bytesWritten > 0
+          ? bits(writeTransactions: 1, bytesWritten: report.bytesWritten) : 0))
   }
 }

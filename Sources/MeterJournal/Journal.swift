@@ -151,7 +151,8 @@ public final class Journal<Schema: JournalSchema> {
     let bytes = EventSlot.encode(
       sequence: sequence, schemaVersion: Schema.version, payload: payload.bytes,
       slotSize: layout.eventSlotSize)
-    let address = layout.eventStart + Int(sequence % UInt32(layout.eventSlotCount)) * layout.eventSlotSize
+    let address =
+      layout.eventStart + Int(sequence % UInt32(layout.eventSlotCount)) * layout.eventSlotSize
     do {
       try storage.write(at: address, bytes: bytes)
     } catch { throw .storage(error) }
@@ -385,7 +386,7 @@ public final class Journal<Schema: JournalSchema> {
 
   /// The bounded event log: the newest `eventSlotCount - 1` events, oldest first. Counters of events live in the
   /// state and are never dropped; only the lines here are.
-  public func readEventLog() throws(JournalError) -> EventLog<Schema.Event> {
+  public func readEventLog() throws(JournalError) -> JournalEventLog<Schema.Event> {
     let bytes: [UInt8]
     do {
       bytes = try storage.read(
@@ -395,7 +396,7 @@ public final class Journal<Schema: JournalSchema> {
     // a line the log shows: the log keeps `eventSlotCount - 1` lines.
     let kept = min(Int(nextEventSequence), layout.eventSlotCount - 1)
     let oldest = nextEventSequence - UInt32(kept)
-    var log = EventLog<Schema.Event>(
+    var log = JournalEventLog<Schema.Event>(
       entries: [], totalLogged: nextEventSequence, dropped: oldest, damaged: 0)
     for sequence in oldest..<nextEventSequence {
       let start = Int(sequence % UInt32(layout.eventSlotCount)) * layout.eventSlotSize
@@ -418,7 +419,7 @@ public final class Journal<Schema: JournalSchema> {
 }
 
 /// The newest logged events, oldest first.
-public struct EventLog<Event: Equatable & Sendable>: Sendable, Equatable {
+public struct JournalEventLog<Event: Equatable & Sendable>: Sendable, Equatable {
   public struct Entry: Sendable, Equatable {
     public var sequence: UInt32
     public var event: Event

@@ -94,7 +94,8 @@ public struct JournalLayout: Sendable, Hashable {
         + "intervals need"
     }
     if eventSlotCount < 2 || eventSlotSize <= JournalLayout.eventSlotOverhead {
-      return "event log needs at least two slots of more than \(JournalLayout.eventSlotOverhead) bytes"
+      return
+        "event log needs at least two slots of more than \(JournalLayout.eventSlotOverhead) bytes"
     }
     for (name, value) in [
       ("checkpoint slot size", checkpointSlotSize), ("ring size", ringSize),
@@ -155,7 +156,8 @@ struct JournalHeader: Hashable {
       if version > currentFormatVersion { return .futureVersion(version) }
       guard version >= 1 else { return .invalid("format version 0") }
       let checkOffset = JournalLayout.headerSize - JournalLayout.checkSize
-      guard CRC32C.checksum(bytes[0..<checkOffset]) == loadUInt32LittleEndian(bytes, at: checkOffset)
+      guard
+        CRC32C.checksum(bytes[0..<checkOffset]) == loadUInt32LittleEndian(bytes, at: checkOffset)
       else {
         return .invalid("check (CRC-32C) mismatch")
       }

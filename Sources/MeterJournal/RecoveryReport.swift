@@ -105,7 +105,8 @@ public struct RecoveryReport: Sendable, Hashable, CustomStringConvertible {
       lines.append("upgraded from schema v\(upgradedFromSchemaVersion)")
     }
     lines.append(
-      "read: \(bytesRead) bytes in \(readTransactions) transactions; written: \(bytesWritten) bytes")
+      "read: \(bytesRead) bytes in \(readTransactions) transactions; written: \(bytesWritten) bytes"
+    )
     return lines.joined(separator: "\n")
   }
 }

@@ -38,7 +38,8 @@ struct BitFlipTests {
       let clean = try Journal<StandInSchema>.open(recorder.base)
       let report = try #require(clean.recoveryReport)
       let image = try #require((recorder.base as? InMemoryJournalStorage)?.bytes)
-      let ranges = try Self.usedRanges(layout: compactLayout, report: report, writes: recorder.writes)
+      let ranges = try Self.usedRanges(
+        layout: compactLayout, report: report, writes: recorder.writes)
       let used = ranges.flatMap { Array($0) }
       for _ in 0..<8 {
         let address = used.randomElement(using: &rng)!
@@ -57,12 +58,15 @@ struct BitFlipTests {
           case .corruptRecord: "corrupt record before valid ones"
           case .tornRecord: "damaged last record"
           default:
-            !flippedReport.rejectedCheckpoints.isEmpty ? "checkpoint rejected" : "header copy rejected"
+            !flippedReport.rejectedCheckpoints.isEmpty
+              ? "checkpoint rejected" : "header copy rejected"
           }
         detections[kind, default: 0] += 1
       }
     }
-    print("bit flips: \(flips) single-bit flips, all detected: \(detections.sorted { $0.key < $1.key })")
+    print(
+      "bit flips: \(flips) single-bit flips, all detected: \(detections.sorted { $0.key < $1.key })"
+    )
     #expect(flips == 3_200)
   }
 
@@ -78,7 +82,8 @@ struct BitFlipTests {
         storage, layout: compactLayout, initialState: states[0])
       for entry in entries { try journal.append(entry) }
       var image = storage.bytes
-      let start = Int.random(in: compactLayout.checkpointAreaStart..<compactLayout.eventStart - 16, using: &rng)
+      let start = Int.random(
+        in: compactLayout.checkpointAreaStart..<compactLayout.eventStart - 16, using: &rng)
       for address in start..<start + Int.random(in: 2...16, using: &rng) {
         image[address] = UInt8.random(in: 0...255, using: &rng)
       }

@@ -12,7 +12,10 @@ struct EventLogTests {
     let total = capacity + 45
     for index in 0..<total {
       try journal.append(.event(kind: UInt8(index % 4), detail: UInt16(index)))
-      if index % 3 == 0 { try journal.append(.interval(seconds: 1, band: 0, importEnergy: 5, exportEnergy: 0, charge: 50)) }
+      if index % 3 == 0 {
+        try journal.append(
+          .interval(seconds: 1, band: 0, importEnergy: 5, exportEnergy: 0, charge: 50))
+      }
     }
     for candidate in [journal, try Journal<StandInSchema>.open(storage)] {
       let log = try candidate.readEventLog()

@@ -108,7 +108,8 @@ struct JournalTests {
     #expect(storage.bytes == image)
   }
 
-  @Test("R-D3: a power cut while formatting leaves a memory that opens as blank or as the new journal")
+  @Test(
+    "R-D3: a power cut while formatting leaves a memory that opens as blank or as the new journal")
   func cutWhileFormatting() throws {
     let recorder = RecordingStorage(InMemoryJournalStorage(capacity: compactLayout.capacity))
     _ = try Journal<StandInSchema>.format(
@@ -190,8 +191,9 @@ enum NewerStandInSchema: JournalSchema {
   {
     try StandInSchema.decodeState(from: &reader, version: version)
   }
-  static func encode(_ entry: StandInEntry, after state: StandInState, into writer: inout ByteWriter)
-  {
+  static func encode(
+    _ entry: StandInEntry, after state: StandInState, into writer: inout ByteWriter
+  ) {
     StandInSchema.encode(entry, after: state, into: &writer)
   }
   static func decodeEntry(from reader: inout ByteReader, after state: StandInState, version: UInt16)

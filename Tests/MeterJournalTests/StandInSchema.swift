@@ -89,8 +89,9 @@ enum StandInSchema: JournalSchema {
     return state
   }
 
-  static func encode(_ entry: StandInEntry, after state: StandInState, into writer: inout ByteWriter)
-  {
+  static func encode(
+    _ entry: StandInEntry, after state: StandInState, into writer: inout ByteWriter
+  ) {
     switch entry {
     case .interval(let seconds, let band, let importEnergy, let exportEnergy, let charge):
       // Band in the tag byte; the time as a delta; energies and charge as varints.

@@ -63,7 +63,8 @@ struct ReferenceMeter {
     case 0..<78:
       let band = Int.random(in: 0..<StandInState.bandCount, using: &rng)
       let importEnergy = Int64.random(in: 0...2_000, using: &rng)
-      let exportEnergy = Int.random(in: 0..<10, using: &rng) == 0 ? Int64.random(in: 0...50, using: &rng) : 0
+      let exportEnergy =
+        Int.random(in: 0..<10, using: &rng) == 0 ? Int64.random(in: 0...50, using: &rng) : 0
       let charge = (importEnergy + exportEnergy) * ReferenceMeter.prices[band] / 1_000
       entries.append(
         .interval(
@@ -72,7 +73,8 @@ struct ReferenceMeter {
     case 78..<86:
       entries.append(
         .purchase(
-          sequence: state.lastPurchaseSequence + 1, amount: Int64.random(in: 1...50, using: &rng) * 10_000))
+          sequence: state.lastPurchaseSequence + 1,
+          amount: Int64.random(in: 1...50, using: &rng) * 10_000))
     case 86..<93:
       entries.append(
         .event(
