@@ -55,6 +55,7 @@ public final class Simulation {
   private var summary = RunSummary()
   private var timeline: Timeline
   private var fault: ScenarioError?
+  private var lastRecord: TraceRecord?
 
   /// Prepares a run; refuses a `config` the meter would refuse, naming its line.
   public init(scenario: Scenario) throws(ScenarioError) {
@@ -122,13 +123,15 @@ public final class Simulation {
       if let nextStep, nextStep < target { target = nextStep }
       if let nextWake, nextWake < target { target = nextWake }
       advance(to: target)
+      // What the meter had due by now comes first, so a line at a whole second sees the
+      // interval that ends then.
+      if let runtime, virtualTime(runtime.nextWake) <= now { stepMeter() }
       while index < steps.count && steps[index].at <= now {
         try perform(steps[index])
         index += 1
         // An input or an interrupt gets the loop's attention at once, as on the meter.
         stepMeter()
       }
-      if let runtime, virtualTime(runtime.nextWake) <= now { stepMeter() }
       if let fault { throw fault }
       if now >= scenario.end && index >= steps.count { break }
       if let progress, now.milliseconds - lastProgress.milliseconds >= 3_600_000 {
@@ -136,7 +139,7 @@ public final class Simulation {
         progress(now)
       }
     }
-    write(.snapshot(snapshot()))
+    if lastRecord != .snapshot(snapshot()) { write(.snapshot(snapshot())) }
     if let traceSink { traceSink(trace.drain()) }
     return SimulationResult(trace: trace.bytes, summary: summary, timeline: timeline)
   }
@@ -279,6 +282,7 @@ public final class Simulation {
   // MARK: Trace
 
   private func write(_ record: TraceRecord) {
+    lastRecord = record
     trace.write(record, at: now)
     summary.observe(record, at: now)
     if let traceSink, trace.bytes.count >= 1 << 16 { traceSink(trace.drain()) }
