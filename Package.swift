@@ -48,6 +48,8 @@ let package = Package(
             name: "MeterScenario",
             dependencies: ["MeterCore", "MeterDrivers", "MeterSim", "MeterRuntime"]
         ),
+        // Simulated seconds per wall second, through drivers and models and through the core.
+        .executableTarget(name: "simulator-benchmark", dependencies: ["MeterScenario", "MeterCore"]),
         // The bench and installer tool: self-test, journal inspection, the simulator.
         .executableTarget(
             name: "meterctl",

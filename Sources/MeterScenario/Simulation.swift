@@ -50,7 +50,8 @@ public final class Simulation {
   private var vending = TestVending()
   private var runtime: MeterRuntime?
   private var load = ScenarioLoad.idle
-  private var lastState: MeterState
+  /// The state while the meter is off: what start-up recovery will find.
+  private var stateWhileOff: MeterState
   private var trace = TraceWriter()
   private var summary = RunSummary()
   private var timeline: Timeline
@@ -87,7 +88,7 @@ public final class Simulation {
       throw ScenarioError(line: line, message: "config: \(error)")
     }
     commissioned = MeterState(configuration: configuration, tariff: Simulation.defaultTariff)
-    lastState = commissioned
+    stateWhileOff = commissioned
     journal = VirtualJournal(initial: commissioned)
     startUnixMilliseconds = scenario.start.clockUnixSeconds * 1_000
     irq = SimulatedInputLine(clock: clock, initial: .high)
@@ -95,6 +96,8 @@ public final class Simulation {
     timeline = Timeline(duration: scenario.end)
     relay.onChange = { [unowned self] _ in applyLoad() }
   }
+
+  private var currentState: MeterState { runtime?.meter.state ?? stateWhileOff }
 
   private var now: VirtualTime {
     VirtualTime(milliseconds: Int64(clock.nowNanoseconds / 1_000_000))
@@ -157,7 +160,6 @@ public final class Simulation {
     guard let runtime else { return }
     do throws(RuntimeFault) {
       try runtime.step(at: wallClock)
-      lastState = runtime.meter.state
     } catch .powerLost {
       powerOff()
     } catch {
@@ -172,7 +174,8 @@ public final class Simulation {
     switch step.action {
     case .vend(let name, let amount, let meter, let type):
       var card = reader.cards[name] ?? VirtualCard(type: type ?? .mifareClassic1K)
-      let purchase = vending.sell(amount, for: meter ?? lastState.configuration.meter, onto: &card)
+      let purchase = vending.sell(
+        amount, for: meter ?? currentState.configuration.meter, onto: &card)
       reader.cards[name] = card
       write(.vend(card: name, sequence: purchase.sequence, amount: amount))
     case .tap(let name):
@@ -249,7 +252,6 @@ public final class Simulation {
     applyLoad()
     do throws(RuntimeFault) {
       try loop.start(at: wallClock)
-      lastState = loop.meter.state
     } catch .powerLost {
       powerOff()
     } catch {
@@ -260,7 +262,7 @@ public final class Simulation {
   private func powerOff() {
     runtime = nil
     energyChip.powerOff()
-    lastState = journal.recover()
+    stateWhileOff = journal.recover()
     write(.power(on: false))
     recordSample()
   }
@@ -326,12 +328,13 @@ public final class Simulation {
     let flowing = runtime != nil && (relay.closed || load.bypass)
     timeline.record(
       TimelineSample(
-        at: now, milliwatts: flowing ? load.phaseMilliwatts : 0, credit: lastState.remainingCredit,
+        at: now, milliwatts: flowing ? load.phaseMilliwatts : 0,
+        credit: runtime?.meter.state.remainingCredit ?? stateWhileOff.remainingCredit,
         relayClosed: relay.closed))
   }
 
   private func snapshot() -> TraceSnapshot {
-    let state = lastState
+    let state = currentState
     var energy = state.registers.importTotal
     if state.configuration.billing == .importPlusExport { energy += state.registers.exportTotal }
     return TraceSnapshot(
