@@ -42,11 +42,11 @@ let package = Package(
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "BusMocks", "MeterSim"]),
         .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
         // The meter's control loop, time injected: drivers → core → journal → drivers.
-        .target(name: "MeterRuntime", dependencies: ["MeterCore", "MeterDrivers"]),
+        .target(name: "MeterRuntime", dependencies: ["MeterCore", "MeterDrivers", "MeterCards"]),
         // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
         .target(
             name: "MeterScenario",
-            dependencies: ["MeterCore", "MeterDrivers", "MeterSim", "MeterRuntime"]
+            dependencies: ["MeterCore", "MeterCards", "MeterDrivers", "MeterSim", "MeterRuntime"]
         ),
         // Simulated seconds per wall second, through drivers and models and through the core.
         .executableTarget(name: "simulator-benchmark", dependencies: ["MeterScenario", "MeterCore"]),

@@ -1,3 +1,4 @@
+import MeterCards
 import MeterCore
 import MeterDrivers
 import MeterRuntime
@@ -12,8 +13,9 @@ public struct SimulationResult: Sendable {
 }
 
 /// The whole meter in virtual time: the real core and control loop, the real ADE7953 driver
-/// against its register-level model on a modelled I2C bus, and the world around them (load,
-/// cards, supply power, tamper switches, the button), driven by a scenario.
+/// against its register-level model on a modelled I2C bus, the real MFRC522 driver and card
+/// layer against the MFRC522 model with virtual MIFARE Classic 1K and NTAG215 cards, and the
+/// world around them (load, supply power, tamper switches, the button), driven by a scenario.
 ///
 /// Nothing here reads the machine's clock or a random source: a scenario gives the same trace,
 /// byte for byte, on every run.
@@ -46,7 +48,12 @@ public final class Simulation {
   private let panel = VirtualPanel()
   private let inputs = VirtualInputs()
   private let journal: VirtualJournal
-  private let reader = VirtualCardReader()
+  private let readerModel = MFRC522Model()
+  private var cards: [String: SimulatedCard] = [:]
+  /// The card on the reader, and whether it leaves by itself when the meter is done (`tap`).
+  private var cardInField: String?
+  private var leavesWhenDone = false
+  private var sessionDone = false
   private var vending = TestVending()
   private var runtime: MeterRuntime?
   private var load = ScenarioLoad.idle
@@ -129,9 +136,11 @@ public final class Simulation {
       // What the meter had due by now comes first, so a line at a whole second sees the
       // interval that ends then.
       if let runtime, virtualTime(runtime.nextWake) <= now { stepMeter() }
-      while index < steps.count && steps[index].at <= now {
-        try perform(steps[index])
-        index += 1
+      if index < steps.count && steps[index].at <= now {
+        while index < steps.count && steps[index].at <= now {
+          try perform(steps[index])
+          index += 1
+        }
         // An input or an interrupt gets the loop's attention at once, as on the meter.
         stepMeter()
       }
@@ -165,6 +174,13 @@ public final class Simulation {
     } catch {
       fault = ScenarioError(line: 0, message: "the meter stopped: \(error)")
     }
+    if let name = cardInField,
+      (leavesWhenDone && sessionDone) || cards[name]?.model.hasLeftField == true
+    {
+      readerModel.removeCard()
+      cardInField = nil
+      leavesWhenDone = false
+    }
     recordSample()
   }
 
@@ -173,22 +189,38 @@ public final class Simulation {
   private func perform(_ step: ScenarioStep) throws(ScenarioError) {
     switch step.action {
     case .vend(let name, let amount, let meter, let type):
-      var card = reader.cards[name] ?? VirtualCard(type: type ?? .mifareClassic1K)
-      let purchase = vending.sell(
-        amount, for: meter ?? currentState.configuration.meter, onto: &card)
-      reader.cards[name] = card
-      write(.vend(card: name, sequence: purchase.sequence, amount: amount))
-    case .tap(let name):
-      try requireCard(name, step)
-      reader.present(name, leavesWhenDone: true)
-    case .present(let name):
-      try requireCard(name, step)
-      reader.present(name, leavesWhenDone: false)
-    case .remove(let name, _):
-      guard reader.inField == name else {
+      let card =
+        cards[name] ?? SimulatedCard(type: type ?? .mifareClassic1K, number: cards.count + 1)
+      cards[name] = card
+      do {
+        let sequence = try vending.sell(
+          amount, for: meter ?? currentState.configuration.meter, onto: card,
+          at: wallClock.unixMilliseconds / 1_000,
+          meterKeys: [Simulation.meterID: TestVending.meterKey.verifyingKey])
+        write(.vend(card: name, sequence: sequence, amount: amount))
+      } catch {
+        throw ScenarioError(line: step.line, message: "the sale was refused: \(error)")
+      }
+    case .tap(let name), .present(let name):
+      let card = try requireCard(name, step)
+      if let other = cardInField, other != name {
+        throw ScenarioError(
+          line: step.line, message: "card \"\(other)\" is still on the reader")
+      }
+      if case .tap = step.action { leavesWhenDone = true } else { leavesWhenDone = false }
+      sessionDone = false
+      cardInField = name
+      readerModel.present(card.model)
+    case .remove(let name, let afterBlocks):
+      guard cardInField == name, let card = cards[name] else {
         throw ScenarioError(line: step.line, message: "card \"\(name)\" is not on the reader")
       }
-      reader.remove()
+      if let afterBlocks, afterBlocks > 0 {
+        card.model.removeAfterBlockOperations = afterBlocks
+      } else {
+        readerModel.removeCard()
+        cardInField = nil
+      }
     case .load(let newLoad):
       load = newLoad
       applyLoad()
@@ -203,23 +235,31 @@ public final class Simulation {
     case .buttonPress:
       inputs.pressButton()
     case .cardImage(let name, let bytes, let type):
-      var card = reader.cards[name] ?? VirtualCard(type: type ?? .mifareClassic1K)
-      card.image = bytes
-      reader.cards[name] = card
+      let card =
+        cards[name] ?? SimulatedCard(type: type ?? .mifareClassic1K, number: cards.count + 1)
+      guard card.setImage(bytes) else {
+        throw ScenarioError(
+          line: step.line,
+          message:
+            "the image of card \"\(name)\" must be \(card.image.count) bytes, found \(bytes.count)")
+      }
+      cards[name] = card
     case .dumpCard(let name):
-      try requireCard(name, step)
-      write(.cardImage(card: name, bytes: reader.cards[name]?.image ?? []))
+      write(.cardImage(card: name, bytes: try requireCard(name, step).image))
     case .snapshot:
       write(.snapshot(snapshot()))
     }
   }
 
-  private func requireCard(_ name: String, _ step: ScenarioStep) throws(ScenarioError) {
-    guard reader.cards[name] != nil else {
+  private func requireCard(_ name: String, _ step: ScenarioStep) throws(ScenarioError)
+    -> SimulatedCard
+  {
+    guard let card = cards[name] else {
       throw ScenarioError(
         line: step.line,
         message: "there is no card \"\(name)\" yet (a vend or card_image line makes one)")
     }
+    return card
   }
 
   // MARK: Power
@@ -240,11 +280,22 @@ public final class Simulation {
       fault = ScenarioError(line: 0, message: "the energy IC did not start: \(error)")
       return
     }
+    let cardReader = MFRC522(device: readerModel, clock: clock)
+    do throws(MFRC522Error) {
+      try cardReader.start()
+    } catch {
+      fault = ScenarioError(line: 0, message: "the card reader did not start: \(error)")
+      return
+    }
+    let cardPort = SignedCardPort(
+      reader: cardReader, meter: currentState.configuration.meter,
+      utilityKey: TestVending.utilityKey.verifyingKey, meterKey: TestVending.meterKey,
+      firmwareNumber: 1)
     let recovered = journal.recover()
     let meter = Meter(state: recovered, firmware: Simulation.firmware)
     let ports = MeterRuntime.Ports(
       energy: ADE7953EnergyPort(chip: chip, irq: irq), journal: journal, relay: relay,
-      display: panel, indicators: panel, inputs: inputs, cards: reader)
+      display: panel, indicators: panel, inputs: inputs, cards: cardPort)
     let loop = MeterRuntime(meter: meter, ports: ports, now: wallClock)
     loop.observer = { [unowned self] observation, _ in observe(observation) }
     runtime = loop
@@ -315,10 +366,12 @@ public final class Simulation {
     case .card(_, let outcome):
       write(
         .card(
-          card: reader.inField ?? "", accepted: outcome?.accepted ?? false,
+          card: cardInField ?? "", accepted: outcome?.accepted ?? false,
           reason: outcome?.refusal?.code))
+      if outcome?.writeBack == nil { sessionDone = true }
     case .writeBack(let completed):
-      write(.writeBack(card: reader.inField ?? "", completed: completed))
+      write(.writeBack(card: cardInField ?? "", completed: completed))
+      sessionDone = true
     case .cardRemoved:
       break
     }

@@ -24,6 +24,38 @@ struct ProtectionScenarioTests {
     #expect(final["last_seq"] == .integer(3))
   }
 
+  @Test("R-C4, R-C5: a card torn mid-read changes nothing; a torn write-back applies once")
+  func cardTearing() throws {
+    let run = try ScenarioRun("card-tearing")
+    #expect(
+      run.cards.map(\.result) == ["rejected", "accepted", "accepted", "accepted", "accepted"])
+    #expect(run.cards.first?.reason == "removed_mid_read")
+    #expect(run.purchases.map(\.sequence) == [1, 2, 3], "each purchase exactly once")
+    let writeBacks = run.records("write_back").map { $0.value["completed"] }
+    #expect(writeBacks == [.bool(true), .bool(false), .bool(true), .bool(true)])
+    // The purchase on the torn presentation was committed before the write-back began.
+    let torn = try #require(
+      run.records("write_back").first { $0.value["completed"] == .bool(false) })
+    #expect(run.records("purchase").contains { $0.at == torn.at && $0.value["seq"] == .integer(2) })
+    // The sale at 50 s read the repaired write-back: the card then held only purchase 3.
+    #expect(run.records("vend").map { $0.value["seq"] } == [.integer(1), .integer(2), .integer(3)])
+    let final = try run.finalSnapshot
+    #expect(final["purchased_total"] == .string("35.00"))
+    #expect(final["last_seq"] == .integer(3))
+  }
+
+  @Test("R-C2, R-C6: a forged amount fails its signature; random card data is an unknown format")
+  func forgedCards() throws {
+    let run = try ScenarioRun("forged-card")
+    #expect(run.cards.map(\.card) == ["F", "R", "A"])
+    #expect(run.cards.map(\.reason) == ["bad_signature", "unknown_format", nil])
+    #expect(run.displays.contains { $0.text == "Card refused | Bad signature" })
+    #expect(run.purchases.map(\.amount) == ["20.00"], "only the genuine card's purchase")
+    #expect(run.events.map(\.kind) == ["card_refused", "card_refused"])
+    let image = try #require(run.records("card_image").first?.value["hex"]?.stringValue)
+    #expect(image.count == 2_048, "a MIFARE Classic 1K image is 1024 bytes")
+  }
+
   @Test(
     "R-T1, R-T6: cover and magnet tamper are events; with tamper_trip the relay opens and stays")
   func tamper() throws {
