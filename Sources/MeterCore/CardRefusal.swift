@@ -10,8 +10,6 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
   case removedMidRead = 7
   case hoardingLimit = 8
   case wrongCardKind = 9
-  /// R-P8: a customer card cannot reclose during the overload lockout.
-  case overloadLockout = 10
   /// A signed settings or tariff record whose content the meter cannot accept.
   case invalidSettings = 11
 
@@ -27,7 +25,6 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .removedMidRead: "removed_mid_read"
     case .hoardingLimit: "hoarding_limit"
     case .wrongCardKind: "wrong_card_kind"
-    case .overloadLockout: "overload_lockout"
     case .invalidSettings: "invalid_settings"
     }
   }
@@ -44,7 +41,6 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .removedMidRead: DisplayLines("Card removed", "Present again")
     case .hoardingLimit: DisplayLines("Purchase refused", "Credit limit")
     case .wrongCardKind: DisplayLines("Card refused", "Wrong card type")
-    case .overloadLockout: DisplayLines("Overload lock", "Wait, try later")
     case .invalidSettings: DisplayLines("Settings refused", "Invalid value")
     }
   }
