@@ -12,6 +12,10 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
   case wrongCardKind = 9
   /// A signed settings or tariff record whose content the meter cannot accept.
   case invalidSettings = 11
+  /// A record field that is out of its bounds or not in its one valid encoding.
+  case malformed = 12
+  /// The records do not fit in the card's area for them (a sale onto a full card).
+  case doesNotFit = 13
 
   /// Stable machine-readable code.
   public var code: String {
@@ -26,6 +30,8 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .hoardingLimit: "hoarding_limit"
     case .wrongCardKind: "wrong_card_kind"
     case .invalidSettings: "invalid_settings"
+    case .malformed: "malformed"
+    case .doesNotFit: "does_not_fit"
     }
   }
 
@@ -42,6 +48,8 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .hoardingLimit: DisplayLines("Purchase refused", "Credit limit")
     case .wrongCardKind: DisplayLines("Card refused", "Wrong card type")
     case .invalidSettings: DisplayLines("Settings refused", "Invalid value")
+    case .malformed: DisplayLines("Card refused", "Bad data")
+    case .doesNotFit: DisplayLines("Card refused", "Card full")
     }
   }
 
