@@ -148,7 +148,8 @@ extension Meter {
       var band = tariff.highestPricedBand
       if !state.clockInvalid {
         var cache = TariffCache()
-        band = cache.band(at: now, in: tariff, utcOffsetMinutes: configuration.utcOffsetMinutes).band
+        band =
+          cache.band(at: now, in: tariff, utcOffsetMinutes: configuration.utcOffsetMinutes).band
       }
       let price = energyMode ? "Energy credit" : tariff.bandPrices[band].exactString + "/kWh"
       return DisplayLines("Tariff band \(band + 1)", price)

@@ -42,7 +42,9 @@ struct CardTests {
     let before = bench.state
     bench.step(.card(.inspection))
     #expect(bench.output.card?.accepted == true)
-    #expect(bench.output.card?.writeBack == WriteBack(state: before, time: bench.now, firmware: TestMeter.firmware))
+    #expect(
+      bench.output.card?.writeBack
+        == WriteBack(state: before, time: bench.now, firmware: TestMeter.firmware))
     #expect(bench.output.journal.isEmpty)
     #expect(bench.state == before)
     #expect(bench.lines == DisplayLines("Inspection", "Data collected"))
@@ -56,7 +58,10 @@ struct CardTests {
       let before = bench.state
       bench.step(.card(.refused(refusal)))
       #expect(bench.output.card == CardOutcome(refusal: refusal, accepted: false))
-      #expect(bench.output.journal == [.event(MeterEvent(.cardRefused, at: bench.now, detail: UInt16(refusal.rawValue)))])
+      #expect(
+        bench.output.journal == [
+          .event(MeterEvent(.cardRefused, at: bench.now, detail: UInt16(refusal.rawValue)))
+        ])
       #expect(bench.state.ledger == before.ledger)
       #expect(bench.state.supply == before.supply)
       #expect(bench.lines == refusal.message)
@@ -88,13 +93,18 @@ struct CardTests {
 
   @Test("Every page fits the 16x2 display")
   func pagesFit() {
-    var bench = TestMeter(tariff: householdTariff(id: 4_000_000_000)) { $0.creditMode = .energy; $0.hoardingLimit = Money(whole: 9_000_000) }
+    var bench = TestMeter(tariff: householdTariff(id: 4_000_000_000)) {
+      $0.creditMode = .energy
+      $0.hoardingLimit = Money(whole: 9_000_000)
+    }
     bench.buy(Money(whole: 8_000_000))
     bench.watts = 5_999
     bench.volts = 264
     bench.run(seconds: 10)
     let pages =
-      DisplayPage.buttonPages + [.overloadLockout, .inspection, .settingsApplied, .tamperCleared, .relayTest]
+      DisplayPage.buttonPages + [
+        .overloadLockout, .inspection, .settingsApplied, .tamperCleared, .relayTest,
+      ]
       + CardRefusal.allCases.map { .message($0) }
     for page in pages {
       let lines = bench.meter.lines(for: page, at: bench.now)

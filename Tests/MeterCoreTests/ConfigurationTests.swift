@@ -41,14 +41,24 @@ struct ConfigurationTests {
     }
     #expect(refusal { $0.alarm2 = Money(whole: 30) } == "alarm1: must be at least alarm2 (30.00)")
     #expect(refusal { $0.alarm2 = Money(whole: -1) } == "alarm2: must not be negative")
-    #expect(refusal { $0.hoardingLimit = Money(whole: 20) } == "hoarding_limit: must be above alarm1 (20.00)")
-    #expect(refusal { $0.overvoltageRecloseMillivolts = 270_000 } == "overvoltage_reclose_v: must be above 0 and below overvoltage_limit_v")
-    #expect(refusal { $0.overloadHoldMilliseconds = -1 } == "overload_hold_s: must be from 0 s to one day")
+    #expect(
+      refusal { $0.hoardingLimit = Money(whole: 20) }
+        == "hoarding_limit: must be above alarm1 (20.00)")
+    #expect(
+      refusal { $0.overvoltageRecloseMillivolts = 270_000 }
+        == "overvoltage_reclose_v: must be above 0 and below overvoltage_limit_v")
+    #expect(
+      refusal { $0.overloadHoldMilliseconds = -1 } == "overload_hold_s: must be from 0 s to one day"
+    )
     #expect(refusal { $0.utcOffsetMinutes = 900 } == "utc_offset_minutes: must be from -720 to 840")
     #expect(
-      refusal { $0.friendlyWindows = [WeeklyWindow(weekday: .monday, startMinute: 600, endMinute: 600)] }
+      refusal {
+        $0.friendlyWindows = [WeeklyWindow(weekday: .monday, startMinute: 600, endMinute: 600)]
+      }
         == "friendly_windows[0]: must start before it ends, within one day (00:00 to 24:00)")
-    #expect(refusal { $0.imbalanceThresholdBasisPoints = 0 } == "imbalance_threshold_percent: must be above 0 and at most 100")
+    #expect(
+      refusal { $0.imbalanceThresholdBasisPoints = 0 }
+        == "imbalance_threshold_percent: must be above 0 and at most 100")
   }
 
   @Test("Keys set typed values from text, as meterd.toml and settings patches give them")
@@ -84,19 +94,30 @@ struct ConfigurationTests {
     #expect(throws: ConfigurationError(field: "alarm3", rule: "is not a configuration key")) {
       try configuration.set("alarm3", to: "1")
     }
-    #expect(throws: ConfigurationError(field: "alarm1", rule: "must be an amount such as 20.00, not \"abc\"")) {
+    #expect(
+      throws: ConfigurationError(
+        field: "alarm1", rule: "must be an amount such as 20.00, not \"abc\"")
+    ) {
       try configuration.set("alarm1", to: "abc")
     }
-    #expect(throws: ConfigurationError.self) { try configuration.set("friendly_dates", to: "2026-02-30") }
-    #expect(throws: ConfigurationError.self) { try configuration.set("friendly_windows", to: "xyz 10:00-11:00") }
-    #expect(throws: ConfigurationError.self) { try configuration.set("overload_hold_s", to: "1.0001") }
+    #expect(throws: ConfigurationError.self) {
+      try configuration.set("friendly_dates", to: "2026-02-30")
+    }
+    #expect(throws: ConfigurationError.self) {
+      try configuration.set("friendly_windows", to: "xyz 10:00-11:00")
+    }
+    #expect(throws: ConfigurationError.self) {
+      try configuration.set("overload_hold_s", to: "1.0001")
+    }
   }
 
   @Test("A settings card applies a valid patch; an invalid one changes nothing and says why")
   func settingsCard() {
     var bench = TestMeter()
     bench.buy(Money(whole: 50))
-    let valid = SettingsPatch([.init(key: "alarm1", value: "30"), .init(key: "alarm2", value: "15")])
+    let valid = SettingsPatch([
+      .init(key: "alarm1", value: "30"), .init(key: "alarm2", value: "15"),
+    ])
     bench.step(.card(.settings(.patch(valid))))
     #expect(bench.output.card?.accepted == true)
     #expect(bench.output.card?.writeBack != nil)
@@ -107,7 +128,9 @@ struct ConfigurationTests {
     let invalid = SettingsPatch([.init(key: "alarm2", value: "40")])
     bench.step(.card(.settings(.patch(invalid))))
     #expect(bench.output.card?.refusal == .invalidSettings)
-    #expect(bench.output.card?.settingsError == ConfigurationError(field: "alarm1", rule: "must be at least alarm2 (40.00)"))
+    #expect(
+      bench.output.card?.settingsError
+        == ConfigurationError(field: "alarm1", rule: "must be at least alarm2 (40.00)"))
     #expect(bench.state.configuration == before.configuration)
     #expect(bench.lines == DisplayLines("Settings refused", "Invalid value"))
 
@@ -121,7 +144,12 @@ struct ConfigurationTests {
   func settingsChangeThresholds() {
     var bench = TestMeter()
     bench.buy(Money(whole: 50))
-    bench.step(.remote(.settings(.patch(SettingsPatch([.init(key: "alarm1", value: "80"), .init(key: "alarm2", value: "60")])))))
+    bench.step(
+      .remote(
+        .settings(
+          .patch(
+            SettingsPatch([.init(key: "alarm1", value: "80"), .init(key: "alarm2", value: "60")]))))
+    )
     #expect(bench.reasons == .alarm2)
   }
 

@@ -8,8 +8,8 @@ struct PropertyTests {
   @Test("R-U3: any split of the same consumption at one price charges exactly the same")
   func splitsChargeIdentically() async {
     await propertyCheck(
-      count: 200, input: Gen.int(in: 0...500_000).array(of: 1...60), Gen.int(in: 1...99_999))
-    { pieces, price in
+      count: 200, input: Gen.int(in: 0...500_000).array(of: 1...60), Gen.int(in: 1...99_999)
+    ) { pieces, price in
       var state = MeterState(
         configuration: MeterConfiguration(meter: TestMeter.meterID),
         tariff: .flat(price: Money(units: Int64(price))))
@@ -19,7 +19,8 @@ struct PropertyTests {
         state.apply(
           .interval(
             IntervalRecord(
-              end: end, durationMilliseconds: 1_000, importEnergy: Energy(milliwattHours: Int64(piece)),
+              end: end, durationMilliseconds: 1_000,
+              importEnergy: Energy(milliwattHours: Int64(piece)),
               exportEnergy: .zero, clockValid: true)))
       }
       let exact = Int64(pieces.reduce(0, +)) * Int64(price)
@@ -32,21 +33,25 @@ struct PropertyTests {
   func touAndBlocksChargeExactly() async {
     // Per hour of Monday 2026-01-05: energy, and how many intervals it is split into.
     await propertyCheck(
-      count: 40, input: Gen.int(in: 0...6_000_000).array(of: 24), Gen.int(in: 1...12).array(of: 24))
-    { hourly, splits in
+      count: 40, input: Gen.int(in: 0...6_000_000).array(of: 24), Gen.int(in: 1...12).array(of: 24)
+    ) { hourly, splits in
       let tariff = householdTariff()
-      var state = MeterState(configuration: MeterConfiguration(meter: TestMeter.meterID), tariff: tariff)
+      var state = MeterState(
+        configuration: MeterConfiguration(meter: TestMeter.meterID), tariff: tariff)
       state.registers.blockPeriodEnergy = Energy(kilowattHours: 80)
       state.registers.nextBillingDay = at(2026, 1, 15, 0)
       var reference: Int64 = 0
       var blockEnergy = Energy(kilowattHours: 80)
       for hour in 0..<24 {
-        let band = tariff.band(on: CivilDate(year: 2026, month: 1, day: 5)!, minuteOfDay: hour * 60).band
+        let band = tariff.band(on: CivilDate(year: 2026, month: 1, day: 5)!, minuteOfDay: hour * 60)
+          .band
         // Reference: each mWh at its band price plus the adder of the block it falls in.
         var left = Int64(hourly[hour])
         while left > 0 {
           let block = tariff.block(for: blockEnergy)
-          let piece = block.nextStartsAt.map { min(left, $0.milliwattHours - blockEnergy.milliwattHours) } ?? left
+          let piece =
+            block.nextStartsAt.map { min(left, $0.milliwattHours - blockEnergy.milliwattHours) }
+            ?? left
           reference += piece * (tariff.bandPrices[band] + block.adder).units
           blockEnergy.milliwattHours += piece
           left -= piece
@@ -55,13 +60,17 @@ struct PropertyTests {
         let count = Int64(splits[hour])
         var given: Int64 = 0
         for index in 1...count {
-          let share = index == count ? Int64(hourly[hour]) - given : Int64(hourly[hour]) * index * index / (count * count) - given
+          let share =
+            index == count
+            ? Int64(hourly[hour]) - given
+            : Int64(hourly[hour]) * index * index / (count * count) - given
           given += share
           let end = at(2026, 1, 5, hour) + 3_600_000 * index / count
           state.apply(
             .interval(
               IntervalRecord(
-                end: end, durationMilliseconds: 3_600_000 / count, importEnergy: Energy(milliwattHours: share),
+                end: end, durationMilliseconds: 3_600_000 / count,
+                importEnergy: Energy(milliwattHours: share),
                 exportEnergy: .zero, clockValid: true)))
         }
       }
@@ -111,7 +120,9 @@ struct PropertyTests {
     await propertyCheck(count: 60, input: Gen.int(in: 0...1_000_000).array(of: 1...40)) { codes in
       var bench = TestMeter(tariff: householdTariff()) {
         $0.tamperTrip = true
-        $0.friendlyWindows = [WeeklyWindow(weekday: .monday, startMinute: 9 * 60, endMinute: 10 * 60)]
+        $0.friendlyWindows = [
+          WeeklyWindow(weekday: .monday, startMinute: 9 * 60, endMinute: 10 * 60)
+        ]
       }
       var applied = Money.zero
       for code in codes {
@@ -124,7 +135,8 @@ struct PropertyTests {
         #expect(ledger.zeroCrossingCharge >= ledger.debt)
         #expect((bench.output.relay.state == .closed) == bench.output.relay.reasons.isEmpty)
         #expect(bench.output.relay.reasons == bench.state.supply.reasons)
-        if bench.state.supply.reasons.isDisjoint(with: .credit) && !bench.meter.isFriendly(at: bench.now)
+        if bench.state.supply.reasons.isDisjoint(with: .credit)
+          && !bench.meter.isFriendly(at: bench.now)
           && bench.state.supply.overdraft != .granted
         {
           #expect(bench.credit > .zero)

@@ -88,7 +88,10 @@ struct SupplyTests {
 
   @Test("R-P4: exactly zero credit opens the relay; a purchase to above zero closes it")
   func creditExhausted() {
-    var bench = tenPerKilowattHour { $0.alarm1 = .zero; $0.alarm2 = .zero }
+    var bench = tenPerKilowattHour {
+      $0.alarm1 = .zero
+      $0.alarm2 = .zero
+    }
     bench.buy(Money(decimal: "0.05")!)
     bench.run(seconds: 4)
     #expect(bench.relay == .closed)
@@ -126,7 +129,9 @@ struct SupplyTests {
     #expect(bench.relay == .closed)
     #expect(bench.credit == Money(decimal: "-24.99")!)
     #expect(bench.state.ledger.debt == Money(decimal: "24.99")!)
-    #expect(bench.state.ledger.zeroCrossingEnergy == Energy(kilowattHours: 2) + Energy(milliwattHours: 499_000))
+    #expect(
+      bench.state.ledger.zeroCrossingEnergy == Energy(kilowattHours: 2)
+        + Energy(milliwattHours: 499_000))
     bench.run(seconds: 1)  // 09:00:00
     #expect(bench.relay == .open)
     #expect(bench.reasons == .creditExhausted)
@@ -322,8 +327,11 @@ struct SupplyTests {
     #expect(bench.meter.lines(for: .activePower, at: bench.now).bottom == "     2300 W")
     #expect(bench.meter.lines(for: .voltage, at: bench.now).bottom == "    230.0 V")
     #expect(bench.meter.lines(for: .current, at: bench.now).bottom == "    10.00 A")
-    #expect(bench.meter.lines(for: .dateTime, at: bench.now) == DisplayLines("2026-01-05", "08:00:20"))
-    #expect(bench.meter.lines(for: .tariffBand, at: bench.now) == DisplayLines("Tariff band 2", "0.2500/kWh"))
+    #expect(
+      bench.meter.lines(for: .dateTime, at: bench.now) == DisplayLines("2026-01-05", "08:00:20"))
+    #expect(
+      bench.meter.lines(for: .tariffBand, at: bench.now)
+        == DisplayLines("Tariff band 2", "0.2500/kWh"))
     bench.step(.button)
     #expect(bench.output.display == .remainingCredit)
     bench.step(.button)
@@ -350,7 +358,10 @@ struct SupplyTests {
 
   @Test("R-V5: a remote sale restores supply only as far as the new credit allows")
   func remoteSale() {
-    var bench = tenPerKilowattHour { $0.alarm1 = Money(whole: 2); $0.alarm2 = Money(whole: 1) }
+    var bench = tenPerKilowattHour {
+      $0.alarm1 = Money(whole: 2)
+      $0.alarm2 = Money(whole: 1)
+    }
     bench.buy(Money(decimal: "1.05")!)
     bench.run(seconds: 5)
     #expect(bench.reasons == .alarm2)
@@ -372,6 +383,5 @@ struct SupplyTests {
     #expect(bench.relay == .closed)
     #expect(bench.state.supply.overdraft == .available)
   }
-
 
 }
