@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "MeterCore", targets: ["MeterCore"]),
         .library(name: "MeterDrivers", targets: ["MeterDrivers"]),
+        .library(name: "MeterJournal", targets: ["MeterJournal"]),
         .library(name: "MeterLinux", targets: ["MeterLinux"]),
         .library(name: "MeterSim", targets: ["MeterSim"]),
         .library(name: "BusMocks", targets: ["BusMocks"]),
@@ -31,6 +32,8 @@ let package = Package(
         .target(name: "MeterCore"),
         // Chip drivers written against the small bus protocols in MeterDrivers/Bus.
         .target(name: "MeterDrivers"),
+        // The FRAM journal: checkpoints and records that survive a power cut at any byte (§7).
+        .target(name: "MeterJournal", dependencies: ["MeterCore"]),
         // The bus protocols on Linux: i2c-dev, spidev, and the GPIO character device via libgpiod.
         .systemLibrary(
             name: "CGPIOD",
@@ -88,6 +91,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "MeterJournalTests", dependencies: ["MeterJournal"]),
         .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
         .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
     ],
