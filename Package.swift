@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         // meterd (issue 8): HTTP API, services, logs, metrics, configuration, command line.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -49,8 +50,21 @@ let package = Package(
         .target(name: "BusMocks", dependencies: ["MeterDrivers"]),
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "BusMocks", "MeterSim"]),
         .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
+        // The meter's control loop, time injected: drivers → core → journal → drivers.
+        .target(name: "MeterRuntime", dependencies: ["MeterCore", "MeterDrivers"]),
         // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
-        .target(name: "MeterScenario", dependencies: ["MeterCore"]),
+        .target(
+            name: "MeterScenario",
+            dependencies: ["MeterCore", "MeterDrivers", "MeterSim", "MeterRuntime"]
+        ),
+        // The bench and installer tool: self-test, journal inspection, the simulator.
+        .executableTarget(
+            name: "meterctl",
+            dependencies: [
+                "MeterScenario",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Signed card records, the purchase protocol and card layouts (R-C1..R-C6). Pure: no I/O.
         .target(
             name: "MeterCards",
