@@ -44,7 +44,13 @@ public final class Simulation {
   private let bus = I2CBusModel()
   private let irq: SimulatedInputLine
   private let energyChip: ADE7953Model
-  private let relay = VirtualRelay()
+  private let openCoil: SimulatedOutputLine
+  private let closeCoil: SimulatedOutputLine
+  private let relayFeedback: SimulatedInputLine
+  /// The latching relay: it keeps its position without power, like the real one.
+  private let relayModel: RelayModel
+  private var loadFollowsRelay: RelayPosition
+  private let lcdModel = LCDModel()
   private let panel = VirtualPanel()
   private let inputs = VirtualInputs()
   private let journal: VirtualJournal
@@ -101,7 +107,13 @@ public final class Simulation {
     irq = SimulatedInputLine(clock: clock, initial: .high)
     energyChip = ADE7953Model(clock: clock, irqLine: irq)
     timeline = Timeline(duration: scenario.end)
-    relay.onChange = { [unowned self] _ in applyLoad() }
+    openCoil = SimulatedOutputLine(clock: clock)
+    closeCoil = SimulatedOutputLine(clock: clock)
+    relayFeedback = SimulatedInputLine(clock: clock)
+    relayModel = RelayModel(
+      latchingOpenCoil: openCoil, closeCoil: closeCoil, feedback: relayFeedback, clock: clock,
+      initial: .open)
+    loadFollowsRelay = .open
   }
 
   private var currentState: MeterState { runtime?.meter.state ?? stateWhileOff }
@@ -174,6 +186,7 @@ public final class Simulation {
     } catch {
       fault = ScenarioError(line: 0, message: "the meter stopped: \(error)")
     }
+    if relayModel.position != loadFollowsRelay { applyLoad() }
     if let name = cardInField,
       (leavesWhenDone && sessionDone) || cards[name]?.model.hasLeftField == true
     {
@@ -280,6 +293,19 @@ public final class Simulation {
       fault = ScenarioError(line: 0, message: "the energy IC did not start: \(error)")
       return
     }
+    bus.attach(lcdModel, at: HD44780LCD.defaultAddress)
+    let lcd = HD44780LCD(bus: bus, clock: clock)
+    do throws(LCDError) {
+      try lcd.start()
+    } catch {
+      fault = ScenarioError(line: 0, message: "the display did not start: \(error)")
+      return
+    }
+    let relayPort = SupplyRelayPort(
+      relay: LatchingRelay(
+        openCoil: openCoil, closeCoil: closeCoil,
+        feedback: RelayFeedbackContact(line: relayFeedback), clock: clock),
+      feedback: RelayFeedbackContact(line: relayFeedback))
     let cardReader = MFRC522(device: readerModel, clock: clock)
     do throws(MFRC522Error) {
       try cardReader.start()
@@ -294,8 +320,8 @@ public final class Simulation {
     let recovered = journal.recover()
     let meter = Meter(state: recovered, firmware: Simulation.firmware)
     let ports = MeterRuntime.Ports(
-      energy: ADE7953EnergyPort(chip: chip, irq: irq), journal: journal, relay: relay,
-      display: panel, indicators: panel, inputs: inputs, cards: cardPort)
+      energy: ADE7953EnergyPort(chip: chip, irq: irq), journal: journal, relay: relayPort,
+      display: LCDPort(lcd: lcd), indicators: panel, inputs: inputs, cards: cardPort)
     let loop = MeterRuntime(meter: meter, ports: ports, now: wallClock)
     loop.observer = { [unowned self] observation, _ in observe(observation) }
     runtime = loop
@@ -303,6 +329,7 @@ public final class Simulation {
     applyLoad()
     do throws(RuntimeFault) {
       try loop.start(at: wallClock)
+      if relayModel.position != loadFollowsRelay { applyLoad() }
     } catch .powerLost {
       powerOff()
     } catch {
@@ -321,7 +348,8 @@ public final class Simulation {
   /// The load draws through the relay, or around it when bypassed (R-T4); nothing without
   /// supply power.
   private func applyLoad() {
-    let flowing = runtime != nil && (relay.closed || load.bypass)
+    loadFollowsRelay = relayModel.position
+    let flowing = runtime != nil && ((relayModel.position == .closed) || load.bypass)
     let watts = flowing ? Double(load.phaseMilliwatts) / 1_000 : 0
     let neutral = flowing ? Double(load.neutralMilliwatts) / 1_000 : 0
     var modelLoad = ADE7953Model.Load.watts(
@@ -378,12 +406,12 @@ public final class Simulation {
   }
 
   private func recordSample() {
-    let flowing = runtime != nil && (relay.closed || load.bypass)
+    let flowing = runtime != nil && ((relayModel.position == .closed) || load.bypass)
     timeline.record(
       TimelineSample(
         at: now, milliwatts: flowing ? load.phaseMilliwatts : 0,
         credit: runtime?.meter.state.remainingCredit ?? stateWhileOff.remainingCredit,
-        relayClosed: relay.closed))
+        relayClosed: (relayModel.position == .closed)))
   }
 
   private func snapshot() -> TraceSnapshot {
