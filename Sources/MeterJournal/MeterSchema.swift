@@ -547,8 +547,7 @@ extension ByteReader {
     return events
   }
 
-  mutating func readEvent(relativeTo reference: Timestamp) throws(ByteDecodingError) -> MeterEvent
-  {
+  mutating func readEvent(relativeTo reference: Timestamp) throws(ByteDecodingError) -> MeterEvent {
     let raw = try readByte()
     guard let kind = MeterEventKind(rawValue: raw) else { throw .invalid("event kind \(raw)") }
     let time = try readTimestamp(relativeTo: reference)

@@ -14,7 +14,8 @@ struct FRAMDriverJournalTests {
     return (bus, model, FRAMJournalStorage(MB85RC256V(bus: bus)))
   }
 
-  @Test("R-D2: a real meter's journal on the FRAM model recovers after a cut at every byte of a commit")
+  @Test(
+    "R-D2: a real meter's journal on the FRAM model recovers after a cut at every byte of a commit")
   func cutsThroughTheDriver() throws {
     var rng = SplitMix64(seed: 0xF4A3_0100)
     var bench = MeterBench()
@@ -43,10 +44,13 @@ struct FRAMDriverJournalTests {
       let whole = recovered.state == states[committedCount + 1]
       #expect(whole || recovered.state == states[committedCount], "cut after \(cut) bytes")
       #expect(
-        recovered.state.supply.relay == (whole ? states.last! : states[committedCount]).supply.relay)
+        recovered.state.supply.relay == (whole ? states.last! : states[committedCount]).supply.relay
+      )
       cut += 1
     }
-    print("journal on the FRAM model through the MB85RC256V driver: \(cuts) cuts in one commit recovered")
+    print(
+      "journal on the FRAM model through the MB85RC256V driver: \(cuts) cuts in one commit recovered"
+    )
     #expect(cuts >= 7)
   }
 

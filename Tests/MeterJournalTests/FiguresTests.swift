@@ -27,7 +27,9 @@ struct FiguresTests {
     var rng = SplitMix64(seed: 0xF16)
     var output = MeterOutput()
     let checkpointSlots = [0, 1].map { JournalLayout.mb85rc256v.checkpointSlotAddress($0) }
-    var checkpointWrites: UInt64 { checkpointSlots.map { counter.writesPerAddress[$0] }.reduce(0, +) }
+    var checkpointWrites: UInt64 {
+      checkpointSlots.map { counter.writesPerAddress[$0] }.reduce(0, +)
+    }
     for second in 1...seconds {
       // Below the 6 kW overload limit, so the supply stays on.
       bench.watts = max(50, min(5_500, bench.watts + Int64.random(in: -150...150, using: &rng)))

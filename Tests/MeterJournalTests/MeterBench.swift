@@ -74,9 +74,14 @@ struct MeterBench {
           flags: Int.random(in: 0..<200, using: &rng) == 0 ? [.signChange] : []))
     case 86..<92:
       sold += 1
-      var offered = [Purchase(meter: MeterBench.meterID, sequence: sold, amount: Money(whole: Int64.random(in: 1...40, using: &rng)))]
+      var offered = [
+        Purchase(
+          meter: MeterBench.meterID, sequence: sold,
+          amount: Money(whole: Int64.random(in: 1...40, using: &rng)))
+      ]
       if sold > 1, Bool.random(using: &rng) {
-        offered.append(Purchase(meter: MeterBench.meterID, sequence: sold - 1, amount: Money(whole: 5)))
+        offered.append(
+          Purchase(meter: MeterBench.meterID, sequence: sold - 1, amount: Money(whole: 5)))
       }
       input = .remote(.purchases(offered))
     case 92..<94:
