@@ -47,6 +47,11 @@ public func buildRouter(host: MeterHost, token: APIToken, readsRequireToken: Boo
   }
 
   if host.simulated {
+    router.get("/") { _, _ -> Response in
+      Response(
+        status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+        body: .init(byteBuffer: ByteBuffer(string: simulatePage)))
+    }
     let world = router.group("api/v1/sim")
     world.get("load") { _, _ in await host.load }
     world.put("load") { request, context -> SimulatedLoad in
