@@ -32,7 +32,7 @@ public actor MeterHost {
     self.utilityKey = utilityKey
     let metrics = MeterMetrics()
     self.metrics = metrics
-    let hardware = try SimulatedHardware()
+    let hardware = try SimulatedHardware(meter: configuration.meter.id)
     self.hardware = hardware
     let commissioned = MeterState(
       configuration: configuration.settings, tariff: configuration.tariff.tariffSet)
@@ -157,6 +157,9 @@ public actor MeterHost {
   public var load: SimulatedLoad { hardware.load }
 
   public func pressButton() { hardware.inputs.pressButton() }
+
+  /// Taps the customer's card on the reader; the next step reads it.
+  public func tapCard() { hardware.cards.tap() }
 
   public func setTamper(coverOpen: Bool?, magnetDetected: Bool?) {
     hardware.inputs.setTamper(coverOpen: coverOpen, magnetDetected: magnetDetected)

@@ -75,6 +75,11 @@ public func buildRouter(host: MeterHost, token: APIToken, readsRequireToken: Boo
         throw HTTPError(HTTPResponse.Status(code: error.status), message: error.reason)
       }
     }
+    world.post("tap") { _, _ -> HTTPResponse.Status in
+      await host.tapCard()
+      _ = try? await host.step()
+      return .noContent
+    }
     world.post("button") { _, _ -> HTTPResponse.Status in
       await host.pressButton()
       _ = try? await host.step()

@@ -54,6 +54,7 @@ let simulatePage = """
     <button id="buy">Buy credit (test key)</button>
   </fieldset>
   <fieldset><legend>Meter</legend>
+    <button id="tap">Tap customer card</button>
     <button id="button">Press display button</button>
     <button id="cover">Open terminal cover</button>
   </fieldset>
@@ -111,6 +112,7 @@ let simulatePage = """
       say('purchase ' + sale.sequence + ' of ' + sale.amount + ': ' + sale.result);
     },
     async button() { await call('POST', '/api/v1/sim/button'); say('button pressed'); },
+    async tap() { await call('POST', '/api/v1/sim/tap'); say('card tapped'); },
     async cover() {
       coverOpen = !coverOpen;
       await call('POST', '/api/v1/sim/cover', { open: coverOpen });
@@ -126,6 +128,7 @@ let simulatePage = """
   wire('apply-load', () => actions.load());
   wire('buy', () => actions.buy());
   wire('button', () => actions.button());
+  wire('tap', () => actions.tap());
   wire('cover', () => actions.cover());
   async function start() {
     for (const part of location.hash.slice(1).split('&').filter(Boolean)) {

@@ -23,11 +23,12 @@ final class SimulatedHardware {
   let relay = VirtualRelay()
   let panel = VirtualPanel()
   let inputs = VirtualInputs()
-  let cards = NoCardReader()
+  let cards: TappedCardReader
   /// What the load draws when the relay lets it (watts, volts), unless bypassed.
   private(set) var load = SimulatedLoad()
 
-  init() throws(RuntimeFault) {
+  init(meter: MeterID) throws(RuntimeFault) {
+    cards = TappedCardReader(meter: meter)
     irq = SimulatedInputLine(clock: clock, initial: .high)
     energyChip = ADE7953Model(clock: clock, irqLine: irq)
     bus.attach(energyChip, at: ADE7953.defaultAddress)
@@ -134,10 +135,25 @@ final class VirtualInputs: InputPort {
   }
 }
 
-/// No card reader model is wired into `--simulate` yet: the reader never finds a card.
-final class NoCardReader: CardPort {
-  func poll() throws(RuntimeFault) -> Bool { false }
-  func read() throws(RuntimeFault) -> CardPresentation { .refused(.removedMidRead) }
-  func write(_ writeBack: WriteBack, outcome: CardOutcome) throws(RuntimeFault) -> Bool { false }
-  func release() throws(RuntimeFault) {}
+/// The customer's card at the level the core sees it (as the scenario simulator's reader does):
+/// a tap presents this meter's customer card with no purchases on it, which restores supply
+/// after a credit trip (R-P3, R-P5) and shows the consumption inquiry (R-P11). The card layer
+/// (MFRC522 model, signed records) is not wired into `--simulate` yet.
+final class TappedCardReader: CardPort {
+  private let meter: MeterID
+  private var inField = false
+  private(set) var lastWriteBack: WriteBack?
+
+  init(meter: MeterID) { self.meter = meter }
+
+  func tap() { inField = true }
+
+  func poll() throws(RuntimeFault) -> Bool { inField }
+  func read() throws(RuntimeFault) -> CardPresentation { .customer(meter: meter, purchases: []) }
+  func write(_ writeBack: WriteBack, outcome: CardOutcome) throws(RuntimeFault) -> Bool {
+    lastWriteBack = writeBack
+    return true
+  }
+  /// A tap: the card leaves once the meter is done with it.
+  func release() throws(RuntimeFault) { inField = false }
 }
