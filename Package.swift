@@ -35,11 +35,15 @@ let package = Package(
         .target(name: "CMeterLinux", dependencies: ["CGPIOD"]),
         .target(name: "MeterLinux", dependencies: ["MeterDrivers", "CMeterLinux"]),
         // Register-level models of the chips behind the same bus protocols, in virtual time.
-        .target(name: "MeterSim", dependencies: ["MeterDrivers"]),
+        .target(
+            name: "MeterSim", dependencies: ["MeterDrivers"],
+            linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
         // Script-style bus mocks (ordered expected transactions) for driver tests.
         .target(name: "BusMocks", dependencies: ["MeterDrivers"]),
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "BusMocks", "MeterSim"]),
         .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
+        // Release-mode speed figure for the per-second path through driver and model.
+        .executableTarget(name: "drivers-benchmark", dependencies: ["MeterDrivers", "MeterSim"]),
         // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
         .target(name: "MeterScenario", dependencies: ["MeterCore"]),
         // Signed card records, the purchase protocol and card layouts (R-C1..R-C6). Pure: no I/O.

@@ -48,8 +48,9 @@ public final class SimulatedOutputLine: OutputLine {
 /// A GPIO input line whose level a test, the simulator or a model sets; every change is
 /// recorded as an edge with the virtual time, like the kernel's GPIO event queue.
 public final class SimulatedInputLine: InputLine {
-  public private(set) var currentLevel: LineLevel
-  private var edges: [LineEdge] = []
+  // Single-threaded simulator state; see ADE7953Model for why exclusivity checks are off.
+  @exclusivity(unchecked) public private(set) var currentLevel: LineLevel
+  @exclusivity(unchecked) private var edges: [LineEdge] = []
   private let clock: VirtualClock
   /// A failure to raise on the next read.
   public var nextFailure: BusError?
