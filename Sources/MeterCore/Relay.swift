@@ -76,6 +76,8 @@ public struct SupplyControl: Hashable, Sendable {
   /// R-P3: true while credit is above alarm 2, so that falling to it trips once.
   public var alarm2Armed: Bool
   public var overdraft: OverdraftState
+  /// R-P6: whether the last evaluation was inside a friendly period (to act at its end).
+  public var inFriendlyPeriod: Bool
   /// R-P8: times of recent overload trips, oldest first, within the lockout window.
   public var recentOverloadTrips: [Timestamp]
   /// R-P8: when the overload lockout ends.
@@ -83,12 +85,13 @@ public struct SupplyControl: Hashable, Sendable {
 
   public init(
     reasons: RelayReasons = [], alarm2Armed: Bool = false, overdraft: OverdraftState = .available,
-    recentOverloadTrips: [Timestamp] = [],
+    inFriendlyPeriod: Bool = false, recentOverloadTrips: [Timestamp] = [],
     lockoutUntil: Timestamp? = nil
   ) {
     self.reasons = reasons
     self.alarm2Armed = alarm2Armed
     self.overdraft = overdraft
+    self.inFriendlyPeriod = inFriendlyPeriod
     self.recentOverloadTrips = recentOverloadTrips
     self.lockoutUntil = lockoutUntil
   }
