@@ -33,7 +33,7 @@ let package = Package(
         // Chip drivers written against the small bus protocols in MeterDrivers/Bus.
         .target(name: "MeterDrivers"),
         // The FRAM journal: checkpoints and records that survive a power cut at any byte (§7).
-        .target(name: "MeterJournal", dependencies: ["MeterCore"]),
+        .target(name: "MeterJournal", dependencies: ["MeterCore", "MeterDrivers"]),
         // The bus protocols on Linux: i2c-dev, spidev, and the GPIO character device via libgpiod.
         .systemLibrary(
             name: "CGPIOD",
@@ -76,6 +76,9 @@ let package = Package(
             dependencies: [
                 "MeterCore",
                 "MeterDrivers",
+                "MeterCards",
+                "MeterRuntime",
+                "MeterSim",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,13 +90,19 @@ let package = Package(
             name: "meterd",
             dependencies: [
                 "MeterService",
+                "MeterCards",
+                "MeterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "MeterServiceTests",
             dependencies: [
                 "MeterService",
+                "MeterCards",
+                "MeterCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
@@ -104,7 +113,10 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "MeterJournalTests", dependencies: ["MeterJournal"]),
+        .testTarget(
+            name: "MeterJournalTests",
+            dependencies: ["MeterJournal", "MeterCore", "MeterDrivers", "MeterSim"]
+        ),
         .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
         .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
     ],
