@@ -1,0 +1,89 @@
+import MeterDrivers
+
+/// A GPIO output line that remembers what it was commanded, with virtual timestamps.
+public final class SimulatedOutputLine: OutputLine {
+  public struct Change: Sendable, Hashable {
+    public var level: LineLevel
+    public var atNanoseconds: UInt64
+  }
+
+  public private(set) var level: LineLevel
+  public private(set) var history: [Change] = []
+  /// A failure to raise on the next `set` (a line released under the driver's feet).
+  public var nextFailure: BusError?
+  /// Called after every change; models (the relay, the ADE7953 RESET pin) listen here.
+  public var onChange: ((LineLevel) -> Void)?
+  private let clock: VirtualClock
+
+  public init(clock: VirtualClock, initial: LineLevel = .low) {
+    self.clock = clock
+    level = initial
+  }
+
+  public func set(_ newLevel: LineLevel) throws(BusError) {
+    if let failure = nextFailure {
+      nextFailure = nil
+      throw failure
+    }
+    history.append(Change(level: newLevel, atNanoseconds: clock.nowNanoseconds))
+    level = newLevel
+    onChange?(newLevel)
+  }
+
+  /// Durations in nanoseconds for which the line was high, from the history.
+  public var highPulses: [UInt64] {
+    var pulses: [UInt64] = []
+    var risingAt: UInt64?
+    for change in history {
+      if change.level == .high, risingAt == nil { risingAt = change.atNanoseconds }
+      if change.level == .low, let start = risingAt {
+        pulses.append(change.atNanoseconds - start)
+        risingAt = nil
+      }
+    }
+    return pulses
+  }
+}
+
+/// A GPIO input line whose level a test, the simulator or a model sets; every change is
+/// recorded as an edge with the virtual time, like the kernel's GPIO event queue.
+public final class SimulatedInputLine: InputLine {
+  public private(set) var currentLevel: LineLevel
+  private var edges: [LineEdge] = []
+  private let clock: VirtualClock
+  /// A failure to raise on the next read.
+  public var nextFailure: BusError?
+
+  public init(clock: VirtualClock, initial: LineLevel = .high) {
+    self.clock = clock
+    currentLevel = initial
+  }
+
+  /// Drives the line; an unchanged level records no edge.
+  public func drive(_ level: LineLevel) {
+    guard level != currentLevel else { return }
+    currentLevel = level
+    edges.append(LineEdge(level == .high ? .rising : .falling, at: clock.nowNanoseconds))
+  }
+
+  public func level() throws(BusError) -> LineLevel {
+    if let failure = nextFailure {
+      nextFailure = nil
+      throw failure
+    }
+    return currentLevel
+  }
+
+  public func pendingEdges() throws(BusError) -> [LineEdge] {
+    if let failure = nextFailure {
+      nextFailure = nil
+      throw failure
+    }
+    guard !edges.isEmpty else { return [] }
+    defer { edges.removeAll(keepingCapacity: true) }
+    return edges
+  }
+
+  /// Whether edges are waiting, without consuming them (the simulator's cheap check).
+  public var hasPendingEdges: Bool { !edges.isEmpty }
+}

@@ -1,0 +1,190 @@
+import MeterCore
+import Testing
+
+@testable import MeterScenario
+
+@Suite("Scenario files (SPEC §9)")
+struct ScenarioParserTests {
+  @Test("SPEC §9: every example line of the specification parses to what it says")
+  func specificationExamples() throws {
+    let text = """
+      {"at":0,"start":{"clock":"2026-01-05T08:00:00Z","config":{"alarm1":"20.00","alarm2":"10.00"}}}
+      {"at":0,"vend":{"card":"A","amount":"50.00"}}
+      {"at":5,"tap":{"card":"A"}}
+      {"at":5,"present":{"card":"A"}}
+      {"at":6,"remove":{"card":"A"}}
+      {"at":6,"remove":{"card":"A","after_blocks":2}}
+      {"at":10,"load":{"watts":2000,"volts":230,"pf":1.0,"neutral_watts":2000,"bypass":false}}
+      {"at":3600,"power":"off"}
+      {"at":3700,"power":"on"}
+      {"at":3700,"power":{"off_after_fram_bytes":17}}
+      {"at":4000,"tamper":{"cover":"open"}}
+      {"at":4000,"tamper":{"magnet":true}}
+      {"at":4100,"button":"press"}
+      {"at":4200,"card_image":{"card":"A","hex":"00ff10"}}
+      {"at":4300,"dump_card":{"card":"A"}}
+      {"at":4400,"snapshot":{}}
+      {"at":86400,"end":{}}
+
+      """
+    let scenario = try Scenario(parsing: text)
+    #expect(scenario.start.clockUnixSeconds == 1_767_600_000)
+    #expect(scenario.start.config.keys == ["alarm1", "alarm2"])
+    #expect(scenario.end == VirtualTime(seconds: 86_400))
+    let actions = scenario.steps.map(\.action)
+    #expect(
+      actions == [
+        .vend(card: "A", amount: Money(whole: 50), meter: nil, type: nil),
+        .tap(card: "A"),
+        .present(card: "A"),
+        .remove(card: "A", afterBlocks: nil),
+        .remove(card: "A", afterBlocks: 2),
+        .load(
+          ScenarioLoad(
+            phaseMilliwatts: 2_000_000, neutralMilliwatts: 2_000_000, millivolts: 230_000,
+            powerFactorThousandths: 1_000, millihertz: 50_000, bypass: false)),
+        .powerOff,
+        .powerOn,
+        .powerOffAfterFRAMBytes(17),
+        .tamper(cover: .open, magnet: nil),
+        .tamper(cover: nil, magnet: true),
+        .buttonPress,
+        .cardImage(card: "A", bytes: [0x00, 0xFF, 0x10], type: nil),
+        .dumpCard(card: "A"),
+        .snapshot,
+      ])
+    #expect(scenario.steps.map(\.line) == Array(2...16))
+    #expect(scenario.steps[0].at == .zero)
+    #expect(scenario.steps[5].at == VirtualTime(seconds: 10))
+  }
+
+  @Test("SPEC §9: without a start line the meter starts at 2026-01-05T08:00:00Z with defaults")
+  func defaultsWithoutStart() throws {
+    let scenario = try Scenario(parsing: "{\"at\":1.5,\"snapshot\":{}}\n")
+    #expect(scenario.start == .defaults)
+    #expect(
+      UTCCalendar.rfc3339(unixSeconds: scenario.start.clockUnixSeconds) == "2026-01-05T08:00:00Z")
+    #expect(
+      scenario.steps == [
+        ScenarioStep(line: 1, at: VirtualTime(milliseconds: 1_500), action: .snapshot)
+      ])
+    #expect(
+      scenario.end == VirtualTime(milliseconds: 1_500), "without end, the run ends at the last line"
+    )
+  }
+
+  @Test("A load line's missing keys take the idle defaults; neutral follows the phase")
+  func loadDefaults() throws {
+    let scenario = try Scenario(parsing: #"{"at":0,"load":{"watts":-1500.25}}"#)
+    #expect(
+      scenario.steps[0].action
+        == .load(
+          ScenarioLoad(
+            phaseMilliwatts: -1_500_250, neutralMilliwatts: -1_500_250, millivolts: 230_000,
+            powerFactorThousandths: 1_000, millihertz: 50_000, bypass: false)))
+  }
+
+  @Test("Documented extra keys: vend for another meter and card type, load frequency")
+  func documentedExtras() throws {
+    let scenario = try Scenario(
+      parsing: """
+        {"at":0,"vend":{"card":"B","amount":"1.2345","meter":77,"type":"ntag215"}}
+        {"at":0,"load":{"watts":100,"hz":60,"bypass":true}}
+        """)
+    #expect(
+      scenario.steps[0].action
+        == .vend(card: "B", amount: Money(units: 12_345), meter: MeterID(77), type: .ntag215))
+    guard case .load(let load) = scenario.steps[1].action else {
+      Issue.record("not a load")
+      return
+    }
+    #expect(load.millihertz == 60_000)
+    #expect(load.bypass)
+  }
+
+  @Test("Blank lines and CR LF line ends are accepted; line numbers still count them")
+  func blankLinesAndCRLF() throws {
+    let scenario = try Scenario(
+      parsing: "\r\n{\"at\":1,\"snapshot\":{}}\r\n\n{\"at\":2,\"end\":{}}\r\n")
+    #expect(scenario.steps.map(\.line) == [2])
+    #expect(scenario.end == VirtualTime(seconds: 2))
+  }
+
+  /// Each malformed file, the line the refusal must name, and words the message must contain.
+  static let refusals: [(text: String, line: Int, says: String)] = [
+    ("{\"at\":0,\"snapshot\":{}}\n{\"at\":1,\"snapshot\":{}", 2, "malformed JSON"),
+    ("{\"at\":0,\"snapshot\":{}}\nnot json", 2, "malformed JSON at column 1"),
+    ("[1,2]", 1, "must be a JSON object"),
+    ("{\"snapshot\":{}}", 1, "missing \"at\""),
+    ("{\"at\":\"5\",\"snapshot\":{}}", 1, "\"at\" must be a number"),
+    ("{\"at\":-1,\"snapshot\":{}}", 1, "between 0"),
+    ("{\"at\":1.0005,\"snapshot\":{}}", 1, "at most 3 decimals"),
+    (
+      "{\"at\":5,\"snapshot\":{}}\n\n{\"at\":4,\"snapshot\":{}}", 3,
+      "earlier than the previous line's 5"
+    ),
+    ("{\"at\":1,\"frobnicate\":{}}", 1, "unknown key \"frobnicate\""),
+    ("{\"at\":1}", 1, "no action"),
+    ("{\"at\":1,\"snapshot\":{},\"end\":{}}", 1, "one action per line"),
+    ("{\"at\":1,\"at\":2,\"snapshot\":{}}", 1, "duplicate key \"at\""),
+    ("{\"at\":1,\"snapshot\":{\"x\":1}}", 1, "unknown key \"x\" in \"snapshot\""),
+    ("{\"at\":1,\"load\":{\"watts\":1,\"amps\":3}}", 1, "unknown key \"amps\" in \"load\""),
+    ("{\"at\":1,\"load\":{\"watts\":\"1\"}}", 1, "\"watts\" in \"load\" must be a number"),
+    ("{\"at\":1,\"load\":{\"pf\":1.5}}", 1, "\"pf\""),
+    ("{\"at\":1,\"load\":{\"pf\":0}}", 1, "\"pf\""),
+    ("{\"at\":1,\"load\":{\"watts\":1.0001}}", 1, "at most 3 decimals"),
+    ("{\"at\":1,\"load\":{\"bypass\":1}}", 1, "\"bypass\" in \"load\" must be true or false"),
+    ("{\"at\":1,\"vend\":{\"card\":\"A\"}}", 1, "\"vend\" needs \"amount\""),
+    ("{\"at\":1,\"vend\":{\"amount\":\"5.00\"}}", 1, "\"vend\" needs \"card\""),
+    (
+      "{\"at\":1,\"vend\":{\"card\":\"A\",\"amount\":50}}", 1,
+      "\"amount\" in \"vend\" must be a string"
+    ),
+    ("{\"at\":1,\"vend\":{\"card\":\"A\",\"amount\":\"5.00001\"}}", 1, "at most 4 decimals"),
+    ("{\"at\":1,\"vend\":{\"card\":\"A\",\"amount\":\"0\"}}", 1, "positive"),
+    ("{\"at\":1,\"vend\":{\"card\":\"\",\"amount\":\"1\"}}", 1, "1 to 32 characters"),
+    ("{\"at\":1,\"vend\":{\"card\":\"A\",\"amount\":\"1\",\"type\":\"desfire\"}}", 1, "\"type\""),
+    (
+      "{\"at\":1,\"vend\":{\"card\":\"A\",\"amount\":\"1\",\"colour\":\"red\"}}", 1,
+      "unknown key \"colour\" in \"vend\""
+    ),
+    ("{\"at\":1,\"tap\":\"A\"}", 1, "\"tap\" must be an object"),
+    ("{\"at\":1,\"remove\":{\"card\":\"A\",\"after_blocks\":-1}}", 1, "\"after_blocks\""),
+    ("{\"at\":1,\"remove\":{\"card\":\"A\",\"after_blocks\":1.5}}", 1, "\"after_blocks\""),
+    ("{\"at\":1,\"power\":\"sideways\"}", 1, "\"power\" must be"),
+    (
+      "{\"at\":1,\"power\":{\"off_after_fram_bytes\":17,\"x\":1}}", 1,
+      "unknown key \"x\" in \"power\""
+    ),
+    ("{\"at\":1,\"power\":{}}", 1, "needs \"off_after_fram_bytes\""),
+    ("{\"at\":1,\"tamper\":{}}", 1, "needs \"cover\" or \"magnet\""),
+    ("{\"at\":1,\"tamper\":{\"cover\":\"ajar\"}}", 1, "\"cover\" must be \"open\" or \"closed\""),
+    ("{\"at\":1,\"tamper\":{\"magnet\":\"yes\"}}", 1, "\"magnet\""),
+    ("{\"at\":1,\"button\":\"hold\"}", 1, "\"button\" must be \"press\""),
+    ("{\"at\":1,\"card_image\":{\"card\":\"A\",\"hex\":\"abc\"}}", 1, "even number of hex digits"),
+    ("{\"at\":1,\"card_image\":{\"card\":\"A\",\"hex\":\"zz\"}}", 1, "hex digits"),
+    ("{\"at\":1,\"end\":{}}\n{\"at\":2,\"snapshot\":{}}", 2, "nothing may follow"),
+    ("{\"at\":1,\"end\":{\"now\":true}}", 1, "unknown key \"now\" in \"end\""),
+    ("{\"at\":0,\"snapshot\":{}}\n{\"at\":0,\"start\":{}}", 2, "\"start\" must be the first line"),
+    ("{\"at\":1,\"start\":{}}", 1, "\"start\" must be at 0"),
+    ("{\"at\":0,\"start\":{\"clock\":\"2026-02-30T00:00:00Z\"}}", 1, "UTC time"),
+    ("{\"at\":0,\"start\":{\"clock\":\"2026-01-05 08:00:00\"}}", 1, "UTC time"),
+    ("{\"at\":0,\"start\":{\"config\":[]}}", 1, "\"config\" must be an object"),
+    ("{\"at\":0,\"start\":{\"speed\":2}}", 1, "unknown key \"speed\" in \"start\""),
+  ]
+
+  @Test(
+    "SPEC §9: malformed lines, unknown keys and out-of-order times are refused with the line number",
+    arguments: refusals.indices)
+  func refusal(_ index: Int) {
+    let (text, line, says) = Self.refusals[index]
+    do {
+      _ = try Scenario(parsing: text)
+      Issue.record("accepted: \(text)")
+    } catch {
+      #expect(error.line == line, "\(error)")
+      #expect(error.description.hasPrefix("line \(line): "))
+      #expect(error.message.contains(says), "\(error) should say \(says)")
+    }
+  }
+}
