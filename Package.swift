@@ -107,6 +107,10 @@ let package = Package(
             name: "VendKit",
             dependencies: [
                 "MeterCore",
+                "MeterCards",
+                "MeterDrivers",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -116,6 +120,7 @@ let package = Package(
             name: "vend",
             dependencies: [
                 "VendKit",
+                "MeterCards",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -123,6 +128,8 @@ let package = Package(
             name: "VendKitTests",
             dependencies: [
                 "VendKit",
+                "MeterCards",
+                "MeterDrivers",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -72,9 +72,13 @@ extension SalesOffice {
           AND status = \(bind: SaleStatus.pending.rawValue)
         """
       ).run()
+      // A meter past the last sequence sold (a refunded record applied anyway) moves the next
+      // sale past it too, so no future purchase reuses a number the meter has consumed.
       try await sql.raw(
         """
-        UPDATE meters SET last_applied = \(bind: applied)
+        UPDATE meters SET last_applied = \(bind: applied),
+          last_sequence = CASE WHEN last_sequence < \(bind: applied) THEN \(bind: applied)
+            ELSE last_sequence END
         WHERE id = \(bind: key) AND last_applied < \(bind: applied)
         """
       ).run()

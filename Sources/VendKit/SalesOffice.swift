@@ -1,4 +1,5 @@
 import Foundation
+import MeterCards
 import MeterCore
 import SQLKit
 
@@ -8,16 +9,22 @@ import SQLKit
 public final class SalesOffice: Sendable {
   public let database: VendDatabase
   public let calendar: OfficeCalendar
+  /// The utility's Ed25519 key: signs every purchase record (R-C2). Meters hold its public key.
+  let utilityKey: RecordSigningKey
   let now: @Sendable () -> Date
 
   public init(
-    database: VendDatabase, calendar: OfficeCalendar = OfficeCalendar(),
-    now: @escaping @Sendable () -> Date = { Date() }
+    database: VendDatabase, utilityKey: RecordSigningKey,
+    calendar: OfficeCalendar = OfficeCalendar(), now: @escaping @Sendable () -> Date = { Date() }
   ) {
     self.database = database
+    self.utilityKey = utilityKey
     self.calendar = calendar
     self.now = now
   }
+
+  /// The public key meters must hold to accept this office's purchases (R-C2).
+  public var utilityPublicKey: [UInt8] { utilityKey.verifyingKey.rawRepresentation }
 
   // MARK: Operators
 
@@ -224,7 +231,7 @@ public final class SalesOffice: Sendable {
   // MARK: Meters
 
   /// Registers a meter with its public key (R-C2); a key change is a key operation and audited.
-  public func addMeter(by actor: Operator, _ meter: Meter) async throws {
+  public func addMeter(by actor: Operator, _ meter: RegisteredMeter) async throws {
     try actor.require(.manageMeters)
     let id = try Validate.meterID(meter.id)
     let location = try Validate.text(meter.location, field: "location")
@@ -266,7 +273,7 @@ public final class SalesOffice: Sendable {
     }
   }
 
-  public func meter(_ id: MeterID) async throws -> Meter {
+  public func meter(_ id: MeterID) async throws -> RegisteredMeter {
     let key = try Validate.meterID(id)
     return try await database.transaction { sql in
       guard let row = try await sql.raw("SELECT * FROM meters WHERE id = \(bind: key)").first()
@@ -275,7 +282,7 @@ public final class SalesOffice: Sendable {
     }
   }
 
-  public func meters(ofCustomer customerID: Int64) async throws -> [Meter] {
+  public func meters(ofCustomer customerID: Int64) async throws -> [RegisteredMeter] {
     try await database.transaction { sql in
       try await sql.raw(
         "SELECT * FROM meters WHERE customer_id = \(bind: customerID) ORDER BY id"
@@ -283,11 +290,11 @@ public final class SalesOffice: Sendable {
     }
   }
 
-  static func decodeMeter(_ row: any SQLRow) throws -> Meter {
+  static func decodeMeter(_ row: any SQLRow) throws -> RegisteredMeter {
     guard let key = Hex.decode(try row.text("public_key")),
       let meterClass = MeterClass(rawValue: try row.text("meter_class"))
     else { throw VendError.unsupported("meter row is damaged") }
-    return Meter(
+    return RegisteredMeter(
       id: try row.meterID("id"), customerID: try row.int("customer_id"), publicKey: key,
       tariffCode: try row.text("tariff_code"), meterClass: meterClass,
       location: try row.text("location"), hoardingLimit: try row.money("hoarding_limit"),
@@ -321,8 +328,20 @@ public final class SalesOffice: Sendable {
       guard try meterRow.int("active") != 0 else { throw VendError.meterInactive(meter: meterID) }
       let limit = try meterRow.money("hoarding_limit")
       let lastSequence = try meterRow.int("last_sequence")
+      let lastApplied = try meterRow.int("last_applied")
+      let unapplied = try await sql.raw(
+        """
+        SELECT COUNT(*) AS n FROM sales WHERE meter_id = \(bind: key)
+          AND sequence > \(bind: lastApplied) AND status = \(bind: SaleStatus.pending.rawValue)
+        """
+      ).first()
+      let pendingCount = Int(try unapplied?.int("n") ?? 0)
+      // The card carries every purchase not yet applied (R-C3); it holds a small list only.
+      guard pendingCount < CardLayout.maximumIssueRecords else {
+        throw VendError.cardFull(meter: meterID, pending: pendingCount)
+      }
       let credit = try await Self.creditIncludingUnapplied(
-        sql, meter: key, lastApplied: try meterRow.int("last_applied"))
+        sql, meter: key, lastApplied: lastApplied)
       guard credit + amount <= limit else {
         throw VendError.overHoardingLimit(
           meter: meterID, credit: credit, amount: amount, limit: limit)
@@ -331,14 +350,19 @@ public final class SalesOffice: Sendable {
         throw VendError.unsupported("meter \(meterID) has used every purchase sequence number")
       }
       let sequence = lastSequence + 1
+      let purchase = Purchase(meter: meterID, sequence: UInt32(sequence), amount: amount)
+      let record = try self.utilityKey.sign(
+        PurchaseRecord(purchase: purchase, soldAt: soldAt.unixSeconds))
       try await sql.raw(
         "UPDATE meters SET last_sequence = \(bind: sequence) WHERE id = \(bind: key)"
       ).run()
       let row = try await sql.raw(
         """
-        INSERT INTO sales (meter_id, sequence, amount, operator_id, sold_at, cash_day, status)
+        INSERT INTO sales (meter_id, sequence, amount, operator_id, sold_at, cash_day, status,
+          record)
         VALUES (\(bind: key), \(bind: sequence), \(bind: amount.units), \(bind: actor.id),
-          \(bind: soldAt.unixSeconds), \(bind: cashDay), \(bind: SaleStatus.pending.rawValue))
+          \(bind: soldAt.unixSeconds), \(bind: cashDay), \(bind: SaleStatus.pending.rawValue),
+          \(bind: Hex.encode(record.encoded)))
         RETURNING id
         """
       ).first()
@@ -350,8 +374,7 @@ public final class SalesOffice: Sendable {
         subject: "meter \(meterID)",
         details: "receipt \(receipt), sequence \(sequence), amount \(amount.exactString)")
       return Sale(
-        id: receipt,
-        purchase: Purchase(meter: meterID, sequence: UInt32(sequence), amount: amount),
+        id: receipt, purchase: purchase,
         operatorID: actor.id, soldAt: Date(timeIntervalSince1970: TimeInterval(soldAt.unixSeconds)),
         cashDay: cashDay, status: .pending)
     }
@@ -487,6 +510,55 @@ public final class SalesOffice: Sendable {
       cashDay: try row.text("cash_day"), status: status,
       cancelledBy: try row.optionalInt("cancelled_by"),
       cancelledAt: cancelledAt.map { Date(timeIntervalSince1970: TimeInterval($0)) })
+  }
+
+  /// The signed purchase records a card for `meterID` must carry: every sale not yet shown
+  /// applied by a write-back, in sequence order (R-C3).
+  public func pendingRecords(meter meterID: MeterID) async throws -> [(
+    sequence: UInt32, record: SignedRecord
+  )] {
+    let key = try Validate.meterID(meterID)
+    return try await database.transaction { sql in
+      let rows = try await sql.raw(
+        """
+        SELECT s.sequence, s.record FROM sales s JOIN meters m ON m.id = s.meter_id
+        WHERE s.meter_id = \(bind: key) AND s.status = \(bind: SaleStatus.pending.rawValue)
+          AND s.sequence > m.last_applied
+        ORDER BY s.sequence
+        """
+      ).all()
+      return try rows.map { row in
+        guard let bytes = Hex.decode(try row.text("record")),
+          let record = try? SignedRecord(decoding: bytes)
+        else { throw VendError.unsupported("the signed record of a sale is damaged") }
+        return (UInt32(try row.int("sequence")), record)
+      }
+    }
+  }
+
+  /// The signed record of one sale, as written onto the card.
+  public func signedRecord(receipt: Int64) async throws -> [UInt8] {
+    try await database.transaction { sql in
+      guard
+        let row = try await sql.raw("SELECT record FROM sales WHERE id = \(bind: receipt)")
+          .first(),
+        let bytes = Hex.decode(try row.text("record"))
+      else { throw VendError.notFound(what: "receipt", key: String(receipt)) }
+      return bytes
+    }
+  }
+
+  /// Audits a card written at the counter: a first issue or replacement, or a rewrite.
+  func recordCardIssue(by actor: Operator, meter: MeterID, newCard: Bool, pending: [UInt32])
+    async throws
+  {
+    let at = now().unixSeconds
+    try await database.transaction { sql in
+      try await Self.audit(
+        sql, at: at, by: actor.username, action: newCard ? "card.issue" : "card.write",
+        subject: "meter \(meter)",
+        details: "purchases on card: \(pending.map(String.init).joined(separator: ", "))")
+    }
   }
 
   // MARK: Cash-up (R-V2)

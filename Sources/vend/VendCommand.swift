@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MeterCards
 import MeterCore
 import VendKit
 
@@ -11,7 +12,8 @@ struct VendCommand: AsyncParsableCommand {
     subcommands: [
       InitCommand.self, OperatorCommand.self, CustomerCommand.self, TariffCommand.self,
       MeterCommand.self, SellCommand.self, RefundCommand.self, CashUpCommand.self,
-      ReportCommand.self, SampleCommand.self, BackupCommand.self,
+      ReportCommand.self, SampleCommand.self, BackupCommand.self, ServeCommand.self,
+      PasswordCommand.self, KeyCommand.self, DemoCommand.self, BenchmarkCommand.self,
     ])
 }
 
@@ -27,6 +29,15 @@ struct OfficeOptions: ParsableArguments {
 
   @Option(name: .long, help: "Office time zone as an offset from UTC in minutes, for cash days")
   var utcOffsetMinutes: Int64 = 0
+
+  @Option(
+    name: .long,
+    help: "The utility's signing key file (default: $VEND_UTILITY_KEY, else vend-utility.key)")
+  var utilityKey: String?
+
+  var utilityKeyPath: String {
+    utilityKey ?? ProcessInfo.processInfo.environment["VEND_UTILITY_KEY"] ?? "vend-utility.key"
+  }
 
   var storage: StorageConfiguration {
     StorageConfiguration(
@@ -47,9 +58,11 @@ struct OfficeOptions: ParsableArguments {
   }
 
   func open<T>(_ body: (SalesOffice) async throws -> T) async throws -> T {
+    let key = try UtilityKeyFile.load(utilityKeyPath)
     let database = try await VendDatabase.open(storage)
     let office = SalesOffice(
-      database: database, calendar: OfficeCalendar(utcOffsetSeconds: utcOffsetMinutes * 60))
+      database: database, utilityKey: key,
+      calendar: OfficeCalendar(utcOffsetSeconds: utcOffsetMinutes * 60))
     do {
       let result = try await body(office)
       try await database.close()
@@ -63,17 +76,34 @@ struct OfficeOptions: ParsableArguments {
 
 struct InitCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "init", abstract: "Create the database and its first administrator.")
+    commandName: "init",
+    abstract: "Create the database, the utility's signing key and the first administrator.")
 
   @OptionGroup var options: OfficeOptions
   @Option(help: "The administrator's username") var admin: String
   @Option(help: "The administrator's full name") var name: String
 
   func run() async throws {
+    if !FileManager.default.fileExists(atPath: options.utilityKeyPath) {
+      let key = try UtilityKeyFile.create(options.utilityKeyPath)
+      print("created the utility signing key \(options.utilityKeyPath) (keep it secret)")
+      print("utility public key for meters: \(Hex.encode(key.verifyingKey.rawRepresentation))")
+    }
     let created = try await options.open { office in
       try await office.bootstrapAdministrator(username: admin, displayName: name)
     }
-    print("created administrator \(created.username)")
+    print("created administrator \(created.username); set a password with vend password")
+  }
+}
+
+struct KeyCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "key", abstract: "Print the utility's public key, for meters' configuration.")
+  @OptionGroup var options: OfficeOptions
+
+  func run() throws {
+    let key = try UtilityKeyFile.load(options.utilityKeyPath)
+    print(Hex.encode(key.verifyingKey.rawRepresentation))
   }
 }
 
@@ -195,7 +225,7 @@ struct MeterCommand: AsyncParsableCommand {
   struct Add: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Register a meter.")
     @OptionGroup var options: OfficeOptions
-    @Option(help: "Meter number") var id: String
+    @Option(help: "RegisteredMeter number") var id: String
     @Option(help: "Customer number") var customer: Int64
     @Option(help: "The meter's Ed25519 public key, 64 hex digits") var publicKey: String
     @Option var tariff: String
@@ -210,7 +240,7 @@ struct MeterCommand: AsyncParsableCommand {
       guard let parsedClass = MeterClass(rawValue: meterClass) else {
         throw ValidationError("--meter-class must be residential, commercial or industrial")
       }
-      let meter = Meter(
+      let meter = RegisteredMeter(
         id: try meterID(id), customerID: customer, publicKey: key, tariffCode: tariff,
         meterClass: parsedClass, location: location,
         hoardingLimit: try money(hoardingLimit, "hoarding limit"))
@@ -252,12 +282,14 @@ struct SellCommand: AsyncParsableCommand {
   func run() async throws {
     let number = try meterID(meter)
     let value = try money(amount, "amount")
-    let sale = try await options.run { office, actor in
-      try await office.sell(by: actor, meter: number, amount: value)
+    let (sale, record) = try await options.run { office, actor in
+      let sale = try await office.sell(by: actor, meter: number, amount: value)
+      return (sale, try await office.signedRecord(receipt: sale.id))
     }
     print(
       "receipt \(sale.id): meter \(sale.purchase.meter), purchase \(sale.purchase.sequence), "
         + "\(sale.purchase.amount.displayString)")
+    print("signed purchase record: \(Hex.encode(record))")
   }
 }
 
@@ -432,3 +464,107 @@ func money(_ text: String, _ what: String) throws -> Money {
 }
 
 func meterID(_ text: String) throws -> MeterID { try Validate.parseMeterID(text) }
+
+struct ServeCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "serve", abstract: "Serve the web UI and the HTTP API.")
+  @OptionGroup var options: OfficeOptions
+  @Option(help: "Address to listen on") var host: String = "127.0.0.1"
+  @Option(help: "Port to listen on") var port: Int = 8080
+
+  func run() async throws {
+    try await options.open { office in
+      print("vend serving http://\(host):\(port)/")
+      try await VendServer.run(office: office, host: host, port: port)
+    }
+  }
+}
+
+struct PasswordCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "password", abstract: "Set an operator's password (read from standard input).")
+  @OptionGroup var options: OfficeOptions
+  @Argument(help: "The operator whose password to set") var username: String
+
+  func run() async throws {
+    guard let password = readLine(strippingNewline: true) else {
+      throw ValidationError("give the password on standard input")
+    }
+    try await options.run { office, actor in
+      try await office.setPassword(by: actor, username: username, password: password)
+    }
+    print("password set for \(username)")
+  }
+}
+
+struct DemoCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "demo",
+    abstract: "A whole sales office on this machine: SQLite, staff, customers, meters, a year of "
+      + "write-backs, and the web UI.")
+  @Option(help: "Database file (default: a new one in the temporary folder)") var database: String?
+  @Option(help: "Address to listen on") var host: String = "127.0.0.1"
+  @Option(help: "Port to listen on") var port: Int = 8080
+  @Option(help: "Customers with two years of monthly write-backs") var customers: Int = 300
+
+  func run() async throws {
+    let path =
+      database
+      ?? FileManager.default.temporaryDirectory
+      .appendingPathComponent("vend-demo-\(ProcessInfo.processInfo.processIdentifier).sqlite").path
+    let db = try await VendDatabase.open(.sqlite(path: path))
+    let office = SalesOffice(database: db, utilityKey: RecordSigningKey())
+    let cards = DemoCards(office: office)
+    let staff = try await DemoOffice.populate(office, cards: cards, customers: customers)
+    print("vend demo: database \(path)")
+    print("open http://\(host):\(port)/ and log in as one of:")
+    for (username, password, roles) in staff {
+      print("  \(username) / \(password)  (\(roles))")
+    }
+    print("sell to meters 1, 2, 3 at the counter, then use the card station page")
+    try await VendServer.run(office: office, cards: cards, host: host, port: port)
+    try await db.close()
+  }
+}
+
+struct BenchmarkCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "benchmark",
+    abstract: "Time the inspection list on a generated population (use a release build).",
+    shouldDisplay: false)
+  @OptionGroup var options: OfficeOptions
+  @Option(help: "Customers, each with monthly write-backs") var customers: Int = 100_000
+  @Option(help: "Months of write-backs") var months: Int = 24
+
+  func run() async throws {
+    if !FileManager.default.fileExists(atPath: options.utilityKeyPath) {
+      _ = try UtilityKeyFile.create(options.utilityKeyPath)
+    }
+    try await options.open { office in
+      let clock = ContinuousClock()
+      let admin = try await office.bootstrapAdministrator(username: "bench", displayName: "Bench")
+      let population = SyntheticPopulation(
+        customers: customers, months: months, plantedPerKind: max(1, customers / 1_000))
+      let loading = try await clock.measure {
+        try await population.load(into: office, by: admin)
+      }
+      print("loaded \(customers) customers × \(months) months of write-backs in \(loading)")
+      let inspector = try await office.addOperator(
+        by: admin, username: "bench.inspector", displayName: "Inspector", roles: [.inspector])
+      let criteria = SamplingCriteria(
+        fromMonth: population.firstMonth, toMonth: population.lastMonth, sampleSize: 200,
+        randomPercent: 10)
+      for run in 1...3 {
+        var list: [InspectionCandidate] = []
+        let elapsed = try await clock.measure {
+          list = try await office.sampleForInspection(by: inspector, criteria)
+        }
+        let planted = population.plan()
+        let hits = list.prefix(planted.count).filter { planted[$0.features.meter] != nil }.count
+        print(
+          "inspection list run \(run): \(elapsed) for \(customers) customers; "
+            + "top \(min(planted.count, list.count)) hold \(hits) of \(planted.count) planted")
+      }
+    }
+  }
+}

@@ -161,7 +161,7 @@ struct OfficeTests {
           by: test.admin, name: text, address: text, area: text, phone: text)
         #expect(try await test.office.customer(customer.id) == customer)
         #expect(customer.name == text)
-        let meter = Meter(
+        let meter = RegisteredMeter(
           id: MeterID(UInt64(100 + index)), customerID: customer.id,
           publicKey: Array(repeating: 1, count: 32), tariffCode: "T2",
           meterClass: .commercial, location: text, hoardingLimit: Money(whole: 1_000))
@@ -212,7 +212,7 @@ struct OfficeTests {
     try await TestOffice.with(backend) { test in
       let (customer, _) = try await test.customerWithMeter(3)
       let again = try await VendDatabase.open(test.storage.configuration)
-      let office = SalesOffice(database: again)
+      let office = SalesOffice(database: again, utilityKey: test.utilityKey)
       #expect(try await office.customer(customer.id) == customer)
       let versions = try await again.transaction { sql in
         try await sql.raw("SELECT version FROM schema_migrations ORDER BY version").all()
@@ -236,7 +236,7 @@ struct OfficeTests {
         try await test.office.backup(by: test.admin, to: copy)
       }
       let restored = try await VendDatabase.open(.sqlite(path: copy))
-      let office = SalesOffice(database: restored)
+      let office = SalesOffice(database: restored, utilityKey: test.utilityKey)
       #expect(try await office.customer(customer.id) == customer)
       #expect(try await office.sale(receipt: sale.id) == sale)
       try await restored.close()

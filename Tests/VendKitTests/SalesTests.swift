@@ -1,4 +1,5 @@
 import Foundation
+import MeterCards
 import MeterCore
 import Testing
 
@@ -30,28 +31,45 @@ struct SalesTests {
     }
   }
 
+  /// Sells 1.00 to `meter` from `count` concurrent tasks, spread over `offices`; returns the
+  /// sequence numbers sold and the number of sales refused because the card was full.
+  static func concurrentSales(
+    _ offices: [SalesOffice], by cashier: Operator, meter: MeterID, count: Int
+  ) async throws -> (sold: [UInt32], cardFull: Int) {
+    try await withThrowingTaskGroup(of: UInt32?.self) { group in
+      for index in 0..<count {
+        let office = offices[index % offices.count]
+        group.addTask {
+          do {
+            return try await office.sell(by: cashier, meter: meter, amount: Money(whole: 1))
+              .purchase.sequence
+          } catch VendError.cardFull {
+            return nil
+          }
+        }
+      }
+      var sold: [UInt32] = []
+      var refused = 0
+      for try await sequence in group {
+        if let sequence { sold.append(sequence) } else { refused += 1 }
+      }
+      return (sold.sorted(), refused)
+    }
+  }
+
   @Test(
     "R-V7: concurrent sales for one meter never share a sequence number", arguments: Backends.all)
   func concurrentSales(backend: SQLBackend) async throws {
     try await TestOffice.with(backend) { test in
       let cashier = try await test.staff("cashier", [.cashier])
       _ = try await test.customerWithMeter(7)
-      let count = 40
-      let office = test.office
-      let sequences = try await withThrowingTaskGroup(of: UInt32.self) { group in
-        for _ in 0..<count {
-          group.addTask {
-            try await office.sell(by: cashier, meter: MeterID(7), amount: Money(whole: 1))
-              .purchase.sequence
-          }
-        }
-        var all: [UInt32] = []
-        for try await sequence in group { all.append(sequence) }
-        return all
-      }
-      #expect(sequences.sorted() == Array(1...UInt32(count)))
-      let stored = try await office.sales(forMeter: MeterID(7))
-      #expect(stored.map(\.purchase.sequence) == Array(1...UInt32(count)))
+      let limit = CardLayout.maximumIssueRecords
+      let result = try await Self.concurrentSales(
+        [test.office], by: cashier, meter: MeterID(7), count: 3 * limit)
+      #expect(result.sold == Array(1...UInt32(limit)))
+      #expect(result.cardFull == 2 * limit, "the rest are refused: the card is full")
+      let stored = try await test.office.sales(forMeter: MeterID(7))
+      #expect(stored.map(\.purchase.sequence) == Array(1...UInt32(limit)))
     }
   }
 
@@ -61,22 +79,20 @@ struct SalesTests {
       let cashier = try await test.staff("cashier", [.cashier])
       _ = try await test.customerWithMeter(9)
       let secondDatabase = try await VendDatabase.open(test.storage.configuration)
-      let second = SalesOffice(database: secondDatabase, now: { test.clock.now })
-      let offices = [test.office, second]
-      let sequences = try await withThrowingTaskGroup(of: UInt32.self) { group in
-        for index in 0..<30 {
-          let office = offices[index % 2]
-          group.addTask {
-            try await office.sell(by: cashier, meter: MeterID(9), amount: Money(whole: 1))
-              .purchase.sequence
-          }
-        }
-        var all: [UInt32] = []
-        for try await sequence in group { all.append(sequence) }
-        return all
+      let second = SalesOffice(
+        database: secondDatabase, utilityKey: test.utilityKey, now: { test.clock.now })
+      let outcome: Result<(sold: [UInt32], cardFull: Int), any Error>
+      do {
+        outcome = .success(
+          try await Self.concurrentSales(
+            [test.office, second], by: cashier, meter: MeterID(9), count: 24))
+      } catch {
+        outcome = .failure(error)
       }
       try await secondDatabase.close()
-      #expect(sequences.sorted() == Array(1...30))
+      let result = try outcome.get()
+      #expect(result.sold == Array(1...UInt32(CardLayout.maximumIssueRecords)))
+      #expect(result.cardFull == 24 - CardLayout.maximumIssueRecords)
     }
   }
 

@@ -50,7 +50,7 @@ public enum MeterClass: String, Sendable, CaseIterable, Codable {
 
 /// A meter in the field (R-V1): its identity, the public key its write-backs are checked with,
 /// the tariff it bills, and where it is.
-public struct Meter: Hashable, Sendable {
+public struct RegisteredMeter: Hashable, Sendable {
   public var id: MeterID
   public var customerID: Int64
   /// The meter's Ed25519 public key, raw 32 bytes (R-C2).

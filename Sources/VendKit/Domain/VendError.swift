@@ -11,6 +11,10 @@ public enum VendError: Error, Equatable, Sendable, CustomStringConvertible {
   case refundAfterApplication(meter: MeterID, sequence: UInt32, lastApplied: UInt32)
   case saleNotRefundable(receipt: Int64, reason: String)
   case meterInactive(meter: MeterID)
+  case unknownMeter(MeterID)
+  case forgedRecord(MeterID, String)
+  case cardUnreadable(String)
+  case cardFull(meter: MeterID, pending: Int)
   case unsupported(String)
 
   public var description: String {
@@ -36,6 +40,15 @@ public enum VendError: Error, Equatable, Sendable, CustomStringConvertible {
       "receipt \(receipt) cannot be refunded: \(reason)"
     case .meterInactive(let meter):
       "meter \(meter) is not in service"
+    case .unknownMeter(let meter):
+      "meter \(meter) is not registered with vend; the reading was refused and flagged"
+    case .forgedRecord(let meter, let problem):
+      "write-back for meter \(meter) refused and flagged: \(problem)"
+    case .cardUnreadable(let why):
+      "card refused: \(why)"
+    case .cardFull(let meter, let pending):
+      "sale refused: meter \(meter) has \(pending) purchases not yet applied, all a card can "
+        + "carry; present the card at the meter first"
     case .unsupported(let what):
       what
     }

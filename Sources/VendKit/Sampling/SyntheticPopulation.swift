@@ -252,7 +252,7 @@ public struct SyntheticPopulation: Sendable {
       meters.append([
         meterKey, customerID, Hex.encode(Array(repeating: UInt8(index % 251), count: 32)),
         tariff.code, (commercial ? MeterClass.commercial : .residential).rawValue,
-        "meter box", Meter.defaultHoardingLimit.units, Int64(1), Int64(sequence),
+        "meter box", RegisteredMeter.defaultHoardingLimit.units, Int64(1), Int64(sequence),
         Int64(sequence), Int64(0),
       ])
     }

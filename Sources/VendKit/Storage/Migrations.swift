@@ -130,7 +130,19 @@ enum Migrations {
           details TEXT NOT NULL)
         """,
       ] + appendOnlyAuditLog(backend)
-    }
+    },
+    Step(version: 2, name: "web sessions") { _ in
+      [
+        """
+        CREATE TABLE sessions (
+          token_hash TEXT PRIMARY KEY,
+          operator_id BIGINT NOT NULL REFERENCES operators (id),
+          csrf_token TEXT NOT NULL,
+          expires_at BIGINT NOT NULL)
+        """,
+        "CREATE INDEX sessions_operator ON sessions (operator_id)",
+      ]
+    },
   ]
 
   /// The audit log refuses UPDATE and DELETE in the database itself, not only in `vend`.

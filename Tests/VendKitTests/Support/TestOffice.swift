@@ -1,4 +1,5 @@
 import Foundation
+import MeterCards
 import MeterCore
 import PostgresKit
 import Synchronization
@@ -80,6 +81,7 @@ struct TestOffice {
   let admin: Operator
   let clock: TestClock
   let storage: TestDatabase
+  let utilityKey: RecordSigningKey
 
   static let flatTariff = Tariff(
     code: "FLAT", name: "Flat 1.00 per kWh", lowestPricePerKilowattHour: Money(whole: 1),
@@ -89,10 +91,12 @@ struct TestOffice {
     let storage = try await TestDatabase.make(backend)
     let clock = TestClock()
     let database = try await VendDatabase.open(storage.configuration)
-    let office = SalesOffice(database: database, now: { clock.now })
+    let utilityKey = RecordSigningKey()
+    let office = SalesOffice(database: database, utilityKey: utilityKey, now: { clock.now })
     let admin = try await office.bootstrapAdministrator(username: "admin", displayName: "Admin")
     try await office.addTariff(by: admin, flatTariff)
-    return TestOffice(office: office, admin: admin, clock: clock, storage: storage)
+    return TestOffice(
+      office: office, admin: admin, clock: clock, storage: storage, utilityKey: utilityKey)
   }
 
   /// Runs `body` with a fresh office on `backend`, then closes and removes the database.
@@ -117,13 +121,13 @@ struct TestOffice {
 
   /// A customer with one meter on the flat tariff.
   func customerWithMeter(
-    _ meterNumber: UInt64, hoardingLimit: Money = Meter.defaultHoardingLimit,
+    _ meterNumber: UInt64, hoardingLimit: Money = RegisteredMeter.defaultHoardingLimit,
     publicKey: [UInt8] = Array(repeating: 7, count: 32)
-  ) async throws -> (Customer, Meter) {
+  ) async throws -> (Customer, RegisteredMeter) {
     let customer = try await office.addCustomer(
       by: admin, name: "Customer \(meterNumber)", address: "\(meterNumber) Main Road",
       area: "North", phone: "")
-    let meter = Meter(
+    let meter = RegisteredMeter(
       id: MeterID(meterNumber), customerID: customer.id, publicKey: publicKey,
       tariffCode: "FLAT", meterClass: .residential, location: "kitchen wall",
       hoardingLimit: hoardingLimit)
