@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import MeterCards
 import MeterCore
 import Testing
 
@@ -182,6 +183,18 @@ struct WebTests {
       let garbage = try await client.execute(
         uri: "/api/v1/sales", method: .post, headers: auth, body: ByteBuffer(string: "{"))
       #expect(garbage.status == .badRequest)
+      let stranger = SimulatedMeter(777)
+      let record = try stranger.key.sign(
+        WriteBackRecord(
+          meter: stranger.id, cardGeneration: 1, writtenAt: 100, lastAppliedSequence: 0,
+          purchaseCount: 0, totalPurchased: .zero, remainingCredit: .zero, energy: .zero,
+          energyPerBand: [], zeroCrossingEnergy: .zero, debt: .zero, eventCounters: [],
+          latestEvents: [], relayClosed: true, relayReasons: 0, firmwareVersion: 1))
+      let unknown = try await client.execute(
+        uri: "/api/v1/readings", method: .post, headers: auth,
+        body: ByteBuffer(string: #"{"record":"\#(Hex.encode(record.encoded))"}"#))
+      #expect(unknown.status == .unprocessableContent)
+      #expect(String(buffer: unknown.body).contains("meter 777 is not registered"))
     }
   }
 }

@@ -29,6 +29,19 @@ struct API {
     var area: String
     var phone: String?
   }
+  struct ReadingRequest: Decodable {
+    /// The meter's signed write-back record, hex.
+    var record: String
+  }
+  struct IngestionJSON: Encodable {
+    var stored: Bool
+    var newlyApplied: [UInt32]
+    var flags: [FlagJSON]
+  }
+  struct FlagJSON: Encodable {
+    var kind: String
+    var evidence: String
+  }
   struct ErrorResponse: Encodable {
     var error: String
   }
@@ -163,6 +176,23 @@ struct API {
         _ = try await authenticate(request)
         let meter = try Validate.parseMeterID(context.parameters.get("meter") ?? "")
         return (.ok, try await office.sales(forMeter: meter).map(SaleJSON.init))
+      }
+    }
+    api.post("/readings") { request, _ in
+      try await respond {
+        let session = try await authenticate(request)
+        let body = try await Body.json(ReadingRequest.self, request)
+        guard let bytes = Hex.decode(body.record) else {
+          throw VendError.invalidInput(field: "record", reason: "not hex")
+        }
+        let result = try await office.ingestWriteBack(
+          by: session.person, record: bytes, source: .online)
+        return (
+          result.stored ? .created : .ok,
+          IngestionJSON(
+            stored: result.stored, newlyApplied: result.newlyApplied,
+            flags: result.flags.map { FlagJSON(kind: $0.kind.rawValue, evidence: $0.evidence) })
+        )
       }
     }
     api.get("/cashup") { request, _ in
