@@ -22,7 +22,49 @@ public struct MeterStatus: Hashable, Sendable {
   public var events: EventCounts?
 }
 
+/// Energy used in one time-of-use band over a period, all meters together (R-V6).
+public struct BandConsumption: Hashable, Sendable {
+  public var band: Int
+  public var energy: Energy
+}
+
 extension SalesOffice {
+  /// Energy per tariff band used between `from` and `to`: for every meter, its band registers
+  /// in its last reading up to `to` less those in its last reading before `from` (the registers
+  /// are cumulative, R-P13).
+  public func consumptionPerBand(by actor: Operator, from: Date, to: Date) async throws
+    -> [BandConsumption]
+  {
+    try actor.require(.viewReports)
+    @Sendable func registers(_ sql: any SQLDatabase, before limit: Int64) async throws -> [Int:
+      Int64]
+    {
+      let rows = try await sql.raw(
+        """
+        SELECT band, CAST(SUM(latest) AS BIGINT) AS total FROM (
+          SELECT r.meter_id, rb.band AS band, MAX(rb.energy_mwh) AS latest
+          FROM reading_bands rb JOIN readings r ON r.id = rb.reading_id
+          WHERE r.meter_time < \(bind: limit)
+          GROUP BY r.meter_id, rb.band) AS per_meter
+        GROUP BY band
+        """
+      ).all()
+      var totals: [Int: Int64] = [:]
+      for row in rows { totals[Int(try row.int("band"))] = try row.int("total") }
+      return totals
+    }
+    let start = from.unixSeconds
+    let end = to.unixSeconds + 1
+    return try await database.transaction { sql in
+      let before = try await registers(sql, before: start)
+      let after = try await registers(sql, before: end)
+      return after.keys.sorted().map { band in
+        BandConsumption(
+          band: band, energy: Energy(milliwattHours: (after[band] ?? 0) - (before[band] ?? 0)))
+      }
+    }
+  }
+
   /// Sales and refunds per day, for days `from`...`to` (`YYYY-MM-DD`, inclusive).
   public func dailySales(by actor: Operator, from: String, to: String) async throws
     -> [DailySales]

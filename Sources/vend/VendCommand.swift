@@ -331,7 +331,27 @@ struct CashUpCommand: AsyncParsableCommand {
 struct ReportCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "report", abstract: "Reports (R-V6).",
-    subcommands: [Sales.self, Meters.self, Silent.self])
+    subcommands: [Sales.self, Bands.self, Meters.self, Silent.self])
+
+  struct Bands: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Energy used per tariff band, all meters.")
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "First day, YYYY-MM-DD") var from: String
+    @Option(help: "Last day, YYYY-MM-DD") var to: String
+
+    func run() async throws {
+      let bands = try await options.run { office, actor in
+        guard let start = office.calendar.start(ofDay: from),
+          let end = office.calendar.start(ofDay: to)
+        else { throw ValidationError("give days as YYYY-MM-DD") }
+        return try await office.consumptionPerBand(
+          by: actor, from: start, to: end.addingTimeInterval(86_399))
+      }
+      print("band\tkWh")
+      for band in bands { print("\(band.band)\t\(band.energy.kilowattHourString)") }
+    }
+  }
 
   struct Sales: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Sales per day.")

@@ -252,5 +252,9 @@ struct OfficeTests {
     #expect(OfficeCalendar().day(of: Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29")
     #expect(OfficeCalendar().day(of: Date(timeIntervalSince1970: -1)) == "1969-12-31")
     #expect(calendar.month(of: lateEvening) == "2026-01")
+    #expect(
+      OfficeCalendar().start(ofDay: "2026-01-05") == Date(timeIntervalSince1970: 1_767_571_200))
+    #expect(calendar.start(ofDay: "2000-02-29").map(calendar.day(of:)) == "2000-02-29")
+    #expect(calendar.start(ofDay: "2026-13-01") == nil)
   }
 }

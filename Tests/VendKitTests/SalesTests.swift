@@ -275,4 +275,35 @@ struct SalesTests {
       #expect(own.map(\.operatorUsername) == ["bob"], "a cashier sees only their own cash-up")
     }
   }
+
+  @Test("R-V6: consumption per tariff band over a period", arguments: Backends.all)
+  func bandReport(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      let supervisor = try await test.staff("super", [.supervisor])
+      _ = try await test.customerWithMeter(61)
+      _ = try await test.office.sell(by: cashier, meter: MeterID(61), amount: Money(whole: 100))
+      let start = test.clock.now
+      for (day, bands) in [(1, [10, 5]), (2, [30, 8]), (3, [45, 20])] {
+        let energy = Energy(kilowattHours: Int64(bands.reduce(0, +)))
+        _ = try await test.office.recordVerifiedReading(
+          by: cashier,
+          MeterReading(
+            meter: MeterID(61), meterTime: start.addingTimeInterval(Double(day) * 86_400),
+            lastAppliedSequence: 1, purchasedTotal: Money(whole: 100), purchaseCount: 1,
+            remainingCredit: Money(whole: 100) - Money(whole: Int64(bands.reduce(0, +))),
+            energy: energy, zeroCrossingEnergy: .zero, debt: .zero,
+            bandEnergy: bands.map { Energy(kilowattHours: Int64($0)) }),
+          source: .card, record: nil)
+      }
+      let report = try await test.office.consumptionPerBand(
+        by: supervisor, from: start.addingTimeInterval(1.5 * 86_400),
+        to: start.addingTimeInterval(3 * 86_400))
+      #expect(
+        report == [
+          BandConsumption(band: 0, energy: Energy(kilowattHours: 35)),
+          BandConsumption(band: 1, energy: Energy(kilowattHours: 15)),
+        ])
+    }
+  }
 }

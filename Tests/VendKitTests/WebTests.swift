@@ -171,6 +171,11 @@ struct WebTests {
         try JSONSerialization.jsonObject(with: Data(buffer: sale.body)) as? [String: Any])
       #expect(json["sequence"] as? Int == 1)
       #expect(json["amount"] as? String == "60.5000")
+      let recordHex = try #require(json["record"] as? String)
+      let signed = try SignedRecord(decoding: try #require(Hex.decode(recordHex)))
+      #expect(
+        try signed.verified(as: PurchaseRecord.self, by: test.utilityKey.verifyingKey).purchase
+          == Purchase(meter: MeterID(44), sequence: 1, amount: Money(decimal: "60.5")!))
       let over = try await client.execute(
         uri: "/api/v1/sales", method: .post, headers: auth,
         body: ByteBuffer(string: #"{"meter":"44","amount":"40"}"#))

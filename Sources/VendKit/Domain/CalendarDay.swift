@@ -14,6 +14,22 @@ public struct OfficeCalendar: Sendable, Hashable {
     return String(format: "%04lld-%02lld-%02lld", year, month, day)
   }
 
+  /// The first instant of `day` (`YYYY-MM-DD`) in the office's time zone; nil if malformed.
+  public func start(ofDay day: String) -> Date? {
+    let parts = day.split(separator: "-")
+    guard parts.count == 3, let year = Int64(parts[0]), let month = Int64(parts[1]),
+      let dayOfMonth = Int64(parts[2]), (1...12).contains(month), (1...31).contains(dayOfMonth)
+    else { return nil }
+    // Days since 1970-01-01, after H. Hinnant's `days_from_civil`.
+    let shiftedYear = month <= 2 ? year - 1 : year
+    let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
+    let yearOfEra = shiftedYear - era * 400
+    let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + dayOfMonth - 1
+    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+    let days = era * 146_097 + dayOfEra - 719_468
+    return Date(timeIntervalSince1970: TimeInterval(days * 86_400 - utcOffsetSeconds))
+  }
+
   /// The month `YYYY-MM` a date falls in, for monthly consumption.
   public func month(of date: Date) -> String { String(day(of: date).prefix(7)) }
 

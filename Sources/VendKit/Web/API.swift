@@ -54,6 +54,9 @@ struct API {
     var status: String
     var soldAt: String
     var cashDay: String
+    /// The signed purchase record, hex: what a card carries, or what an online meter applies
+    /// for a remote sale (R-V5). Only in the answer to a sale.
+    var record: String?
 
     init(_ sale: Sale) {
       receipt = sale.id
@@ -150,7 +153,9 @@ struct API {
         let sale = try await office.sell(
           by: session.person, meter: try Validate.parseMeterID(body.meter),
           amount: try Validate.parseMoney(body.amount, field: "amount"))
-        return (.created, SaleJSON(sale))
+        var json = SaleJSON(sale)
+        json.record = Hex.encode(try await office.signedRecord(receipt: sale.id))
+        return (.created, json)
       }
     }
     api.get("/sales/{receipt}") { request, context in

@@ -425,6 +425,13 @@ struct WebUI {
           "<meter min=\"0\" max=\"\(largest)\" value=\"\($0.salesTotal.units)\"></meter>",
         ]
       })
+    if let start = office.calendar.start(ofDay: from), let end = office.calendar.start(ofDay: to) {
+      let bands = try await office.consumptionPerBand(
+        by: session.person, from: start, to: end.addingTimeInterval(86_399))
+      body += "<h2>Consumption per tariff band</h2>"
+      body += HTML.table(
+        ["band", "kWh"], bands.map { [String($0.band), $0.energy.kilowattHourString] })
+    }
     let statuses = try await office.meterStatuses(by: session.person)
     body += "<h2>Debt, events and silent meters</h2>"
     body += HTML.table(
