@@ -38,7 +38,7 @@ let package = Package(
         // Chip drivers written against the small bus protocols in MeterDrivers/Bus.
         .target(name: "MeterDrivers"),
         // The FRAM journal: checkpoints and records that survive a power cut at any byte (§7).
-        .target(name: "MeterJournal", dependencies: ["MeterCore"]),
+        .target(name: "MeterJournal", dependencies: ["MeterCore", "MeterDrivers"]),
         // The bus protocols on Linux: i2c-dev, spidev, and the GPIO character device via libgpiod.
         .systemLibrary(
             name: "CGPIOD",
@@ -140,7 +140,10 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "MeterJournalTests", dependencies: ["MeterJournal"]),
+        .testTarget(
+            name: "MeterJournalTests",
+            dependencies: ["MeterJournal", "MeterCore", "MeterDrivers", "MeterSim"]
+        ),
         .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
         .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
     ],
