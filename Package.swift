@@ -81,6 +81,9 @@ let package = Package(
             dependencies: [
                 "MeterCore",
                 "MeterDrivers",
+                "MeterCards",
+                "MeterRuntime",
+                "MeterSim",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,13 +95,19 @@ let package = Package(
             name: "meterd",
             dependencies: [
                 "MeterService",
+                "MeterCards",
+                "MeterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "MeterServiceTests",
             dependencies: [
                 "MeterService",
+                "MeterCards",
+                "MeterCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
