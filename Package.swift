@@ -49,11 +49,15 @@ let package = Package(
         .target(name: "CMeterLinux", dependencies: ["CGPIOD"]),
         .target(name: "MeterLinux", dependencies: ["MeterDrivers", "CMeterLinux"]),
         // Register-level models of the chips behind the same bus protocols, in virtual time.
-        .target(name: "MeterSim", dependencies: ["MeterDrivers"]),
+        .target(
+            name: "MeterSim", dependencies: ["MeterDrivers"],
+            linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
         // Script-style bus mocks (ordered expected transactions) for driver tests.
         .target(name: "BusMocks", dependencies: ["MeterDrivers"]),
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "BusMocks", "MeterSim"]),
         .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
+        // Release-mode speed figure for the per-second path through driver and model.
+        .executableTarget(name: "drivers-benchmark", dependencies: ["MeterDrivers", "MeterSim"]),
         // The meter's control loop, time injected: drivers → core → journal → drivers.
         .target(name: "MeterRuntime", dependencies: ["MeterCore", "MeterDrivers"]),
         // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
