@@ -64,4 +64,27 @@ struct FixtureTests {
     #expect(try journal.readEventLog().entries.count == 13)
     if MeterSchema.version == 1 { #expect(storage.writeTransactions == 0) }
   }
+
+  @Test("inspect reports what open would recover, writes nothing, and names a refusal")
+  func inspectWritesNothing() throws {
+    let image = JournalFixtures.image(
+      JournalFixtures.standInVersion1, capacity: compactLayout.capacity)
+    let counter = CountingJournalStorage(InMemoryJournalStorage(image: image))
+    let inspection = Journal<StandInSchema>.inspect(counter)
+    #expect(counter.writeTransactions == 0)
+    #expect(inspection.refusal == nil)
+    #expect(inspection.report.checkpoint?.schemaVersion == 1)
+    #expect(inspection.report.upgradedFromSchemaVersion == nil)
+    #expect(inspection.report.bytesRead > 0)
+    let opened = try Journal<StandInSchema>.open(InMemoryJournalStorage(image: image))
+    #expect(inspection.state == opened.state)
+
+    let blank = Journal<StandInSchema>.inspect(InMemoryJournalStorage())
+    #expect(blank.state == nil)
+    if case .noJournal? = blank.refusal {
+    } else {
+      Issue.record(
+        "a blank memory is reported as no journal, not \(String(describing: blank.refusal))")
+    }
+  }
 }
