@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // Pure Swift: units, tariffs, ledger, supply control, anti-theft. No I/O, no clock.
@@ -45,6 +46,22 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
+        // Kernel-in-the-loop (QEMU guest) and hardware-in-the-loop (bench rig) test binary.
+        .executableTarget(
+            name: "meter-hwtest",
+            dependencies: [
+                "MeterLinux", "MeterDrivers", "MeterSim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/KernelInTheLoop/meter-hwtest"
+        ),
+        // The chip models behind a pipe, served as /dev/i2c-N and /dev/spidevB.C through CUSE
+        // in the kernel-in-the-loop guest.
+        .executableTarget(
+            name: "meter-models",
+            dependencies: ["MeterSim", "MeterDrivers", "MeterLinux"],
+            path: "Tests/KernelInTheLoop/meter-models"
+        ),
         .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
     ],
     swiftLanguageModes: [.v6]

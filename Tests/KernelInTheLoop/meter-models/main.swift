@@ -1,0 +1,109 @@
+import Glibc
+import MeterDrivers
+import MeterLinux
+import MeterSim
+
+// meter-models: the project's chip models behind a pipe, for the CUSE bridge (meter-cuse) in
+// the kernel-in-the-loop guest. Reads requests on stdin, answers on stdout; model time follows
+// the guest's monotonic clock, so a driver's real sleeps advance the models.
+//
+//   meter-models i2c     ADE7953 at 0x38 (2 kW load at 230 V), FRAM at 0x50, LCD at 0x27
+//
+// Request: u32 length, payload. I2C payload: 'I', address, count, then per operation 'W' len16
+// bytes or 'R' len16. Reply: i32 errno (0 = success), u32 length, bytes read.
+
+/// The errno i2c-dev gives for each bus error kind (the inverse of MeterLinux's mapping).
+func errnoCode(_ error: BusError) -> Int32 {
+  switch error.kind {
+  case .noAcknowledgeAddress: ENXIO
+  case .noAcknowledgeData: EREMOTEIO
+  case .arbitrationLoss: EAGAIN
+  case .timeout: ETIMEDOUT
+  case .overrun: EOVERFLOW
+  case .bus, .other: EIO
+  }
+}
+
+func readExactly(_ count: Int) -> [UInt8]? {
+  var bytes = [UInt8](repeating: 0, count: count)
+  var done = 0
+  while done < count {
+    let n = bytes.withUnsafeMutableBytes { read(0, $0.baseAddress! + done, count - done) }
+    if n < 0 && errno == EINTR { continue }
+    if n <= 0 { return nil }
+    done += n
+  }
+  return bytes
+}
+
+func writeAll(_ bytes: [UInt8]) {
+  var done = 0
+  while done < bytes.count {
+    let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + done, bytes.count - done) }
+    if n < 0 && errno == EINTR { continue }
+    if n <= 0 { exit(1) }
+    done += n
+  }
+}
+
+func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+  withUnsafeBytes(of: value.littleEndian) { Array($0) }
+}
+
+func reply(status: Int32, _ bytes: [UInt8] = []) {
+  writeAll(littleEndian(status) + littleEndian(UInt32(bytes.count)) + bytes)
+}
+
+/// Parses `count` operations of the wire format starting at `index`.
+func i2cOperations(_ payload: [UInt8], from start: Int, count: Int) -> [I2COperation]? {
+  var operations: [I2COperation] = []
+  var index = start
+  for _ in 0..<count {
+    guard index + 3 <= payload.count else { return nil }
+    let length = Int(payload[index + 1]) | Int(payload[index + 2]) << 8
+    switch payload[index] {
+    case UInt8(ascii: "W"):
+      guard index + 3 + length <= payload.count else { return nil }
+      operations.append(.write(Array(payload[(index + 3)..<(index + 3 + length)])))
+      index += 3 + length
+    case UInt8(ascii: "R"):
+      operations.append(.read(count: length))
+      index += 3
+    default: return nil
+    }
+  }
+  return operations
+}
+
+let mode = CommandLine.arguments.dropFirst().first ?? ""
+guard mode == "i2c" else {
+  let usage = Array("usage: meter-models i2c\n".utf8)
+  _ = write(2, usage, usage.count)
+  exit(2)
+}
+
+let clock = VirtualClock()
+let realClock = MonotonicClock()
+var realBase = realClock.nowNanoseconds
+let bus = I2CBusModel()
+let meter = ADE7953Model(clock: clock)
+meter.setLoad(.watts(2000))
+bus.attach(meter, at: 0x38)
+
+while let header = readExactly(4) {
+  let length = Int(UInt32(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
+  guard let payload = readExactly(length), payload.count >= 3, payload[0] == UInt8(ascii: "I"),
+    let operations = i2cOperations(payload, from: 3, count: Int(payload[2]))
+  else {
+    reply(status: EINVAL)
+    continue
+  }
+  let now = realClock.nowNanoseconds
+  clock.advance(nanoseconds: now - realBase)
+  realBase = now
+  do throws(BusError) {
+    reply(status: 0, try bus.transaction(address: payload[1], operations))
+  } catch {
+    reply(status: errnoCode(error))
+  }
+}
