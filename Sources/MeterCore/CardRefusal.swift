@@ -1,0 +1,53 @@
+/// Why a card, or one record on it, was refused (R-C6, R-P7). Each reason has a stable code for
+/// the API and the journal and a message that fits the 16x2 display.
+public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible {
+  case wrongMeter = 1
+  case badSignature = 2
+  case replayed = 3
+  case outOfSequence = 4
+  case unknownFormat = 5
+  case truncated = 6
+  case removedMidRead = 7
+  case hoardingLimit = 8
+  case wrongCardKind = 9
+  /// R-P8: a customer card cannot reclose during the overload lockout.
+  case overloadLockout = 10
+  /// A signed settings or tariff record whose content the meter cannot accept.
+  case invalidSettings = 11
+
+  /// Stable machine-readable code.
+  public var code: String {
+    switch self {
+    case .wrongMeter: "wrong_meter"
+    case .badSignature: "bad_signature"
+    case .replayed: "replayed"
+    case .outOfSequence: "out_of_sequence"
+    case .unknownFormat: "unknown_format"
+    case .truncated: "truncated"
+    case .removedMidRead: "removed_mid_read"
+    case .hoardingLimit: "hoarding_limit"
+    case .wrongCardKind: "wrong_card_kind"
+    case .overloadLockout: "overload_lockout"
+    case .invalidSettings: "invalid_settings"
+    }
+  }
+
+  /// What the display shows, two lines of at most 16 characters.
+  public var message: DisplayLines {
+    switch self {
+    case .wrongMeter: DisplayLines("Card refused", "Other meter")
+    case .badSignature: DisplayLines("Card refused", "Bad signature")
+    case .replayed: DisplayLines("Card refused", "Already used")
+    case .outOfSequence: DisplayLines("Purchase waits", "Missing earlier")
+    case .unknownFormat: DisplayLines("Card refused", "Unknown format")
+    case .truncated: DisplayLines("Card refused", "Incomplete data")
+    case .removedMidRead: DisplayLines("Card removed", "Present again")
+    case .hoardingLimit: DisplayLines("Purchase refused", "Credit limit")
+    case .wrongCardKind: DisplayLines("Card refused", "Wrong card type")
+    case .overloadLockout: DisplayLines("Overload lock", "Wait, try later")
+    case .invalidSettings: DisplayLines("Settings refused", "Invalid value")
+    }
+  }
+
+  public var description: String { code }
+}

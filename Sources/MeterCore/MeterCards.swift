@@ -1,0 +1,147 @@
+extension Meter {
+  /// How a purchase source may restore supply.
+  enum Restore {
+    /// The customer's card (R-P3, R-P4, R-P5, R-P8, R-P9).
+    case card
+    /// A remote sale: closes only what a positive credit resolves (R-P4).
+    case ifCreditPositive
+  }
+
+  /// Handles a presented card; returns whether a write-back is due.
+  mutating func present(
+    _ card: CardPresentation, at now: Timestamp, supply: inout SupplyControl,
+    output: inout MeterOutput
+  ) -> Bool {
+    switch card {
+    case .customer(let meter, let purchases):
+      guard meter == state.configuration.meter else {
+        refuse(.wrongMeter, at: now, output: &output)
+        return false
+      }
+      output.card = applyPurchases(
+        purchases, at: now, restore: .card, supply: &supply, output: &output)
+    case .inspection:
+      output.card = CardOutcome(refusal: nil, accepted: true)
+      show(.inspection, at: now)
+    case .settings(let settings):
+      output.card = applySettings(settings, at: now, output: &output)
+      if output.card?.accepted != true { return false }
+    case .clearTamper:
+      clearTamper(at: now, supply: &supply, output: &output)
+      output.card = CardOutcome(refusal: nil, accepted: true)
+      show(.tamperCleared, at: now)
+    case .relayTest:
+      session.relayTestCardPresent = true
+      supply.reasons.insert(.test)
+      output.card = CardOutcome(refusal: nil, accepted: true)
+      show(.relayTest, at: now)
+    case .refused(let refusal):
+      refuse(refusal, at: now, output: &output)
+      return false
+    }
+    return true
+  }
+
+  /// R-C6: says why on the display and in the journal; nothing else changes.
+  mutating func refuse(_ refusal: CardRefusal, at now: Timestamp, output: inout MeterOutput) {
+    record(
+      .event(MeterEvent(.cardRefused, at: now, detail: UInt16(refusal.rawValue))), into: &output)
+    output.card = CardOutcome(refusal: refusal, accepted: false)
+    show(.message(refusal), at: now)
+  }
+
+  /// Applies the purchases that continue the sequence (R-C3) within the hoarding limit (R-P7),
+  /// then restores supply as the source allows.
+  mutating func applyPurchases(
+    _ purchases: [Purchase], at now: Timestamp, restore: Restore, supply: inout SupplyControl,
+    output: inout MeterOutput
+  ) -> CardOutcome {
+    let configuration = state.configuration
+    let sequencing = PurchaseSequencing.sequence(
+      purchases, for: configuration.meter, lastApplied: state.ledger.lastAppliedSequence)
+    var applied: [Purchase] = []
+    var waiting: [Purchase] = []
+    var refusal: CardRefusal?
+    for purchase in sequencing.toApply {
+      // R-P7: refused and left on the card; later ones wait behind it (R-C3).
+      if refusal == nil && state.remainingCredit + purchase.amount > configuration.hoardingLimit {
+        refusal = .hoardingLimit
+      }
+      if refusal != nil {
+        waiting.append(purchase)
+      } else {
+        record(.purchase(purchase, at: now), into: &output)
+        applied.append(purchase)
+      }
+    }
+    waiting += sequencing.outOfSequence
+    if refusal == nil && !sequencing.outOfSequence.isEmpty { refusal = .outOfSequence }
+    if let refusal {
+      record(
+        .event(MeterEvent(.cardRefused, at: now, detail: UInt16(refusal.rawValue))), into: &output)
+    }
+
+    let credit = state.remainingCredit
+    if credit > .zero {
+      supply.reasons.subtract([.creditExhausted, .overdraftExhausted])
+      supply.overdraft = .available
+    }
+    var lockedOut = false
+    if restore == .card {
+      supply.reasons.remove(.alarm2)
+      if credit <= .zero {
+        if isFriendly(at: now) {
+          supply.reasons.subtract([.creditExhausted, .overdraftExhausted])
+        } else if supply.reasons.contains(.creditExhausted) && supply.overdraft == .available
+          && credit > -configuration.overdraftLimit
+        {
+          // R-P5: closes once into overdraft.
+          supply.reasons.remove(.creditExhausted)
+          supply.overdraft = .granted
+        }
+      }
+      lockedOut = supply.reasons.contains(.overloadLockout)
+      if !lockedOut { supply.reasons.remove(.overload) }
+      supply.reasons.remove(.overvoltage)
+      session.overvoltageMilliseconds = 0
+      session.normalVoltageMilliseconds = 0
+    }
+
+    if let refusal {
+      show(.message(refusal), at: now, thenInquiry: true)
+    } else if lockedOut {
+      show(.message(.overloadLockout), at: now, thenInquiry: true)
+    } else {
+      startInquiry(at: now)
+    }
+    return CardOutcome(
+      refusal: refusal, accepted: true, applied: applied,
+      alreadyApplied: sequencing.alreadyApplied, waiting: waiting)
+  }
+
+  /// Validates and installs a settings record; an invalid one changes nothing.
+  mutating func applySettings(
+    _ settings: SettingsRecord, at now: Timestamp, output: inout MeterOutput
+  ) -> CardOutcome {
+    do throws(ConfigurationError) {
+      switch settings {
+      case .configuration(let configuration):
+        guard configuration.meter == state.configuration.meter else {
+          refuse(.wrongMeter, at: now, output: &output)
+          return CardOutcome(refusal: .wrongMeter, accepted: false)
+        }
+        record(.configuration(try configuration.validated(), at: now), into: &output)
+      case .patch(let patch):
+        record(.configuration(try patch.applied(to: state.configuration), at: now), into: &output)
+      case .tariff(let tariff):
+        try tariff.validate()
+        record(.tariffInstalled(tariff, at: now), into: &output)
+      }
+    } catch {
+      refuse(.invalidSettings, at: now, output: &output)
+      return CardOutcome(refusal: .invalidSettings, accepted: false, settingsError: error)
+    }
+    show(.settingsApplied, at: now)
+    return CardOutcome(refusal: nil, accepted: true)
+  }
+}

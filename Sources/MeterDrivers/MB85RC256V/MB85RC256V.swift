@@ -1,0 +1,122 @@
+/// Why the FRAM driver could not do what was asked.
+public enum FRAMError: Error, Sendable, Hashable, CustomStringConvertible {
+  /// A transfer failed; `memoryAddress` is where the failed chunk starts. A failed write may
+  /// have stored any prefix of that chunk (power cut, R-D3): the journal's checks decide.
+  case bus(BusError, memoryAddress: UInt16)
+  /// The range does not fit the 32 KiB array.
+  case outOfRange(address: Int, count: Int)
+  /// The Device ID is not an MB85RC256V's (another part, or a bus answering garbage).
+  case unexpectedDeviceID([UInt8])
+  /// Read-back after a write differs: the WP pin is held high by hardware, or the part is worn.
+  case writeNotStored(memoryAddress: UInt16)
+
+  public var description: String {
+    switch self {
+    case .bus(let error, let address): "FRAM at 0x\(String(address, radix: 16)): \(error)"
+    case .outOfRange(let address, let count):
+      "FRAM range \(address)..<\(address + count) is outside 0..<32768"
+    case .unexpectedDeviceID(let id):
+      "FRAM device ID \(id.map { String($0, radix: 16) }) is not an MB85RC256V (00 A5 10)"
+    case .writeNotStored(let address):
+      "FRAM write at 0x\(String(address, radix: 16)) did not store (write-protect pin high?)"
+    }
+  }
+}
+
+/// MB85RC256V 32 KiB ferroelectric RAM on I2C: the meter's journal (R-D1).
+///
+/// Source: Fujitsu MB85RC256V data sheet DS501-00017: "I2C Communication" (device address
+/// 1010 A2 A1 A0, then a two-byte memory address, MSB first, upper bit ignored for 32 KiB),
+/// "Byte Write / Page Write" (no write delay: data is stored as each byte is acknowledged;
+/// the address rolls over from 7FFF to 0000), "Random / Sequential Read", "Device ID" (reserved
+/// slave ID F8h/F9h, 3 bytes: manufacturer 00Ah, product 510h, density 5), and "WP pin"
+/// (high protects the whole array; writes are acknowledged and ignored).
+///
+/// Writes go out in chunks of at most 32 data bytes, so a power cut interrupts a bounded transfer
+/// and every chunk fits a small I2C message buffer.
+public final class MB85RC256V {
+  public static let defaultAddress: UInt8 = 0x50
+  public static let capacity = 32_768
+  public static let maximumChunk = 32
+  /// Reserved slave ID F8h as a 7-bit address.
+  static let deviceIDAddress: UInt8 = 0x7C
+  public static let expectedDeviceID: [UInt8] = [0x00, 0xA5, 0x10]
+
+  public let address: UInt8
+  private let bus: any I2CBus
+  private let writeProtect: (any OutputLine)?
+
+  /// - Parameter writeProtect: the WP line, if wired to a GPIO. The driver then keeps the array
+  ///   protected between its own writes, so a stray write on the shared bus cannot land.
+  public init(
+    bus: any I2CBus, writeProtect: (any OutputLine)? = nil,
+    address: UInt8 = MB85RC256V.defaultAddress
+  ) {
+    self.bus = bus
+    self.writeProtect = writeProtect
+    self.address = address
+  }
+
+  /// Reads the Device ID and checks that it is an MB85RC256V; raises WP if wired.
+  public func start() throws(FRAMError) {
+    let id: [UInt8]
+    do throws(BusError) {
+      id = try bus.transaction(
+        address: MB85RC256V.deviceIDAddress, [.write([address << 1]), .read(count: 3)])
+    } catch { throw .bus(error, memoryAddress: 0) }
+    guard id == MB85RC256V.expectedDeviceID else { throw .unexpectedDeviceID(id) }
+    try setWriteProtect(.high)
+  }
+
+  /// Sequential read of `count` bytes from `memoryAddress` in one transaction.
+  public func read(at memoryAddress: Int, count: Int) throws(FRAMError) -> [UInt8] {
+    try check(memoryAddress, count)
+    let start = UInt16(memoryAddress)
+    do throws(BusError) {
+      let bytes = try bus.writeRead(
+        address: address, [UInt8(start >> 8), UInt8(start & 0xFF)], readCount: count)
+      guard bytes.count == count else {
+        throw BusError(.other, "expected \(count) bytes, got \(bytes.count)")
+      }
+      return bytes
+    } catch { throw .bus(error, memoryAddress: start) }
+  }
+
+  /// Writes `bytes` at `memoryAddress` in chunks of at most 32 bytes. With `verify`, reads each
+  /// chunk back (catches a WP pin held high by hardware).
+  public func write(_ bytes: [UInt8], at memoryAddress: Int, verify: Bool = false) throws(FRAMError)
+  {
+    try check(memoryAddress, bytes.count)
+    try setWriteProtect(.low)
+    var offset = 0
+    while offset < bytes.count {
+      let end = min(offset + MB85RC256V.maximumChunk, bytes.count)
+      let start = UInt16(memoryAddress + offset)
+      var message = [UInt8(start >> 8), UInt8(start & 0xFF)]
+      message.append(contentsOf: bytes[offset..<end])
+      do throws(BusError) { try bus.write(address: address, message) } catch {
+        try? setWriteProtect(.high)
+        throw .bus(error, memoryAddress: start)
+      }
+      if verify, try read(at: Int(start), count: end - offset)[...] != bytes[offset..<end] {
+        try? setWriteProtect(.high)
+        throw .writeNotStored(memoryAddress: start)
+      }
+      offset = end
+    }
+    try setWriteProtect(.high)
+  }
+
+  private func setWriteProtect(_ level: LineLevel) throws(FRAMError) {
+    guard let writeProtect else { return }
+    do throws(BusError) { try writeProtect.set(level) } catch {
+      throw .bus(error, memoryAddress: 0)
+    }
+  }
+
+  private func check(_ memoryAddress: Int, _ count: Int) throws(FRAMError) {
+    guard memoryAddress >= 0, count >= 0, memoryAddress + count <= MB85RC256V.capacity else {
+      throw .outOfRange(address: memoryAddress, count: count)
+    }
+  }
+}
