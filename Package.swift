@@ -46,6 +46,17 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
+        // `meterctl selftest`: finds each chip, pulses the relay, reads the inputs, diagnoses.
+        .target(name: "MeterSelfTest", dependencies: ["MeterDrivers"]),
+        .testTarget(name: "MeterSelfTestTests", dependencies: ["MeterSelfTest", "MeterSim", "MeterDrivers"]),
+        // Bench and installer tool: a thin root command, one file per subcommand.
+        .executableTarget(
+            name: "meterctl",
+            dependencies: [
+                "MeterSelfTest", "MeterLinux", "MeterDrivers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Kernel-in-the-loop (QEMU guest) and hardware-in-the-loop (bench rig) test binary.
         .executableTarget(
             name: "meter-hwtest",

@@ -52,7 +52,8 @@ struct GPIOTests {
         () throws(BusError) in _ = try other.outputLine(devices.openCoil, initial: .high)
       }
       try expect(
-        error.message.contains("(EBUSY)") && error.message.contains("held by consumer 'meter-hwtest'"),
+        error.message.contains("(EBUSY)")
+          && error.message.contains("held by consumer 'meter-hwtest'"),
         error.message)
       return error.message
     }

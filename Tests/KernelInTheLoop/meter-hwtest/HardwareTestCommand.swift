@@ -74,22 +74,28 @@ struct RunTests: AsyncParsableCommand {
 /// group to join named.
 struct PermissionTests: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "permissions", abstract: "Checks the permission-denied messages (run as non-root).")
+    commandName: "permissions", abstract: "Checks the permission-denied messages (run as non-root)."
+  )
 
   @OptionGroup var devices: DeviceOptions
 
   func run() throws {
     let report = TestReport()
     let opens: [(String, DeviceGroup, () throws(BusError) -> Void)] = [
-      (devices.gpioChip, .gpio, { () throws(BusError) in _ = try LinuxGPIOChip(path: devices.gpioChip) }),
+      (
+        devices.gpioChip, .gpio,
+        { () throws(BusError) in _ = try LinuxGPIOChip(path: devices.gpioChip) }
+      ),
       (devices.i2c, .i2c, { () throws(BusError) in _ = try LinuxI2CBus(path: devices.i2c) }),
       (devices.spi, .spi, { () throws(BusError) in _ = try LinuxSPIDevice(path: devices.spi) }),
     ]
     for (path, group, open) in opens where !path.isEmpty {
       report.check("permission denied on \(path) names group '\(group.rawValue)'") {
-        let error = try expectBusError("opened \(path) without being in group \(group.rawValue)", open)
+        let error = try expectBusError(
+          "opened \(path) without being in group \(group.rawValue)", open)
         try expect(error.message.contains("Permission denied (EACCES)"), error.message)
-        try expect(error.message.contains("add the user to group '\(group.rawValue)'"), error.message)
+        try expect(
+          error.message.contains("add the user to group '\(group.rawValue)'"), error.message)
         return error.message
       }
     }

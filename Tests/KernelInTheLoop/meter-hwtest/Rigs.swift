@@ -114,7 +114,8 @@ func writeAttribute(_ path: String, _ value: String) throws {
   try expect(descriptor >= 0, "cannot open \(path): errno \(errno)")
   defer { close(descriptor) }
   let bytes = Array(value.utf8)
-  try expect(write(descriptor, bytes, bytes.count) == bytes.count, "cannot write \(path): errno \(errno)")
+  try expect(
+    write(descriptor, bytes, bytes.count) == bytes.count, "cannot write \(path): errno \(errno)")
 }
 
 extension String {

@@ -91,7 +91,8 @@ meter.setLoad(.watts(2000))
 bus.attach(meter, at: 0x38)
 
 while let header = readExactly(4) {
-  let length = Int(UInt32(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
+  let length = Int(
+    UInt32(littleEndian: header.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
   guard let payload = readExactly(length), payload.count >= 3, payload[0] == UInt8(ascii: "I"),
     let operations = i2cOperations(payload, from: 3, count: Int(payload[2]))
   else {
