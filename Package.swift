@@ -8,19 +8,24 @@ let package = Package(
     products: [
         .library(name: "MeterCore", targets: ["MeterCore"]),
         .library(name: "MeterDrivers", targets: ["MeterDrivers"]),
+        .library(name: "MeterJournal", targets: ["MeterJournal"]),
         .library(name: "MeterLinux", targets: ["MeterLinux"]),
         .library(name: "MeterSim", targets: ["MeterSim"]),
         .library(name: "BusMocks", targets: ["BusMocks"]),
+        .library(name: "MeterCards", targets: ["MeterCards"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // Pure Swift: units, tariffs, ledger, supply control, anti-theft. No I/O, no clock.
         .target(name: "MeterCore"),
         // Chip drivers written against the small bus protocols in MeterDrivers/Bus.
         .target(name: "MeterDrivers"),
+        // The FRAM journal: checkpoints and records that survive a power cut at any byte (§7).
+        .target(name: "MeterJournal", dependencies: ["MeterCore"]),
         // The bus protocols on Linux: i2c-dev, spidev, and the GPIO character device via libgpiod.
         .systemLibrary(
             name: "CGPIOD",
@@ -38,6 +43,12 @@ let package = Package(
         .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
         // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
         .target(name: "MeterScenario", dependencies: ["MeterCore"]),
+        // Signed card records, the purchase protocol and card layouts (R-C1..R-C6). Pure: no I/O.
+        .target(
+            name: "MeterCards",
+            dependencies: ["MeterCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(name: "MeterCardsTests", dependencies: ["MeterCards"]),
         .testTarget(
             name: "MeterCoreTests",
             dependencies: [
@@ -45,6 +56,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "MeterJournalTests", dependencies: ["MeterJournal"]),
         .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
         // `meterctl selftest`: finds each chip, pulses the relay, reads the inputs, diagnoses.
         .target(name: "MeterSelfTest", dependencies: ["MeterDrivers"]),

@@ -14,6 +14,10 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
   case overloadLockout = 10
   /// A signed settings or tariff record whose content the meter cannot accept.
   case invalidSettings = 11
+  /// A record field that is out of its bounds or not in its one valid encoding.
+  case malformed = 12
+  /// The records do not fit in the card's area for them (a sale onto a full card).
+  case doesNotFit = 13
 
   /// Stable machine-readable code.
   public var code: String {
@@ -29,6 +33,8 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .wrongCardKind: "wrong_card_kind"
     case .overloadLockout: "overload_lockout"
     case .invalidSettings: "invalid_settings"
+    case .malformed: "malformed"
+    case .doesNotFit: "does_not_fit"
     }
   }
 
@@ -46,6 +52,8 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .wrongCardKind: DisplayLines("Card refused", "Wrong card type")
     case .overloadLockout: DisplayLines("Overload lock", "Wait, try later")
     case .invalidSettings: DisplayLines("Settings refused", "Invalid value")
+    case .malformed: DisplayLines("Card refused", "Bad data")
+    case .doesNotFit: DisplayLines("Card refused", "Card full")
     }
   }
 

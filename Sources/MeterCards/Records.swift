@@ -1,0 +1,233 @@
+import MeterCore
+
+/// Bounds shared by the record bodies. Each is generous for the product and small enough that
+/// no arithmetic on a decoded value can overflow.
+public enum RecordBounds {
+  /// Largest single purchase: 100,000,000.0000 currency units.
+  public static let maximumPurchase = Money(units: 1_000_000_000_000)
+  /// Seconds since 1970-01-01T00:00:00Z; 2^40 s is beyond the year 36,000.
+  public static let time: ClosedRange<Int64> = 0...(1 << 40)
+  /// Meter ids are non-zero; zero in a command record means "any meter".
+  public static let meter: ClosedRange<UInt64> = 1...UInt64.max
+}
+
+extension ByteWriter {
+  mutating func appendMeter(_ meter: MeterID) { appendVarint(meter.rawValue) }
+  mutating func appendTime(_ seconds: Int64) { appendVarint(UInt64(clamping: seconds)) }
+}
+
+extension ByteReader {
+  mutating func readMeter() throws(CardProblem) -> MeterID {
+    MeterID(try readVarint("meter", in: RecordBounds.meter))
+  }
+
+  /// A meter id or zero ("any meter"), for command records a utility may address to a fleet.
+  mutating func readMeterOrAny() throws(CardProblem) -> MeterID? {
+    let raw = try readVarint("meter")
+    return raw == 0 ? nil : MeterID(raw)
+  }
+
+  mutating func readTime(_ field: String) throws(CardProblem) -> Int64 {
+    try readVarint(field, in: RecordBounds.time)
+  }
+}
+
+/// A sale of credit to one meter (R-C3): the meter, its place in that meter's sequence, the
+/// amount, and when it was sold. Signed by the utility.
+public struct PurchaseRecord: RecordBody {
+  public static let kind = RecordKind.purchase
+
+  public var purchase: Purchase
+  /// Seconds since 1970-01-01T00:00:00Z, for receipts and reconciliation; the meter does not
+  /// use it to decide anything.
+  public var soldAt: Int64
+
+  public init(purchase: Purchase, soldAt: Int64) {
+    self.purchase = purchase
+    self.soldAt = soldAt
+  }
+
+  public func encode(into writer: inout ByteWriter) {
+    writer.appendMeter(purchase.meter)
+    writer.appendVarint(UInt64(purchase.sequence))
+    writer.appendVarint(UInt64(clamping: purchase.amount.units))
+    writer.appendTime(soldAt)
+  }
+
+  public static func decode(from reader: inout ByteReader) throws(CardProblem) -> PurchaseRecord {
+    let meter = try reader.readMeter()
+    let sequence: UInt32 = try reader.readVarint("sequence", in: 1...UInt32.max)
+    let units: Int64 = try reader.readVarint(
+      "amount", in: 1...RecordBounds.maximumPurchase.units)
+    let soldAt = try reader.readTime("sold at")
+    return PurchaseRecord(
+      purchase: Purchase(meter: meter, sequence: sequence, amount: Money(units: units)),
+      soldAt: soldAt)
+  }
+}
+
+/// When a utility command (clear-tamper, relay-test, inspection) may be used: a staff card is
+/// good for a working window only, so a lost one stops working by itself.
+public struct CommandValidity: Hashable, Sendable {
+  public var issuedAt: Int64
+  public var validUntil: Int64
+
+  public init(issuedAt: Int64, validUntil: Int64) {
+    self.issuedAt = issuedAt
+    self.validUntil = validUntil
+  }
+
+  public func contains(_ now: Int64) -> Bool { issuedAt <= now && now <= validUntil }
+
+  func encode(into writer: inout ByteWriter) {
+    writer.appendTime(issuedAt)
+    writer.appendTime(validUntil)
+  }
+
+  static func decode(from reader: inout ByteReader) throws(CardProblem) -> CommandValidity {
+    let issuedAt = try reader.readTime("issued at")
+    let validUntil = try reader.readTime("valid until")
+    guard issuedAt <= validUntil else { throw .outOfRange(field: "valid until") }
+    return CommandValidity(issuedAt: issuedAt, validUntil: validUntil)
+  }
+}
+
+/// Clears the latched tamper events of one meter (R-T6). Signed by the utility.
+public struct ClearTamperRecord: RecordBody {
+  public static let kind = RecordKind.clearTamper
+
+  public var meter: MeterID
+  public var validity: CommandValidity
+
+  public init(meter: MeterID, validity: CommandValidity) {
+    self.meter = meter
+    self.validity = validity
+  }
+
+  public func encode(into writer: inout ByteWriter) {
+    writer.appendMeter(meter)
+    validity.encode(into: &writer)
+  }
+
+  public static func decode(from reader: inout ByteReader) throws(CardProblem) -> ClearTamperRecord
+  {
+    let meter = try reader.readMeter()
+    return ClearTamperRecord(meter: meter, validity: try CommandValidity.decode(from: &reader))
+  }
+}
+
+/// Exercises one meter's relay for an installer (relay reason `test`). Signed by the utility.
+public struct RelayTestRecord: RecordBody {
+  public static let kind = RecordKind.relayTest
+  public static let holdRange: ClosedRange<UInt16> = 1...3_600
+
+  public enum Action: UInt8, Hashable, Sendable {
+    /// Open the relay for `holdSeconds`, then close it if nothing else holds it open.
+    case openThenClose = 1
+    /// Open and leave open until a customer card or another command closes it.
+    case open = 2
+  }
+
+  public var meter: MeterID
+  public var action: Action
+  public var holdSeconds: UInt16
+  public var validity: CommandValidity
+
+  public init(meter: MeterID, action: Action, holdSeconds: UInt16, validity: CommandValidity) {
+    self.meter = meter
+    self.action = action
+    self.holdSeconds = holdSeconds
+    self.validity = validity
+  }
+
+  public func encode(into writer: inout ByteWriter) {
+    writer.appendMeter(meter)
+    writer.append(action.rawValue)
+    writer.appendVarint(UInt64(holdSeconds))
+    validity.encode(into: &writer)
+  }
+
+  public static func decode(from reader: inout ByteReader) throws(CardProblem) -> RelayTestRecord {
+    let meter = try reader.readMeter()
+    guard let action = Action(rawValue: try reader.readByte()) else {
+      throw .outOfRange(field: "relay action")
+    }
+    let hold: UInt16 = try reader.readVarint("hold seconds", in: holdRange)
+    return RelayTestRecord(
+      meter: meter, action: action, holdSeconds: hold,
+      validity: try CommandValidity.decode(from: &reader))
+  }
+}
+
+/// Asks a meter to write its full registers and event log onto the card (R-C1 inspection card);
+/// the meter changes nothing else. Signed by the utility; `meter` nil means any meter.
+public struct InspectionRequestRecord: RecordBody {
+  public static let kind = RecordKind.inspectionRequest
+
+  public var meter: MeterID?
+  public var inspector: UInt32
+  public var validity: CommandValidity
+
+  public init(meter: MeterID?, inspector: UInt32, validity: CommandValidity) {
+    self.meter = meter
+    self.inspector = inspector
+    self.validity = validity
+  }
+
+  public func encode(into writer: inout ByteWriter) {
+    writer.appendVarint(meter?.rawValue ?? 0)
+    writer.appendVarint(UInt64(inspector))
+    validity.encode(into: &writer)
+  }
+
+  public static func decode(
+    from reader: inout ByteReader
+  ) throws(CardProblem) -> InspectionRequestRecord {
+    let meter = try reader.readMeterOrAny()
+    let inspector: UInt32 = try reader.readVarint("inspector", in: 0...UInt32.max)
+    return InspectionRequestRecord(
+      meter: meter, inspector: inspector, validity: try CommandValidity.decode(from: &reader))
+  }
+}
+
+/// Installs or rotates the utility's public key in one meter (R-C1 key card, R-C2). The meter
+/// accepts it only if signed by the key it currently trusts and `keyVersion` is newer than the
+/// installed one, so an old key card cannot roll a meter back to a retired key.
+public struct KeyInstallationRecord: RecordBody {
+  public static let kind = RecordKind.keyInstallation
+
+  public var meter: MeterID
+  public var keyVersion: UInt32
+  public var utilityKey: RecordVerifyingKey
+  public var validity: CommandValidity
+
+  public init(
+    meter: MeterID, keyVersion: UInt32, utilityKey: RecordVerifyingKey, validity: CommandValidity
+  ) {
+    self.meter = meter
+    self.keyVersion = keyVersion
+    self.utilityKey = utilityKey
+    self.validity = validity
+  }
+
+  public func encode(into writer: inout ByteWriter) {
+    writer.appendMeter(meter)
+    writer.appendVarint(UInt64(keyVersion))
+    writer.append(utilityKey.rawRepresentation)
+    validity.encode(into: &writer)
+  }
+
+  public static func decode(
+    from reader: inout ByteReader
+  ) throws(CardProblem) -> KeyInstallationRecord {
+    let meter = try reader.readMeter()
+    let version: UInt32 = try reader.readVarint("key version", in: 1...UInt32.max)
+    guard
+      let key = RecordVerifyingKey(
+        rawRepresentation: try reader.readBytes(RecordVerifyingKey.length))
+    else { throw .outOfRange(field: "utility key") }
+    return KeyInstallationRecord(
+      meter: meter, keyVersion: version, utilityKey: key,
+      validity: try CommandValidity.decode(from: &reader))
+  }
+}

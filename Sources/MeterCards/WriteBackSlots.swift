@@ -1,0 +1,114 @@
+/// The double-buffered write-back area (R-C5).
+///
+/// Each slot starts with a commit block:
+///
+///     0-3 generation (big-endian, 0 = empty) | 4-5 payload length | 6-7 CRC-16 of bytes 0-5, 8-15
+///     8-15 the payload's first 8 bytes
+///
+/// and continues with the rest of the payload. The meter writes the slot holding the older (or
+/// an invalid) record, commit block last. A card removed after any write command therefore
+/// leaves the other slot's record whole, and the slot being written either still shows its old,
+/// lower generation (so the next presentation writes there again) or fails its CRC (torn inside
+/// the commit block, treated as empty). The meter reads only the two commit blocks to choose;
+/// `vend` reads both slots whole and keeps the newest record whose signature verifies.
+public struct WriteBackSlotHeader: Hashable, Sendable {
+  public var generation: UInt32
+  public var length: Int
+
+  public init(generation: UInt32, length: Int) {
+    self.generation = generation
+    self.length = length
+  }
+}
+
+/// Where the next write-back goes and with which generation.
+public struct WriteBackTarget: Hashable, Sendable {
+  public var slot: Int
+  public var generation: UInt32
+}
+
+extension CardLayout {
+  static let commitHeaderLength = 8
+
+  /// Payload bytes one slot holds.
+  public var slotCapacity: Int { slots[0].count * Self.blockSize - Self.commitHeaderLength }
+
+  /// The commit block of a slot, or nil if it is empty, torn, or names an impossible length.
+  public func slotHeader(commitBlock block: [UInt8]) -> WriteBackSlotHeader? {
+    guard block.count == Self.blockSize else { return nil }
+    var reader = ByteReader(block)
+    guard let generation = try? reader.readUInt32(), let length = try? reader.readUInt16(),
+      let crc = try? reader.readUInt16(),
+      crc == CRC16.checksum(block[0..<6] + block[8..<16]),
+      generation != 0, length > 0, Int(length) <= slotCapacity
+    else { return nil }
+    return WriteBackSlotHeader(generation: generation, length: Int(length))
+  }
+
+  /// Chooses the slot for the next write-back from the two commit blocks: an invalid slot first
+  /// (slot 0 if both are), else the older. The generation continues from the newest valid one;
+  /// after 2^32 - 1 write-backs it starts again at 1 in the older slot, which is still the
+  /// slot to overwrite.
+  public func nextWriteBack(commitBlocks: [[UInt8]]) -> WriteBackTarget {
+    let headers = slots.indices.map { index in
+      index < commitBlocks.count ? slotHeader(commitBlock: commitBlocks[index]) : nil
+    }
+    let newest = headers.compactMap { $0?.generation }.max() ?? 0
+    let generation = newest == UInt32.max ? 1 : newest + 1
+    if let invalid = headers.firstIndex(where: { $0 == nil }) {
+      return WriteBackTarget(slot: invalid, generation: generation)
+    }
+    let older = headers[0]!.generation <= headers[1]!.generation ? 0 : 1
+    return WriteBackTarget(slot: older, generation: generation)
+  }
+
+  /// The write commands for one write-back: continuation blocks first, the commit block last.
+  /// Only the blocks the payload needs are written. Refuses a payload larger than a slot.
+  public func writeBackPlan(
+    payload: [UInt8], target: WriteBackTarget
+  ) throws(CardProblem) -> [CardWrite] {
+    guard !payload.isEmpty, payload.count <= slotCapacity else {
+      throw .doesNotFit(needed: payload.count, available: slotCapacity)
+    }
+    guard slots.indices.contains(target.slot) else { throw .outOfRange(field: "slot") }
+    let slot = slots[target.slot]
+    var commit = ByteWriter()
+    commit.appendUInt32(target.generation)
+    commit.appendUInt16(UInt16(payload.count))
+    let head = Array(payload.prefix(Self.commitHeaderLength))
+    let headPadded = head + [UInt8](repeating: 0, count: Self.commitHeaderLength - head.count)
+    commit.appendUInt16(CRC16.checksum(commit.bytes + headPadded))
+    commit.append(headPadded)
+
+    var plan: [CardWrite] = []
+    let rest = Array(payload.dropFirst(Self.commitHeaderLength))
+    for (block, chunk) in zip(slot.dropFirst(), Self.chunks(rest)) {
+      plan += writes(logicalBlock: block, data: chunk)
+    }
+    plan += writes(logicalBlock: slot.lowerBound, data: commit.bytes)
+    return plan
+  }
+
+  /// The logical blocks of both slots, for `vend`, which reads the write-back whole.
+  public var slotReads: [Int] { slots.flatMap { Array($0) } }
+
+  /// The payload of each slot whose commit block is valid, newest generation first; `blocks`
+  /// maps logical block numbers to their 16 bytes (missing blocks count as unreadable).
+  public func slotPayloads(
+    blocks: [Int: [UInt8]]
+  ) -> [(slot: Int, header: WriteBackSlotHeader, payload: [UInt8])] {
+    var found: [(slot: Int, header: WriteBackSlotHeader, payload: [UInt8])] = []
+    for (index, slot) in slots.enumerated() {
+      guard let commit = blocks[slot.lowerBound], let header = slotHeader(commitBlock: commit)
+      else { continue }
+      var bytes = Array(commit[Self.commitHeaderLength...])
+      for block in slot.dropFirst() where bytes.count < header.length {
+        guard let data = blocks[block], data.count == Self.blockSize else { break }
+        bytes += data
+      }
+      guard bytes.count >= header.length else { continue }
+      found.append((index, header, Array(bytes.prefix(header.length))))
+    }
+    return found.sorted { $0.header.generation > $1.header.generation }
+  }
+}

@@ -1,0 +1,73 @@
+import MeterCards
+import MeterCore
+import Testing
+
+/// Deterministic keys and records shared by the card tests.
+enum Fixture {
+  static let meter = MeterID(4_711_000_123)
+  static let otherMeter = MeterID(4_711_000_999)
+  static let utility = RecordSigningKey(seed: [UInt8](repeating: 0x11, count: 32))!
+  static let meterKey = RecordSigningKey(seed: [UInt8](repeating: 0x22, count: 32))!
+  static let otherMeterKey = RecordSigningKey(seed: [UInt8](repeating: 0x33, count: 32))!
+  static let soldAt: Int64 = 1_767_600_000
+  static let uid: [UInt8] = [0x04, 0xA1, 0xB2, 0xC3]
+
+  static func purchase(
+    _ sequence: UInt32, _ whole: Int64 = 50, meter: MeterID = meter,
+    key: RecordSigningKey = utility
+  ) -> SignedRecord {
+    try! key.sign(
+      PurchaseRecord(
+        purchase: Purchase(meter: meter, sequence: sequence, amount: Money(whole: whole)),
+        soldAt: soldAt))
+  }
+
+  static func writeBack(
+    generation: UInt32 = 1, lastApplied: UInt32 = 1, meter: MeterID = meter
+  ) -> WriteBackRecord {
+    WriteBackRecord(
+      meter: meter, cardGeneration: generation, writtenAt: soldAt + 3_600,
+      lastAppliedSequence: lastApplied, purchaseCount: lastApplied,
+      totalPurchased: Money(whole: 50 * Int64(lastApplied)), remainingCredit: Money(whole: 42),
+      energy: Energy(milliwattHours: 8_000_000), energyPerBand: [Energy(milliwattHours: 8_000_000)],
+      zeroCrossingEnergy: .zero, debt: .zero, eventCounters: [0, 1],
+      latestEvents: [WriteBackRecord.Event(code: 1, at: soldAt + 100)], relayClosed: true,
+      relayReasons: 0, firmwareVersion: 0x01_00_00)
+  }
+
+  /// A card image written by the given plans, in order.
+  static func card(_ technology: CardTechnology, _ plans: [CardWrite]...) -> CardImage {
+    var image = CardImage(blank: technology)
+    for write in plans.joined() { precondition(image.write(write)) }
+    return image
+  }
+
+  static func customerCard(
+    _ technology: CardTechnology, records: [SignedRecord], meter: MeterID = meter
+  ) -> CardImage {
+    let layout = CardLayout.forTechnology(technology)
+    return card(technology, try! layout.issuePlan(kind: .customer, meter: meter, records: records))
+  }
+}
+
+/// SplitMix64: reproducible pseudo-random bytes for the random-input tests.
+struct SplitMix {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  mutating func bytes(_ count: Int) -> [UInt8] {
+    (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
+  }
+}
+
+/// Performs write commands on a card image; an invalid command fails the test.
+func write(_ plan: some Sequence<CardWrite>, to image: inout CardImage) {
+  for command in plan where !image.write(command) {
+    Issue.record("write to address \(command.address) refused by the card image")
+  }
+}
