@@ -12,8 +12,13 @@ started=$(date +%s)
 kernel="$("$here/build-kernel.sh")"
 echo "kernel: $kernel ($(( $(date +%s) - started )) s)"
 
-(cd "$root" && swift build --product meter-hwtest >/dev/null && swift build --product meter-models >/dev/null)
-bin="$(cd "$root" && swift build --show-bin-path)"
+# KITL_BIN: a folder with meter-hwtest and meter-models already built (skips the swift build).
+if [[ -n "${KITL_BIN:-}" ]]; then
+    bin="$KITL_BIN"
+else
+    (cd "$root" && swift build --product meter-hwtest >/dev/null && swift build --product meter-models >/dev/null)
+    bin="$(cd "$root" && swift build --show-bin-path)"
+fi
 cuse="$("$here/build-cuse.sh")"
 
 staging="$(mktemp -d /tmp/meter-kitl-initramfs.XXXXXX)"
