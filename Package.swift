@@ -13,11 +13,19 @@ let package = Package(
         .library(name: "MeterSim", targets: ["MeterSim"]),
         .library(name: "BusMocks", targets: ["BusMocks"]),
         .library(name: "MeterCards", targets: ["MeterCards"]),
+        .library(name: "MeterService", targets: ["MeterService"]),
+        .executable(name: "meterd", targets: ["meterd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // meterd (issue 8): HTTP API, services, logs, metrics, configuration file.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // Pure Swift: units, tariffs, ledger, supply control, anti-theft. No I/O, no clock.
@@ -41,14 +49,54 @@ let package = Package(
         .target(name: "BusMocks", dependencies: ["MeterDrivers"]),
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "BusMocks", "MeterSim"]),
         .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
+        // The meter's control loop, time injected: drivers → core → journal → drivers.
+        .target(name: "MeterRuntime", dependencies: ["MeterCore", "MeterDrivers"]),
         // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
-        .target(name: "MeterScenario", dependencies: ["MeterCore"]),
+        .target(
+            name: "MeterScenario",
+            dependencies: ["MeterCore", "MeterDrivers", "MeterSim", "MeterRuntime"]
+        ),
+        // The bench and installer tool: self-test, journal inspection, the simulator.
+        .executableTarget(
+            name: "meterctl",
+            dependencies: [
+                "MeterScenario", "MeterSelfTest", "MeterLinux", "MeterDrivers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Signed card records, the purchase protocol and card layouts (R-C1..R-C6). Pure: no I/O.
         .target(
             name: "MeterCards",
             dependencies: ["MeterCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "MeterCardsTests", dependencies: ["MeterCards"]),
+        // meterd's services, configuration file and HTTP API (issue 8).
+        .target(
+            name: "MeterService",
+            dependencies: [
+                "MeterCore",
+                "MeterDrivers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "meterd",
+            dependencies: [
+                "MeterService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "MeterServiceTests",
+            dependencies: [
+                "MeterService",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(
             name: "MeterCoreTests",
             dependencies: [
@@ -61,19 +109,11 @@ let package = Package(
         // `meterctl selftest`: finds each chip, pulses the relay, reads the inputs, diagnoses.
         .target(name: "MeterSelfTest", dependencies: ["MeterDrivers"]),
         .testTarget(name: "MeterSelfTestTests", dependencies: ["MeterSelfTest", "MeterSim", "MeterDrivers"]),
-        // Bench and installer tool: a thin root command, one file per subcommand.
-        .executableTarget(
-            name: "meterctl",
-            dependencies: [
-                "MeterSelfTest", "MeterLinux", "MeterDrivers",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
         // Kernel-in-the-loop (QEMU guest) and hardware-in-the-loop (bench rig) test binary.
         .executableTarget(
             name: "meter-hwtest",
             dependencies: [
-                "MeterLinux", "MeterDrivers", "MeterSim",
+                "MeterLinux", "MeterDrivers", "MeterSim", "MeterJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tests/KernelInTheLoop/meter-hwtest"

@@ -1,10 +1,10 @@
 import ArgumentParser
 
-/// The bench and installer tool. Each subcommand lives in its own file.
+/// `meterctl`: the bench and installer tool (SPEC §1). Each subcommand lives in its own file.
 @main
-struct Meterctl: AsyncParsableCommand {
+struct Meterctl: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "meterctl",
     abstract: "Bench and installer tool for the prepaid meter.",
-    subcommands: [SelfTestCommand.self])
+    subcommands: [Simulate.self, SelfTestCommand.self])
 }

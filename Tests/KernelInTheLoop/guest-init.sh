@@ -34,14 +34,14 @@ i2c=""
 spi=""
 if [ -x /bin/meter-cuse ]; then
     serve i2c i2c-1 /bin/meter-models i2c && i2c=/dev/i2c-1
+    serve spi spidev0.0 /bin/meter-models spi && spi=/dev/spidev0.0
 fi
 
-echo "KITL-BEGIN kernel $(uname -r), gpio-sim $chip"
-/bin/meter-hwtest run --target qemu --gpio-chip "/dev/$chip" \
+echo "KITL-BEGIN kernel $(uname -r), gpio-sim $chip, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+timeout 300 /bin/meter-hwtest run --target qemu --gpio-chip "/dev/$chip" \
     --sim-sysfs "/sys/devices/platform/$platform/$chip" --i2c "$i2c" --spi "$spi"
 echo "KITL-EXIT run $?"
-setpriv --reuid=1000 --regid=1000 --clear-groups \
-    /bin/meter-hwtest permissions --gpio-chip "/dev/$chip" --i2c "$i2c" --spi "$spi"
+/bin/meter-hwtest permissions --as-user 1000 --gpio-chip "/dev/$chip" --i2c "$i2c" --spi "$spi"
 echo "KITL-EXIT permissions $?"
 [ -f /tmp/cuse.log ] && sed 's/^/cuse: /' /tmp/cuse.log
 reboot -f

@@ -49,7 +49,7 @@ log="$cache_root/guest.log"
 boot_started=$(date +%s)
 timeout 600 qemu-system-x86_64 -M pc -accel tcg -cpu max -smp 1 -m 1G -nographic -no-reboot \
     -nodefaults -serial stdio -display none -kernel "$kernel" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=4" </dev/null >"$log" 2>&1 || true
+    -append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=4 tsc=reliable clocksource=tsc" </dev/null >"$log" 2>&1 || true
 tr -d '\r' <"$log" | grep -vE '^\s*$' | sed -n '/KITL-BEGIN/,$p'
 echo "guest run: $(( $(date +%s) - boot_started )) s; whole suite: $(( $(date +%s) - started )) s"
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import MeterDrivers
 import MeterLinux
 
@@ -61,6 +62,7 @@ struct RunTests: AsyncParsableCommand {
     await gpio.measureLatency(samples: latencySamples)
     if !devices.i2c.isEmpty {
       I2CTests(path: devices.i2c, report: report).runAll()
+      JournalTests(path: devices.i2c, report: report).runAll()
     }
     if !devices.spi.isEmpty {
       SPITests(path: devices.spi, report: report).runAll()
@@ -78,8 +80,15 @@ struct PermissionTests: ParsableCommand {
   )
 
   @OptionGroup var devices: DeviceOptions
+  @Option(help: "Drop root to this user and group id first (no supplementary groups).")
+  var asUser: UInt32?
 
   func run() throws {
+    if let asUser {
+      guard setgroups(0, nil) == 0, setgid(asUser) == 0, setuid(asUser) == 0 else {
+        throw TestFailure("cannot drop to uid \(asUser): errno \(errno)")
+      }
+    }
     let report = TestReport()
     let opens: [(String, DeviceGroup, () throws(BusError) -> Void)] = [
       (

@@ -1,15 +1,14 @@
 import MeterDrivers
 import MeterLinux
 
-/// The SPI backend through spidev: in the guest the device is served by the MFRC522 model.
+/// The SPI backend through spidev: in the guest the device is served by the MFRC522 model
+/// with a MIFARE Classic 1K card in its field; on the bench rig, the real reader and card.
 struct SPITests {
   let path: String
   let report: TestReport
 
-  /// VersionReg 0x37, read as address byte `(reg << 1) | 0x80` (MFRC522 data sheet §8.1.2.3).
-  static let versionReadAddress: UInt8 = (0x37 << 1) | 0x80
-  /// 0x91 v1.0, 0x92 v2.0, 0x88 a common clone (MFRC522 data sheet §9.3.4.8).
-  static let knownVersions: Set<UInt8> = [0x91, 0x92, 0x88]
+  /// Sector 1's first data block: not a sector trailer, not the manufacturer block.
+  static let scratchBlock = 4
 
   func runAll() {
     let device: LinuxSPIDevice
@@ -19,11 +18,25 @@ struct SPITests {
       report.check("open \(path)") { throw error }
       return
     }
-    report.check("MFRC522 VersionReg over SPI_IOC_MESSAGE") {
-      let reply = try device.transaction([.transfer([Self.versionReadAddress, 0x00])])
-      try expect(reply.count == 2, "\(reply.count) bytes back")
-      try expect(Self.knownVersions.contains(reply[1]), "version 0x\(String(reply[1], radix: 16))")
-      return "version 0x\(String(reply[1], radix: 16))"
+    let reader = MFRC522(device: device, clock: MonotonicClock())
+    report.check("MFRC522 start-up over SPI_IOC_MESSAGE: soft reset, version, antenna") {
+      try reader.start()
+      return "VersionReg 0x\(String(reader.version, radix: 16))"
+    }
+    report.check("card read/write over SPI: select, authenticate, write a block, read it back") {
+      guard case .arrived(let card) = try reader.poll() else {
+        throw TestFailure("no card detected in the field")
+      }
+      let keys: MifareKeyProvider = { _ in .transport }
+      let original = try reader.readBlocks(Self.scratchBlock, count: 1, keys: keys)
+      let pattern = (0..<16).map { UInt8($0) ^ 0xA5 }
+      try reader.writeBlocks(Self.scratchBlock, pattern, keys: keys)
+      let readBack = try reader.readBlocks(Self.scratchBlock, count: 1, keys: keys)
+      try reader.writeBlocks(Self.scratchBlock, original, keys: keys)
+      try reader.release()
+      try expect(readBack == pattern, "read back \(readBack)")
+      return
+        "\(card.type), UID \(card.uid.map { String($0, radix: 16) }.joined(separator: ":")), block \(Self.scratchBlock) written and read back"
     }
   }
 }
