@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "meterctl",
             dependencies: [
-                "MeterScenario",
+                "MeterScenario", "MeterSelfTest", "MeterLinux", "MeterDrivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -160,6 +160,25 @@ let package = Package(
             dependencies: ["MeterJournal", "MeterCore", "MeterDrivers", "MeterSim"]
         ),
         .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
+        // `meterctl selftest`: finds each chip, pulses the relay, reads the inputs, diagnoses.
+        .target(name: "MeterSelfTest", dependencies: ["MeterDrivers"]),
+        .testTarget(name: "MeterSelfTestTests", dependencies: ["MeterSelfTest", "MeterSim", "MeterDrivers"]),
+        // Kernel-in-the-loop (QEMU guest) and hardware-in-the-loop (bench rig) test binary.
+        .executableTarget(
+            name: "meter-hwtest",
+            dependencies: [
+                "MeterLinux", "MeterDrivers", "MeterSim", "MeterJournal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/KernelInTheLoop/meter-hwtest"
+        ),
+        // The chip models behind a pipe, served as /dev/i2c-N and /dev/spidevB.C through CUSE
+        // in the kernel-in-the-loop guest.
+        .executableTarget(
+            name: "meter-models",
+            dependencies: ["MeterSim", "MeterDrivers", "MeterLinux"],
+            path: "Tests/KernelInTheLoop/meter-models"
+        ),
         .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
     ],
     swiftLanguageModes: [.v6]
