@@ -45,6 +45,8 @@ let package = Package(
             dependencies: ["MeterCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "MeterCardsTests", dependencies: ["MeterCards"]),
+        // Card figures: records verified per second, blocks per presentation (issue #3).
+        .executableTarget(name: "meter-bench", dependencies: ["MeterCards", "MeterCore"]),
         .testTarget(
             name: "MeterCoreTests",
             dependencies: [

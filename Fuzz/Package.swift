@@ -11,12 +11,14 @@ let package = Package(
     name: "MeterCardsFuzz",
     dependencies: [.package(path: "..")],
     targets: [
+        .target(name: "CLibFuzzer"),
         .executableTarget(
             name: "FuzzCardDecoders",
             dependencies: [
-                .product(name: "MeterCards", package: root.lastPathComponent.lowercased())
+                "CLibFuzzer",
+                .product(name: "MeterCards", package: root.lastPathComponent.lowercased()),
             ]
-        )
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
