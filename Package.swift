@@ -8,20 +8,32 @@ let package = Package(
     products: [
         .library(name: "MeterCore", targets: ["MeterCore"]),
         .library(name: "MeterDrivers", targets: ["MeterDrivers"]),
+        .library(name: "MeterJournal", targets: ["MeterJournal"]),
         .library(name: "MeterLinux", targets: ["MeterLinux"]),
         .library(name: "MeterSim", targets: ["MeterSim"]),
         .library(name: "BusMocks", targets: ["BusMocks"]),
         .library(name: "MeterCards", targets: ["MeterCards"]),
+        .library(name: "MeterService", targets: ["MeterService"]),
+        .executable(name: "meterd", targets: ["meterd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // meterd (issue 8): HTTP API, services, logs, metrics, configuration file.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // Pure Swift: units, tariffs, ledger, supply control, anti-theft. No I/O, no clock.
         .target(name: "MeterCore"),
         // Chip drivers written against the small bus protocols in MeterDrivers/Bus.
         .target(name: "MeterDrivers"),
+        // The FRAM journal: checkpoints and records that survive a power cut at any byte (§7).
+        .target(name: "MeterJournal", dependencies: ["MeterCore"]),
         // The bus protocols on Linux: i2c-dev, spidev, and the GPIO character device via libgpiod.
         .systemLibrary(
             name: "CGPIOD",
@@ -37,14 +49,54 @@ let package = Package(
         .target(name: "BusMocks", dependencies: ["MeterDrivers"]),
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "BusMocks", "MeterSim"]),
         .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
+        // The meter's control loop, time injected: drivers → core → journal → drivers.
+        .target(name: "MeterRuntime", dependencies: ["MeterCore", "MeterDrivers"]),
         // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
-        .target(name: "MeterScenario", dependencies: ["MeterCore"]),
+        .target(
+            name: "MeterScenario",
+            dependencies: ["MeterCore", "MeterDrivers", "MeterSim", "MeterRuntime"]
+        ),
+        // The bench and installer tool: self-test, journal inspection, the simulator.
+        .executableTarget(
+            name: "meterctl",
+            dependencies: [
+                "MeterScenario",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Signed card records, the purchase protocol and card layouts (R-C1..R-C6). Pure: no I/O.
         .target(
             name: "MeterCards",
             dependencies: ["MeterCore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "MeterCardsTests", dependencies: ["MeterCards"]),
+        // meterd's services, configuration file and HTTP API (issue 8).
+        .target(
+            name: "MeterService",
+            dependencies: [
+                "MeterCore",
+                "MeterDrivers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "meterd",
+            dependencies: [
+                "MeterService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "MeterServiceTests",
+            dependencies: [
+                "MeterService",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         // Card figures: records verified per second, blocks per presentation (issue #3).
         .executableTarget(name: "meter-bench", dependencies: ["MeterCards", "MeterCore"]),
         .testTarget(
@@ -54,6 +106,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "MeterJournalTests", dependencies: ["MeterJournal"]),
         .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
         .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
     ],

@@ -10,8 +10,6 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
   case removedMidRead = 7
   case hoardingLimit = 8
   case wrongCardKind = 9
-  /// R-P8: a customer card cannot reclose during the overload lockout.
-  case overloadLockout = 10
   /// A signed settings or tariff record whose content the meter cannot accept.
   case invalidSettings = 11
   /// A record field that is out of its bounds or not in its one valid encoding.
@@ -33,7 +31,6 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .removedMidRead: "removed_mid_read"
     case .hoardingLimit: "hoarding_limit"
     case .wrongCardKind: "wrong_card_kind"
-    case .overloadLockout: "overload_lockout"
     case .invalidSettings: "invalid_settings"
     case .malformed: "malformed"
     case .doesNotFit: "does_not_fit"
@@ -53,7 +50,6 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .removedMidRead: DisplayLines("Card removed", "Present again")
     case .hoardingLimit: DisplayLines("Purchase refused", "Credit limit")
     case .wrongCardKind: DisplayLines("Card refused", "Wrong card type")
-    case .overloadLockout: DisplayLines("Overload lock", "Wait, try later")
     case .invalidSettings: DisplayLines("Settings refused", "Invalid value")
     case .malformed: DisplayLines("Card refused", "Bad data")
     case .doesNotFit: DisplayLines("Card refused", "Card full")

@@ -144,15 +144,15 @@ extension Meter {
         twoDigits(seconds / 3_600) + ":" + twoDigits(seconds / 60 % 60) + ":"
           + twoDigits(seconds % 60))
     case .tariffBand:
-      var cache = TariffCache()
-      let band = cache.band(
-        at: now, in: state.activeTariff, utcOffsetMinutes: configuration.utcOffsetMinutes
-      ).band
-      let price =
-        state.clockInvalid
-        ? state.activeTariff.highestBandPrice : state.activeTariff.bandPrices[band]
-      return DisplayLines(
-        "Tariff \(state.activeTariff.id) band \(band + 1)", price.exactString + "/kWh")
+      let tariff = state.activeTariff
+      var band = tariff.highestPricedBand
+      if !state.clockInvalid {
+        var cache = TariffCache()
+        band =
+          cache.band(at: now, in: tariff, utcOffsetMinutes: configuration.utcOffsetMinutes).band
+      }
+      let price = energyMode ? "Energy credit" : tariff.bandPrices[band].exactString + "/kWh"
+      return DisplayLines("Tariff band \(band + 1)", price)
     case .activeAlarms:
       return DisplayLines("Alarms", activeAlarmCodes)
     case .overloadLockout:

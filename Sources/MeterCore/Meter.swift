@@ -348,7 +348,7 @@ public struct Meter: Sendable {
     switch command {
     case .purchases(let purchases):
       output.card = applyPurchases(
-        purchases, at: now, restore: .ifCreditPositive, supply: &supply, output: &output)
+        purchases, at: now, restore: .byCredit, supply: &supply, output: &output)
     case .settings(let settings):
       output.card = applySettings(settings, at: now, output: &output)
     case .openRelay:

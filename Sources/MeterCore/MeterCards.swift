@@ -3,8 +3,9 @@ extension Meter {
   enum Restore {
     /// The customer's card (R-P3, R-P4, R-P5, R-P8, R-P9).
     case card
-    /// A remote sale: closes only what a positive credit resolves (R-P4).
-    case ifCreditPositive
+    /// A remote sale: closes only what the new credit resolves: alarm 2 once credit is above
+    /// it, exhausted credit once credit is positive (R-P3, R-P4).
+    case byCredit
   }
 
   /// Handles a presented card; returns whether a write-back is due.
@@ -82,6 +83,7 @@ extension Meter {
     }
 
     let credit = state.remainingCredit
+    if credit > configuration.alarm2 && !applied.isEmpty { supply.reasons.remove(.alarm2) }
     if credit > .zero {
       supply.reasons.subtract([.creditExhausted, .overdraftExhausted])
       supply.overdraft = .available
@@ -107,10 +109,11 @@ extension Meter {
       session.normalVoltageMilliseconds = 0
     }
 
-    if let refusal {
+    if lockedOut {
+      // R-P8: the countdown says why the card did not close the relay.
+      show(.overloadLockout, at: now)
+    } else if let refusal {
       show(.message(refusal), at: now, thenInquiry: true)
-    } else if lockedOut {
-      show(.message(.overloadLockout), at: now, thenInquiry: true)
     } else {
       startInquiry(at: now)
     }

@@ -50,8 +50,12 @@ public enum TraceRecord: Hashable, Sendable {
   case vend(card: String, sequence: UInt32, amount: Money)
   /// Extra: supply power to the meter went off or came back.
   case power(on: Bool)
-  /// Extra: the alarm LED or the buzzer changed (R-P2).
-  case indicator(led: Bool, buzzer: Bool)
+  /// Extra: the alarm LED went on or off (R-P2).
+  case alarmLED(Bool)
+  /// Extra: the buzzer beeped (R-P2).
+  case beep
+  /// Extra: the write-back went onto the card completely, or the card left during it (R-C5).
+  case writeBack(card: String, completed: Bool)
   /// Extra: what start-up recovery found in the journal (R-D2).
   case recovery(JSONObject)
 
@@ -115,10 +119,14 @@ public enum TraceRecord: Hashable, Sendable {
           ])))
     case .power(let on):
       return Self.wrap("power", .string(on ? "on" : "off"))
-    case .indicator(let led, let buzzer):
+    case .alarmLED(let on):
+      return Self.wrap("led", .string(on ? "on" : "off"))
+    case .beep:
+      return Self.wrap("beep", .object(JSONObject()))
+    case .writeBack(let card, let completed):
       return Self.wrap(
-        "indicator",
-        .object(JSONObject([.init("led", .bool(led)), .init("buzzer", .bool(buzzer))])))
+        "write_back",
+        .object(JSONObject([.init("card", .string(card)), .init("completed", .bool(completed))])))
     case .recovery(let report):
       return Self.wrap("recovery", .object(report))
     }

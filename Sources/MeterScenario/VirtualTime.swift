@@ -33,26 +33,6 @@ public struct VirtualTime: Hashable, Comparable, Sendable, CustomStringConvertib
   }
 }
 
-/// The virtual clock: the simulation's only source of time. Nothing in the simulator reads the
-/// machine's clock, so a scenario gives the same trace on every run.
-public struct VirtualClock: Sendable {
-  /// Time since the scenario's start.
-  public private(set) var now: VirtualTime = .zero
-  /// The wall-clock time the meter believes at `now == .zero`, as Unix seconds (UTC).
-  public var startUnixSeconds: Int64
-
-  public init(startUnixSeconds: Int64) { self.startUnixSeconds = startUnixSeconds }
-
-  /// Moves time forward; it never goes back.
-  public mutating func advance(to instant: VirtualTime) {
-    precondition(instant >= now, "virtual time cannot go back")
-    now = instant
-  }
-
-  /// The meter's wall-clock time now, in Unix milliseconds (UTC).
-  public var unixMilliseconds: Int64 { startUnixSeconds * 1_000 + now.milliseconds }
-}
-
 /// UTC calendar arithmetic for the scenario's `clock` (RFC 3339 with `Z`), without Foundation so
 /// that no locale or time-zone database can change a run.
 public enum UTCCalendar {

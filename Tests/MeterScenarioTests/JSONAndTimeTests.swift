@@ -84,13 +84,6 @@ struct JSONAndTimeTests {
     }
   }
 
-  @Test("The virtual clock only moves forward and gives the meter's wall-clock time")
-  func clock() {
-    var clock = VirtualClock(startUnixSeconds: 1_767_600_000)
-    clock.advance(to: VirtualTime(milliseconds: 2_500))
-    #expect(clock.unixMilliseconds == 1_767_600_002_500)
-  }
-
   @Test("SPEC §9: trace records print in the specified shapes, 'at' first")
   func traceShapes() throws {
     var writer = TraceWriter()

@@ -1,0 +1,435 @@
+/// The meter's memory of everything billing-relevant (R-D1): a state checkpoint and the
+/// entries since, in byte-addressable FRAM, written so that a power cut after any byte loses
+/// no committed entry and recovery reads little (R-D2..R-D4). `docs/journal.md` explains the
+/// format and why it is shaped this way.
+///
+/// `append` returns only once the entry's record is entirely in memory: the caller acts on an
+/// entry (applies a purchase, switches the relay) after that, never before. The journal keeps
+/// its own copy of the state, built by `Schema.apply`, which is exactly what recovery rebuilds.
+public final class Journal<Schema: JournalSchema> {
+  public let storage: any JournalStorage
+  public let layout: JournalLayout
+  /// The state as of the last committed entry.
+  public private(set) var state: Schema.State
+  /// Sequence number the next record gets.
+  public private(set) var nextSequence: UInt32
+  /// Number of events ever logged; the event log keeps the newest `eventSlotCount`.
+  public private(set) var nextEventSequence: UInt32
+  /// What `open` found; nil for a journal just formatted.
+  public private(set) var recoveryReport: RecoveryReport?
+
+  private var writeOffset: Int
+  private var bytesSinceCheckpoint: Int
+  private var lastCheckpointNumber: UInt32
+  private var schemaVersion: UInt16
+
+  private init(
+    storage: any JournalStorage, layout: JournalLayout, state: Schema.State, schemaVersion: UInt16,
+    position: Position
+  ) {
+    self.storage = storage
+    self.layout = layout
+    self.state = state
+    self.schemaVersion = schemaVersion
+    nextSequence = position.nextSequence
+    nextEventSequence = position.nextEventSequence
+    writeOffset = position.writeOffset
+    bytesSinceCheckpoint = position.bytesSinceCheckpoint
+    lastCheckpointNumber = position.checkpointNumber
+  }
+
+  struct Position {
+    var nextSequence: UInt32
+    var nextEventSequence: UInt32
+    var writeOffset: Int
+    var bytesSinceCheckpoint: Int
+    var checkpointNumber: UInt32
+  }
+
+  // MARK: Formatting
+
+  /// Erases `storage` and starts a journal holding `initialState`. The headers are written
+  /// last, so a power cut during formatting leaves a memory that `open` calls blank.
+  public static func format(
+    _ storage: any JournalStorage, layout: JournalLayout = .mb85rc256v,
+    initialState: Schema.State
+  ) throws(JournalError) -> Journal {
+    if let problem = layout.problem { throw .invalidLayout(problem) }
+    guard layout.capacity <= storage.capacity else {
+      throw .invalidLayout(
+        "layout for \(layout.capacity) bytes does not fit a \(storage.capacity)-byte memory")
+    }
+    do {
+      try storage.write(at: 0, bytes: Array(repeating: 0, count: layout.end))
+    } catch { throw .storage(error) }
+    let journal = Journal(
+      storage: storage, layout: layout, state: initialState, schemaVersion: Schema.version,
+      position: Position(
+        nextSequence: 1, nextEventSequence: 0, writeOffset: 0, bytesSinceCheckpoint: 0,
+        checkpointNumber: 0))
+    // Both slots get the initial state, so one damaged checkpoint never leaves none.
+    try journal.checkpoint()
+    try journal.checkpoint()
+    let header = JournalHeader(
+      formatVersion: JournalHeader.currentFormatVersion, layout: layout
+    ).encoded()
+    do {
+      for copy in 0..<JournalLayout.headerCopies {
+        try storage.write(at: copy * JournalLayout.headerSize, bytes: header)
+      }
+    } catch { throw .storage(error) }
+    return journal
+  }
+
+  // MARK: Writing
+
+  /// Commits `entry`: writes its record (and its event-log line, if it is an event), then
+  /// applies it to `state`. Throws without applying it if the memory fails; calling again
+  /// retries in the same place.
+  public func append(_ entry: Schema.Entry) throws(JournalError) {
+    if bytesSinceCheckpoint >= layout.checkpointIntervalBytes {
+      try checkpoint()
+    }
+    var payload = ByteWriter()
+    Schema.encode(entry, after: state, into: &payload)
+    guard payload.count <= layout.maxRecordPayload else {
+      throw .recordTooLarge(size: payload.count, limit: layout.maxRecordPayload)
+    }
+    let record = RecordFrame.encode(sequence: nextSequence, payload: payload.bytes)
+    var offset = writeOffset
+    var wasted = 0
+    if layout.ringSize - offset < layout.maxRecordSize {
+      wasted = layout.ringSize - offset
+      offset = 0
+    }
+    let event = Schema.loggedEvent(for: entry)
+    if let event {
+      // The event line goes first: until the record that counts it is written, the log
+      // treats its slot as not yet used, so a cut in between leaves nothing half-done.
+      try writeEventSlot(event, sequence: nextEventSequence)
+    }
+    do {
+      try storage.write(at: layout.ringStart + offset, bytes: record)
+    } catch { throw .storage(error) }
+    Schema.apply(entry, to: &state)
+    nextSequence &+= 1
+    if event != nil { nextEventSequence &+= 1 }
+    writeOffset = offset + record.count
+    bytesSinceCheckpoint += wasted + record.count
+  }
+
+  /// Writes the whole state into the older checkpoint slot. `append` does this by itself
+  /// every `checkpointIntervalBytes`; the service may also call it at an orderly shutdown.
+  @discardableResult
+  public func checkpoint() throws(JournalError) -> Int {
+    var payload = ByteWriter()
+    Schema.encode(state, into: &payload)
+    guard payload.count <= layout.maxCheckpointPayload else {
+      throw .stateTooLarge(size: payload.count, limit: layout.maxCheckpointPayload)
+    }
+    let number = lastCheckpointNumber &+ 1
+    let slot = Int(number % 2)
+    let bytes = CheckpointFrame(
+      number: number, schemaVersion: Schema.version, nextSequence: nextSequence,
+      ringOffset: writeOffset, nextEventSequence: nextEventSequence
+    ).encode(payload: payload.bytes)
+    do {
+      try storage.write(at: layout.checkpointSlotAddress(slot), bytes: bytes)
+    } catch { throw .storage(error) }
+    lastCheckpointNumber = number
+    schemaVersion = Schema.version
+    bytesSinceCheckpoint = 0
+    return bytes.count
+  }
+
+  private func writeEventSlot(_ event: Schema.Event, sequence: UInt32) throws(JournalError) {
+    var payload = ByteWriter()
+    Schema.encode(event, into: &payload)
+    guard payload.count <= layout.eventPayloadSize else {
+      throw .recordTooLarge(size: payload.count, limit: layout.eventPayloadSize)
+    }
+    let bytes = EventSlot.encode(
+      sequence: sequence, schemaVersion: Schema.version, payload: payload.bytes,
+      slotSize: layout.eventSlotSize)
+    let address =
+      layout.eventStart + Int(sequence % UInt32(layout.eventSlotCount)) * layout.eventSlotSize
+    do {
+      try storage.write(at: address, bytes: bytes)
+    } catch { throw .storage(error) }
+  }
+
+  // MARK: Recovery
+
+  /// Recovers the journal in `storage`: the newest checkpoint that passes its check, then
+  /// every record after it up to the first one that does not (a torn tail is ignored, a
+  /// corrupt record never trusted). Refuses, without writing, a memory with no journal or a
+  /// journal from a newer firmware. Writes only to upgrade a journal from an older schema
+  /// version (a fresh checkpoint in the current one).
+  public static func open(_ storage: any JournalStorage) throws(JournalError) -> Journal {
+    let counter = CountingJournalStorage(storage)
+    var report = RecoveryReport()
+    do {
+      return try recover(counter, storage: storage, report: &report)
+    } catch let error as JournalError {
+      report.bytesRead = counter.bytesRead
+      report.readTransactions = counter.readTransactions
+      switch error {
+      case .noJournal: throw .noJournal(report)
+      case .noValidCheckpoint: throw .noValidCheckpoint(report)
+      default: throw error
+      }
+    } catch {
+      throw .storage(error as? JournalStorageError ?? .device("\(error)"))
+    }
+  }
+
+  private static func recover(
+    _ counter: CountingJournalStorage, storage: any JournalStorage, report: inout RecoveryReport
+  ) throws -> Journal {
+    let header = try readHeader(counter, report: &report)
+    let layout = header.layout
+    report.formatVersion = header.formatVersion
+    report.layout = layout
+    guard layout.capacity <= storage.capacity else {
+      throw JournalError.invalidLayout(
+        "journal laid out for \(layout.capacity) bytes, memory holds \(storage.capacity)")
+    }
+
+    let (checkpoint, recovered) = try readNewestCheckpoint(counter, layout: layout, report: &report)
+    var state = recovered
+    var reader = RingReader(storage: counter, layout: layout)
+    var sequence = checkpoint.nextSequence
+    var eventSequence = checkpoint.nextEventSequence
+    var offset = checkpoint.ringOffset
+    var bytesSinceCheckpoint = 0
+    replay: while true {
+      if layout.ringSize - offset < layout.maxRecordSize {
+        bytesSinceCheckpoint += layout.ringSize - offset
+        offset = 0
+      }
+      switch try reader.record(at: offset, expecting: sequence) {
+      case .valid(let payload, let size):
+        var bytes = ByteReader(payload)
+        let entry: Schema.Entry
+        do {
+          entry = try Schema.decodeEntry(
+            from: &bytes, after: state, version: checkpoint.schemaVersion)
+          guard bytes.isAtEnd else {
+            throw ByteDecodingError.invalid("\(bytes.remaining) bytes after the entry")
+          }
+        } catch {
+          report.logEnd = .undecodableRecord(sequence: sequence, reason: "\(error)")
+          break replay
+        }
+        Schema.apply(entry, to: &state)
+        if Schema.loggedEvent(for: entry) != nil { eventSequence &+= 1 }
+        report.recordsReplayed += 1
+        report.lastSequence = sequence
+        sequence &+= 1
+        offset += size
+        bytesSinceCheckpoint += size
+      case .stale:
+        report.logEnd = .clean
+        break replay
+      case .damaged(let claimedSize):
+        report.checkFailures += 1
+        report.tornBytesIgnored = claimedSize
+        var next = offset + claimedSize
+        if layout.ringSize - next < layout.maxRecordSize { next = 0 }
+        if claimedSize > 0, case .valid = try reader.record(at: next, expecting: sequence &+ 1) {
+          report.logEnd = .corruptRecord(sequence: sequence, validRecordsAfter: true)
+        } else {
+          report.logEnd = .tornRecord(sequence: sequence, bytesIgnored: claimedSize)
+        }
+        break replay
+      }
+    }
+
+    let journal = Journal(
+      storage: storage, layout: layout, state: state, schemaVersion: checkpoint.schemaVersion,
+      position: Position(
+        nextSequence: sequence, nextEventSequence: eventSequence, writeOffset: offset,
+        bytesSinceCheckpoint: bytesSinceCheckpoint, checkpointNumber: checkpoint.number))
+    if checkpoint.schemaVersion < Schema.version {
+      // Records after a checkpoint are in its version: a checkpoint in the current version
+      // must precede the first record this firmware writes.
+      report.bytesWritten = try journal.checkpoint()
+      report.upgradedFromSchemaVersion = checkpoint.schemaVersion
+    }
+    report.bytesRead = counter.bytesRead
+    report.readTransactions = counter.readTransactions
+    journal.recoveryReport = report
+    return journal
+  }
+
+  private static func readHeader(
+    _ storage: CountingJournalStorage, report: inout RecoveryReport
+  ) throws -> JournalHeader {
+    // Both copies are written alike. A newer version is refused only when no copy is a valid
+    // header of a known version: one flipped bit in a version field is damage, not a future.
+    var futureVersion: UInt16?
+    for copy in 0..<JournalLayout.headerCopies {
+      let bytes = try storage.read(
+        at: copy * JournalLayout.headerSize, count: JournalLayout.headerSize)
+      switch JournalHeader.decode(bytes) {
+      case .valid(let header):
+        report.headerCopies[copy] = .valid
+        return header
+      case .futureVersion(let version):
+        futureVersion = max(futureVersion ?? 0, version)
+        report.headerCopies[copy] = .invalid("claims format version \(version)")
+      case .invalid(let reason):
+        report.headerCopies[copy] = .invalid(reason)
+      }
+    }
+    if let futureVersion {
+      throw JournalError.unsupportedFormatVersion(
+        found: futureVersion, newestSupported: JournalHeader.currentFormatVersion)
+    }
+    throw JournalError.noJournal(report)
+  }
+
+  private static func readNewestCheckpoint(
+    _ storage: CountingJournalStorage, layout: JournalLayout, report: inout RecoveryReport
+  ) throws -> (CheckpointFrame, Schema.State) {
+    var candidates: [(slot: Int, frame: CheckpointFrame, payloadLength: Int)] = []
+    var numbers: [UInt32] = [0, 0]
+    for slot in 0..<2 {
+      let head = try storage.read(
+        at: layout.checkpointSlotAddress(slot), count: JournalLayout.checkpointHeaderSize)
+      let frame: CheckpointFrame
+      let length: Int
+      switch CheckpointFrame.decodeHeader(head) {
+      case .blank:
+        continue
+      case .damaged(let reason):
+        report.checkFailures += 1
+        report.rejectedCheckpoints.append(
+          .init(slot: slot, number: loadUInt32LittleEndian(head, at: 0), reason: reason))
+        continue
+      case .valid(let decoded, let payloadLength):
+        frame = decoded
+        length = payloadLength
+      }
+      numbers[slot] = frame.number
+      guard length <= layout.maxCheckpointPayload, frame.ringOffset < layout.ringSize else {
+        report.checkFailures += 1
+        report.rejectedCheckpoints.append(
+          .init(slot: slot, number: frame.number, reason: "header out of range"))
+        continue
+      }
+      candidates.append((slot, frame, length))
+    }
+    candidates.sort { $0.frame.number > $1.frame.number }
+    for candidate in candidates {
+      let address = layout.checkpointSlotAddress(candidate.slot)
+      let rest = try storage.read(
+        at: address + JournalLayout.checkpointHeaderSize,
+        count: candidate.payloadLength + JournalLayout.checkSize)
+      let head = candidate.frame.encodeHeader(payloadLength: candidate.payloadLength)
+      let payload = Array(rest[0..<candidate.payloadLength])
+      let stored = loadUInt32LittleEndian(rest, at: candidate.payloadLength)
+      guard CheckpointFrame.check(header: head, payload: payload) == stored else {
+        report.checkFailures += 1
+        report.rejectedCheckpoints.append(
+          .init(
+            slot: candidate.slot, number: candidate.frame.number,
+            reason: "check (CRC-32C) mismatch"))
+        continue
+      }
+      guard candidate.frame.schemaVersion <= Schema.version else {
+        throw JournalError.unsupportedSchemaVersion(
+          found: candidate.frame.schemaVersion, newestSupported: Schema.version)
+      }
+      var reader = ByteReader(payload)
+      do {
+        let state = try Schema.decodeState(
+          from: &reader, version: candidate.frame.schemaVersion)
+        guard reader.isAtEnd else {
+          throw ByteDecodingError.invalid("\(reader.remaining) bytes after the state")
+        }
+        report.checkpoint = .init(
+          slot: candidate.slot, number: candidate.frame.number,
+          schemaVersion: candidate.frame.schemaVersion,
+          nextSequence: candidate.frame.nextSequence, payloadBytes: candidate.payloadLength)
+        checkNeighbour(
+          of: candidate.frame.number, slot: candidate.slot, numbers: numbers, report: &report)
+        return (candidate.frame, state)
+      } catch {
+        report.rejectedCheckpoints.append(
+          .init(
+            slot: candidate.slot, number: candidate.frame.number,
+            reason: "state not decodable: \(error)"))
+      }
+    }
+    throw JournalError.noValidCheckpoint(report)
+  }
+
+  /// Checkpoints are numbered 1, 2, 3... into alternate slots, so beside checkpoint `n` the
+  /// other slot holds `n - 1`, or `n + 1` when that one was torn, or nothing while `n` is 1.
+  /// Any other number there is damage, reported even though that slot is not used.
+  private static func checkNeighbour(
+    of number: UInt32, slot: Int, numbers: [UInt32], report: inout RecoveryReport
+  ) {
+    let other = 1 - slot
+    let neighbour = numbers[other]
+    let expected = neighbour == number &- 1 || neighbour == number &+ 1
+    let alreadyRejected = report.rejectedCheckpoints.contains { $0.slot == other }
+    guard !expected, !alreadyRejected, !(neighbour == 0 && number == 1) else { return }
+    report.rejectedCheckpoints.append(
+      .init(
+        slot: other, number: neighbour,
+        reason: "number out of order beside checkpoint #\(number)"))
+  }
+
+  // MARK: Event log
+
+  /// The bounded event log: the newest `eventSlotCount - 1` events, oldest first. Counters of events live in the
+  /// state and are never dropped; only the lines here are.
+  public func readEventLog() throws(JournalError) -> JournalEventLog<Schema.Event> {
+    let bytes: [UInt8]
+    do {
+      bytes = try storage.read(
+        at: layout.eventStart, count: layout.eventSlotCount * layout.eventSlotSize)
+    } catch { throw .storage(error) }
+    // One slot is always the next one to be written, so a cut while writing it never damages
+    // a line the log shows: the log keeps `eventSlotCount - 1` lines.
+    let kept = min(Int(nextEventSequence), layout.eventSlotCount - 1)
+    let oldest = nextEventSequence - UInt32(kept)
+    var log = JournalEventLog<Schema.Event>(
+      entries: [], totalLogged: nextEventSequence, dropped: oldest, damaged: 0)
+    for sequence in oldest..<nextEventSequence {
+      let start = Int(sequence % UInt32(layout.eventSlotCount)) * layout.eventSlotSize
+      let slot = Array(bytes[start..<start + layout.eventSlotSize])
+      guard let (version, payload) = EventSlot.decode(slot, expecting: sequence),
+        version <= Schema.version
+      else {
+        log.damaged += 1
+        continue
+      }
+      var reader = ByteReader(payload)
+      guard let event = try? Schema.decodeEvent(from: &reader, version: version) else {
+        log.damaged += 1
+        continue
+      }
+      log.entries.append(.init(sequence: sequence, event: event))
+    }
+    return log
+  }
+}
+
+/// The newest logged events, oldest first.
+public struct JournalEventLog<Event: Equatable & Sendable>: Sendable, Equatable {
+  public struct Entry: Sendable, Equatable {
+    public var sequence: UInt32
+    public var event: Event
+  }
+
+  public var entries: [Entry]
+  /// Events ever logged.
+  public var totalLogged: UInt32
+  /// Oldest events whose lines were overwritten by newer ones.
+  public var dropped: UInt32
+  /// Slots that should hold an event but fail their check: never shown.
+  public var damaged: Int
+}

@@ -1,0 +1,228 @@
+import MeterCore
+
+/// The meter's control loop as a synchronous step function with no clock of its own: chip →
+/// driver → core → journal → driver → chip (STYLE: data flows one way).
+///
+/// `meterd` calls it in real time (a timer for `nextWake`, interrupt edges as they come); the
+/// simulator calls it in virtual time. Both go through the same code:
+/// - every step's durable decisions are committed to the journal *before* any effect (R-D1);
+/// - energy is accumulated when the energy IC's line-cycle interrupt says a period is complete
+///   (once per second), or by a timer when that interrupt fails to come (no line voltage);
+/// - an over-current or over-voltage interrupt is handed to the core at once, without waiting
+///   for the next accumulation (R-P8, R-P9), costing one status read before the journal commit
+///   and the coil pulse;
+/// - the card reader is polled; a new card is read, verified, handed to the core, and its
+///   write-back written after the journal commit (R-C4, R-C5);
+/// - button and tamper changes are handed over as they are seen.
+public final class MeterRuntime {
+  public struct Settings: Hashable, Sendable {
+    /// One accumulation interval (SPEC §9: 1 s).
+    public var accumulationMilliseconds: Int64 = 1_000
+    /// How long after an expected cycle-end interrupt the loop accumulates without it.
+    public var cycleEndGraceMilliseconds: Int64 = 20
+    /// How often the card reader looks for a card.
+    public var cardPollMilliseconds: Int64 = 500
+
+    public init() {}
+  }
+
+  /// The hardware, one capability each.
+  public struct Ports {
+    public var energy: any EnergyPort
+    public var journal: any JournalPort
+    public var relay: any RelayPort
+    public var display: any DisplayPort
+    public var indicators: any IndicatorPort
+    public var inputs: any InputPort
+    public var cards: any CardPort
+
+    public init(
+      energy: any EnergyPort, journal: any JournalPort, relay: any RelayPort,
+      display: any DisplayPort, indicators: any IndicatorPort, inputs: any InputPort,
+      cards: any CardPort
+    ) {
+      self.energy = energy
+      self.journal = journal
+      self.relay = relay
+      self.display = display
+      self.indicators = indicators
+      self.inputs = inputs
+      self.cards = cards
+    }
+  }
+
+  /// Something the loop did, for the simulator's trace and the service's log and API.
+  public enum Observation: Hashable, Sendable {
+    /// A durable change, committed to the journal.
+    case journaled(JournalEntry)
+    /// The relay was driven to a new state, or held open for a new set of reasons.
+    case relay(RelayCommand)
+    case display(DisplayLines)
+    case alarmLED(Bool)
+    case beep
+    /// A card was read and handed to the core; `outcome` is what the core made of it.
+    case card(CardPresentation, outcome: CardOutcome?)
+    /// The write-back went onto the card completely (true) or the card left during it.
+    case writeBack(completed: Bool)
+    case cardRemoved
+  }
+
+  public private(set) var meter: Meter
+  public let settings: Settings
+  /// Whether the system clock is synchronised (R-P12); the service updates it.
+  public var clockSynchronised = true
+  /// Called for everything the loop does, in order, with the step's time.
+  public var observer: ((Observation, Timestamp) -> Void)?
+
+  /// When the next cycle-end interrupt is expected.
+  public private(set) var nextAccumulation: Timestamp
+  public private(set) var nextCardPoll: Timestamp
+  private var lastAccumulation: Timestamp
+  private let ports: Ports
+  private var output = MeterOutput()
+  private var cardOnReader = false
+  private var shownLines: DisplayLines?
+  private var shownLED: Bool?
+  private var shownRelay: RelayCommand?
+  /// Flags from interrupts that need no immediate action, handed over with the next interval.
+  private var pendingFlags: EnergyChipFlags = []
+  private var lastMeasurement: Measurement?
+  private var lastStep: Timestamp
+
+  /// A loop around `meter` (newly commissioned, or recovered from the journal), started at
+  /// `now`. Call `start(at:)` before the first `step(at:)`.
+  public init(meter: Meter, ports: Ports, settings: Settings = Settings(), now: Timestamp) {
+    self.meter = meter
+    self.ports = ports
+    self.settings = settings
+    lastAccumulation = now
+    nextAccumulation = now + settings.accumulationMilliseconds
+    nextCardPoll = now
+    lastStep = now
+  }
+
+  /// When the loop next has something to do, if no interrupt or input comes first.
+  /// At the expected cycle end first; once that has passed without the interrupt, at the end
+  /// of the grace period, when the timer accumulates instead.
+  public var nextWake: Timestamp {
+    let accumulation =
+      lastStep >= nextAccumulation
+      ? nextAccumulation + settings.cycleEndGraceMilliseconds : nextAccumulation
+    return min(accumulation, nextCardPoll)
+  }
+
+  /// The first step after power-on: drives the relay to the recovered state's decision (R-D2)
+  /// and shows the default page.
+  public func start(at now: Timestamp) throws(RuntimeFault) {
+    try run(.tick, at: now)
+  }
+
+  /// Does whatever is due at `now`: an interrupt, input changes, the accumulation, a card poll.
+  public func step(at now: Timestamp) throws(RuntimeFault) {
+    lastStep = now
+    if try ports.energy.interruptPending() { try serviceInterrupt(at: now) }
+    for change in try ports.inputs.changes() {
+      switch change {
+      case .buttonPressed: try run(.button, at: now)
+      case .tamper(let inputs): try run(.tamper(inputs), at: now)
+      }
+    }
+    if now >= nextAccumulation + settings.cycleEndGraceMilliseconds { try accumulate(at: now) }
+    if now >= nextCardPoll {
+      try pollCard(at: now)
+      nextCardPoll = now + settings.cardPollMilliseconds
+    }
+  }
+
+  /// A cycle end accumulates. R-P8, R-P9: an over-current or over-voltage interrupt reaches
+  /// the core at once, as an empty interval carrying the flag; the energy stays in the chip
+  /// for the next accumulation. Other flags wait for the next accumulation.
+  private func serviceInterrupt(at now: Timestamp) throws(RuntimeFault) {
+    let interrupt = try ports.energy.serviceInterrupt()
+    pendingFlags.formUnion(interrupt.flags)
+    if interrupt.cycleEnd {
+      try accumulate(at: now)
+      return
+    }
+    guard !pendingFlags.isDisjoint(with: [.overCurrent, .overVoltage]) else { return }
+    var measurement =
+      lastMeasurement
+      ?? Measurement.balanced(importEnergy: .zero, irmsMilliamps: 0, activePowerMilliwatts: 0)
+    measurement.durationMilliseconds = 0
+    measurement.channelA = ChannelEnergy(importEnergy: .zero)
+    measurement.channelB = ChannelEnergy(importEnergy: .zero)
+    measurement.flags = pendingFlags
+    measurement.relayContact = nil
+    measurement.clockSynchronised = clockSynchronised
+    pendingFlags = []
+    try run(.interval(measurement), at: now)
+  }
+
+  private func accumulate(at now: Timestamp) throws(RuntimeFault) {
+    let duration = max(0, now.milliseconds(since: lastAccumulation))
+    var measurement = try ports.energy.readInterval(durationMilliseconds: duration)
+    measurement.flags.formUnion(pendingFlags)
+    measurement.relayContact = try ports.relay.contact()
+    measurement.clockSynchronised = clockSynchronised
+    pendingFlags = []
+    lastAccumulation = now
+    nextAccumulation = now + settings.accumulationMilliseconds
+    lastMeasurement = measurement
+    try run(.interval(measurement), at: now)
+  }
+
+  private func pollCard(at now: Timestamp) throws(RuntimeFault) {
+    let present = try ports.cards.poll()
+    if present && !cardOnReader {
+      cardOnReader = true
+      let presentation = try ports.cards.read()
+      try run(.card(presentation), at: now)
+      if let outcome = output.card, let writeBack = outcome.writeBack {
+        let completed = try ports.cards.write(writeBack, outcome: outcome)
+        observer?(.writeBack(completed: completed), now)
+      }
+      try ports.cards.release()
+    } else if !present && cardOnReader {
+      cardOnReader = false
+      observer?(.cardRemoved, now)
+      try run(.cardRemoved, at: now)
+    }
+  }
+
+  /// One core step, then the journal commit, then the effects, in that order (R-D1).
+  private func run(_ input: MeterInput, at now: Timestamp) throws(RuntimeFault) {
+    meter.step(input, at: now, into: &output)
+    if !output.journal.isEmpty {
+      try ports.journal.commit(output.journal, state: meter.state)
+    }
+    if case .card(let presentation) = input {
+      observer?(.card(presentation, outcome: output.card), now)
+    }
+    if !output.journal.isEmpty {
+      if let observer {
+        for entry in output.journal { observer(.journaled(entry), now) }
+      }
+    }
+    let relay = output.relay
+    if relay.pulse { try ports.relay.drive(relay.state) }
+    if shownRelay?.state != relay.state || shownRelay?.reasons != relay.reasons {
+      shownRelay = relay
+      observer?(.relay(relay), now)
+    }
+    let lines = meter.lines(for: output.display, at: now)
+    if lines != shownLines {
+      try ports.display.show(lines)
+      shownLines = lines
+      observer?(.display(lines), now)
+    }
+    if output.alarmLED != shownLED {
+      try ports.indicators.setAlarmLED(output.alarmLED)
+      shownLED = output.alarmLED
+      observer?(.alarmLED(output.alarmLED), now)
+    }
+    if output.beep {
+      try ports.indicators.beep()
+      observer?(.beep, now)
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import MeterCore
+import MeterRuntime
+
+/// A latching relay with an auxiliary contact that follows the coil (R-T5).
+final class VirtualRelay: RelayPort {
+  private(set) var closed = false
+  /// Called when the contacts move; the world reconnects the load.
+  var onChange: ((Bool) -> Void)?
+
+  func drive(_ state: RelayState) throws(RuntimeFault) {
+    let close = state == .closed
+    guard close != closed else { return }
+    closed = close
+    onChange?(close)
+  }
+
+  func contact() throws(RuntimeFault) -> RelayContact? { closed ? .closed : .open }
+}
+
+/// The display, the LED and the buzzer: they only need to remember what they were told.
+final class VirtualPanel: DisplayPort, IndicatorPort {
+  private(set) var lines = DisplayLines("", "")
+  private(set) var alarmLED = false
+  private(set) var beeps = 0
+
+  func show(_ lines: DisplayLines) throws(RuntimeFault) { self.lines = lines }
+  func setAlarmLED(_ on: Bool) throws(RuntimeFault) { alarmLED = on }
+  func beep() throws(RuntimeFault) { beeps += 1 }
+}
+
+/// The button and the tamper switches: the world queues changes, the loop takes them.
+final class VirtualInputs: InputPort {
+  private var queued: [InputChange] = []
+  private(set) var tamper = TamperInputs(coverOpen: false, magnetDetected: false)
+
+  func pressButton() { queued.append(.buttonPressed) }
+
+  func setTamper(cover: TamperCover?, magnet: Bool?) {
+    if let cover { tamper.coverOpen = cover == .open }
+    if let magnet { tamper.magnetDetected = magnet }
+    queued.append(.tamper(tamper))
+  }
+
+  func changes() throws(RuntimeFault) -> [InputChange] {
+    guard !queued.isEmpty else { return [] }
+    defer { queued.removeAll(keepingCapacity: true) }
+    return queued
+  }
+}
+
+/// The journal kept as the list of committed entries after a checkpoint: recovery replays them
+/// onto the checkpoint through `MeterState.apply`, as the FRAM journal does.
+final class VirtualJournal: JournalPort {
+  private(set) var checkpoint: MeterState
+  private(set) var entries: [JournalEntry] = []
+  /// Cuts power at the next commit: its entries are lost, as with a write torn at its start.
+  var cutAtNextCommit = false
+  /// Checkpoint after this many entries, so a long run does not keep them all.
+  private let checkpointEvery = 4_096
+
+  init(initial: MeterState) { checkpoint = initial }
+
+  func commit(_ newEntries: [JournalEntry], state: MeterState) throws(RuntimeFault) {
+    if cutAtNextCommit {
+      cutAtNextCommit = false
+      throw .powerLost
+    }
+    entries.append(contentsOf: newEntries)
+    if entries.count >= checkpointEvery {
+      checkpoint = state
+      entries.removeAll(keepingCapacity: true)
+    }
+  }
+
+  /// The state start-up recovery finds.
+  func recover() -> MeterState {
+    var state = checkpoint
+    for entry in entries { state.apply(entry) }
+    return state
+  }
+}

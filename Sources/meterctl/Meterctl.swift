@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `meterctl`: the bench and installer tool (SPEC §1).
+@main
+struct Meterctl: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "meterctl",
+    abstract: "Bench and installer tool for the prepaid meter.",
+    subcommands: [Simulate.self])
+}
