@@ -33,7 +33,7 @@ let package = Package(
         // Chip drivers written against the small bus protocols in MeterDrivers/Bus.
         .target(name: "MeterDrivers"),
         // The FRAM journal: checkpoints and records that survive a power cut at any byte (§7).
-        .target(name: "MeterJournal", dependencies: ["MeterCore"]),
+        .target(name: "MeterJournal", dependencies: ["MeterCore", "MeterDrivers"]),
         // The bus protocols on Linux: i2c-dev, spidev, and the GPIO character device via libgpiod.
         .systemLibrary(
             name: "CGPIOD",
@@ -44,11 +44,15 @@ let package = Package(
         .target(name: "CMeterLinux", dependencies: ["CGPIOD"]),
         .target(name: "MeterLinux", dependencies: ["MeterDrivers", "CMeterLinux"]),
         // Register-level models of the chips behind the same bus protocols, in virtual time.
-        .target(name: "MeterSim", dependencies: ["MeterDrivers"]),
+        .target(
+            name: "MeterSim", dependencies: ["MeterDrivers"],
+            linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
         // Script-style bus mocks (ordered expected transactions) for driver tests.
         .target(name: "BusMocks", dependencies: ["MeterDrivers"]),
         .testTarget(name: "MeterDriversTests", dependencies: ["MeterDrivers", "BusMocks", "MeterSim"]),
         .testTarget(name: "MeterSimTests", dependencies: ["MeterSim", "MeterDrivers"]),
+        // Release-mode speed figure for the per-second path through driver and model.
+        .executableTarget(name: "drivers-benchmark", dependencies: ["MeterDrivers", "MeterSim"]),
         // The meter's control loop, time injected: drivers → core → journal → drivers.
         .target(name: "MeterRuntime", dependencies: ["MeterCore", "MeterDrivers"]),
         // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
@@ -76,6 +80,9 @@ let package = Package(
             dependencies: [
                 "MeterCore",
                 "MeterDrivers",
+                "MeterCards",
+                "MeterRuntime",
+                "MeterSim",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,13 +94,19 @@ let package = Package(
             name: "meterd",
             dependencies: [
                 "MeterService",
+                "MeterCards",
+                "MeterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "MeterServiceTests",
             dependencies: [
                 "MeterService",
+                "MeterCards",
+                "MeterCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
@@ -106,7 +119,10 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "MeterJournalTests", dependencies: ["MeterJournal"]),
+        .testTarget(
+            name: "MeterJournalTests",
+            dependencies: ["MeterJournal", "MeterCore", "MeterDrivers", "MeterSim"]
+        ),
         .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
         .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
     ],

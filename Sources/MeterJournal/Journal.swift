@@ -183,8 +183,29 @@ public final class Journal<Schema: JournalSchema> {
     }
   }
 
+  /// What `open` would recover, reading only: no upgrade is written and nothing is refused.
+  /// The library side of `meterctl journal inspect`: `refusal` is the error `open` would
+  /// throw, `state` the state the meter would start from.
+  public static func inspect(_ storage: any JournalStorage) -> JournalInspection<Schema.State> {
+    let counter = CountingJournalStorage(storage)
+    var report = RecoveryReport()
+    var state: Schema.State?
+    var refusal: JournalError?
+    do {
+      state = try recover(counter, storage: storage, report: &report, upgrade: false).state
+    } catch let error as JournalError {
+      refusal = error
+    } catch {
+      refusal = .storage(error as? JournalStorageError ?? .device("\(error)"))
+    }
+    report.bytesRead = counter.bytesRead
+    report.readTransactions = counter.readTransactions
+    return JournalInspection(report: report, state: state, refusal: refusal)
+  }
+
   private static func recover(
-    _ counter: CountingJournalStorage, storage: any JournalStorage, report: inout RecoveryReport
+    _ counter: CountingJournalStorage, storage: any JournalStorage, report: inout RecoveryReport,
+    upgrade: Bool = true
   ) throws -> Journal {
     let header = try readHeader(counter, report: &report)
     let layout = header.layout
@@ -250,7 +271,7 @@ public final class Journal<Schema: JournalSchema> {
       position: Position(
         nextSequence: sequence, nextEventSequence: eventSequence, writeOffset: offset,
         bytesSinceCheckpoint: bytesSinceCheckpoint, checkpointNumber: checkpoint.number))
-    if checkpoint.schemaVersion < Schema.version {
+    if upgrade && checkpoint.schemaVersion < Schema.version {
       // Records after a checkpoint are in its version: a checkpoint in the current version
       // must precede the first record this firmware writes.
       report.bytesWritten = try journal.checkpoint()
@@ -432,4 +453,13 @@ public struct JournalEventLog<Event: Equatable & Sendable>: Sendable, Equatable 
   public var dropped: UInt32
   /// Slots that should hold an event but fail their check: never shown.
   public var damaged: Int
+}
+
+/// What `Journal.inspect` found.
+public struct JournalInspection<State: Sendable>: Sendable {
+  public var report: RecoveryReport
+  /// The recovered state; nil when the journal was refused.
+  public var state: State?
+  /// The error `Journal.open` would throw, if any.
+  public var refusal: JournalError?
 }

@@ -42,13 +42,13 @@ public struct JournalLayout: Sendable, Hashable {
     self.checkpointIntervalBytes = checkpointIntervalBytes
   }
 
-  /// The meter's layout on the 32 KiB MB85RC256V: two 2 KiB checkpoint slots, 256 events of
-  /// 16 bytes, and the rest (24,512 bytes) for the record ring.
+  /// The meter's layout on the 32 KiB MB85RC256V: two 2 KiB checkpoint slots, 204 event
+  /// slots of 20 bytes, and the rest (24,528 bytes) for the record ring.
   public static let mb85rc256v: JournalLayout = {
     let capacity = 32_768
     let slot = 2_048
-    let events = 256
-    let eventSize = 16
+    let events = 204
+    let eventSize = 20
     let ring = capacity - headerSize * headerCopies - 2 * slot - events * eventSize
     return JournalLayout(
       capacity: capacity, checkpointSlotSize: slot, ringSize: ring, eventSlotCount: events,

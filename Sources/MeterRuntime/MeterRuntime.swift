@@ -134,6 +134,15 @@ public final class MeterRuntime {
     }
   }
 
+  /// A verified, signed command from the network (R-V5), handled at once like a card:
+  /// journaled before any effect. Returns what the core made of a remote sale.
+  public func handle(_ command: RemoteCommand, at now: Timestamp) throws(RuntimeFault)
+    -> CardOutcome?
+  {
+    try run(.remote(command), at: now)
+    return output.card
+  }
+
   /// A cycle end accumulates. R-P8, R-P9: an over-current or over-voltage interrupt reaches
   /// the core at once, as an empty interval carrying the flag; the energy stays in the chip
   /// for the next accumulation. Other flags wait for the next accumulation.

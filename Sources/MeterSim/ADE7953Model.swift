@@ -76,26 +76,31 @@ public final class ADE7953Model: I2CDeviceModel {
   public var frontEnd: FrontEnd
   /// What VERSION (0x702) answers.
   public var siliconVersion: UInt8 = 0x01
-  public private(set) var load = Load()
-  public private(set) var isPowered = true
+  // The model is used from one thread (the simulator loop or a test); exclusivity checks on
+  // its hot state cost a third of the per-second path (measured with perf), so they are off.
+  @exclusivity(unchecked) public private(set) var load = Load()
+  @exclusivity(unchecked) public private(set) var isPowered = true
   /// Resets the chip went through (power-on, RESET pin, software reset).
   public private(set) var resetCount = 0
   public let irqLine: SimulatedInputLine?
 
   private let clock: VirtualClock
-  private var lastUpdate: UInt64
-  private var heldInReset = false
-  private var registers: [UInt16: UInt32] = [:]
-  private var energy = [Int32](repeating: 0, count: 6)  // AENERGYA/B, RENERGYA/B, APENERGYA/B
-  private var energyFraction = [Double](repeating: 0, count: 6)
-  private var statusA: UInt32 = 0
-  private var statusB: UInt32 = 0
-  private var halfCycles: Double = 0
-  private var lastOperation: UInt8 = 0
-  private var lastAddress: UInt16 = 0
-  private var lastData: UInt32 = 0
+  @exclusivity(unchecked) private var lastUpdate: UInt64
+  @exclusivity(unchecked) private var heldInReset = false
+  /// Registers 0x000-0x2FF by address (the 0x3xx addresses alias 0x2xx); EX_REF apart.
+  @exclusivity(unchecked) private var registers = [UInt32](repeating: 0, count: 0x300)
+  private var externalReference: UInt32 = 0
+  /// AENERGYA/B, RENERGYA/B, APENERGYA/B.
+  @exclusivity(unchecked) private var energy = [Int32](repeating: 0, count: 6)
+  @exclusivity(unchecked) private var energyFraction = [Double](repeating: 0, count: 6)
+  @exclusivity(unchecked) private var statusA: UInt32 = 0
+  @exclusivity(unchecked) private var statusB: UInt32 = 0
+  @exclusivity(unchecked) private var halfCycles: Double = 0
+  @exclusivity(unchecked) private var lastOperation: UInt8 = 0
+  @exclusivity(unchecked) private var lastAddress: UInt16 = 0
+  @exclusivity(unchecked) private var lastData: UInt32 = 0
   private var unlocked = false
-  private var activeSignNegative = [false, false]
+  @exclusivity(unchecked) private var activeSignNegative = [false, false]
 
   public init(
     clock: VirtualClock, frontEnd: FrontEnd = FrontEnd(), irqLine: SimulatedInputLine? = nil
@@ -113,6 +118,7 @@ public final class ADE7953Model: I2CDeviceModel {
   public func setLoad(_ newLoad: Load) {
     catchUp()
     load = newLoad
+    cachedFractions = nil
     evaluateLevels()
     updateIRQ()
   }
@@ -188,11 +194,25 @@ public final class ADE7953Model: I2CDeviceModel {
       lastData = value
     }
     updateIRQ()
-    var reply = [UInt8](repeating: 0, count: count)
-    for index in 0..<min(count, width) {
-      reply[index] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(width - 1 - index)))
+    guard count < replies.count else {
+      var reply = [UInt8](repeating: 0, count: count)
+      for index in 0..<width { reply[index] = byte(of: value, index, width) }
+      return reply
     }
-    return reply
+    // Register-sized answers reuse one buffer per length: the driver drops each answer before
+    // the next read, so the buffer is uniquely referenced again and nothing is allocated.
+    for index in 0..<count {
+      replies[count][index] = index < width ? byte(of: value, index, width) : 0
+    }
+    return replies[count]
+  }
+
+  @exclusivity(unchecked) private var replies: [[UInt8]] = (0...4).map {
+    [UInt8](repeating: 0, count: $0)
+  }
+
+  private func byte(of value: UInt32, _ index: Int, _ width: Int) -> UInt8 {
+    UInt8(truncatingIfNeeded: value >> (8 * UInt32(width - 1 - index)))
   }
 
   static func isVerificationRegister(_ address: UInt16) -> Bool {
@@ -209,7 +229,7 @@ public final class ADE7953Model: I2CDeviceModel {
     var value: UInt32 = 0
     for byte in data { value = value << 8 | UInt32(byte) }
     let base = address >= 0x300 && address < 0x400 ? address - 0x100 : address
-    let protectBits = registers[0x040] ?? 0
+    let protectBits = register(0x040)
     let group: UInt32 = width == 1 ? 1 : width == 2 ? 2 : 4
     if base != 0x040, protectBits & group != 0 { return }
     switch base {
@@ -217,19 +237,24 @@ public final class ADE7953Model: I2CDeviceModel {
       unlocked = value == 0xAD
     case 0x120:
       guard unlocked else { return }
-      registers[base] = value
+      registers[Int(base)] = value
     case 0x102:
       if value & 0x80 != 0 {
         reset()
         return
       }
-      registers[base] = value & 0xFF7F
+      registers[Int(base)] = value & 0xFF7F
     case 0x0FD, 0x0FF, 0x1FE, 0x1FF, 0x2FF, 0x702, 0x10A, 0x10B, 0x10E, 0x22D, 0x22E, 0x230, 0x231,
       0x210...0x223:
       return
+    case 0x800:
+      externalReference = value & 1
+    case 0x000..<0x300:
+      registers[Int(base)] = width == 4 ? value & 0xFF_FFFF : value
     default:
-      registers[base] = width == 4 ? value & 0xFF_FFFF : value
+      return
     }
+    cachedFractions = nil
     lastOperation = 0xCA
     lastAddress = address
     lastData = width == 4 ? value & 0xFF_FFFF : value
@@ -239,16 +264,30 @@ public final class ADE7953Model: I2CDeviceModel {
 
   // MARK: Register values
 
-  private func register(_ address: UInt16) -> UInt32 { registers[address] ?? 0 }
+  private func register(_ address: UInt16) -> UInt32 {
+    if address < 0x300 { return registers[Int(address)] }
+    return address == 0x800 ? externalReference : 0
+  }
 
   private func gain(_ address: UInt16) -> Double {
     Double(register(address)) / ADE7953Model.unityGain
   }
 
-  /// Signal fractions of full scale after gains: voltage, currents, active powers.
-  private var fractions:
-    (v: Double, iA: Double, iB: Double, pA: Double, pB: Double, sA: Double, sB: Double)
-  {
+  typealias Fractions = (
+    v: Double, iA: Double, iB: Double, pA: Double, pB: Double, sA: Double, sB: Double
+  )
+  /// Recomputed only when the load or a register changes.
+  @exclusivity(unchecked) private var cachedFractions: Fractions?
+
+  /// Signal fractions of full scale after gains: voltage, currents, active and apparent powers.
+  private var fractions: Fractions {
+    if let cachedFractions { return cachedFractions }
+    let computed = computeFractions()
+    cachedFractions = computed
+    return computed
+  }
+
+  private func computeFractions() -> Fractions {
     let v = load.volts / frontEnd.fullScaleVolts * gain(0x281)
     let iA = load.amperesA / frontEnd.fullScaleAmperesA * gain(0x280)
     let iB = load.amperesB / frontEnd.fullScaleAmperesB * gain(0x28C)
@@ -269,9 +308,7 @@ public final class ADE7953Model: I2CDeviceModel {
     let is32 = rawAddress >= 0x300 && rawAddress < 0x400
     let address = is32 ? rawAddress - 0x100 : rawAddress
     let value24: UInt32
-    var f: (v: Double, iA: Double, iB: Double, pA: Double, pB: Double, sA: Double, sB: Double) {
-      fractions
-    }
+    var f: Fractions { fractions }
     switch address {
     case 0x0FD: return UInt32(lastOperation)
     case 0x0FF: return lastData & 0xFF
@@ -414,13 +451,21 @@ public final class ADE7953Model: I2CDeviceModel {
   /// Every register to its default, energies to zero, RESET set and enabled (IRQ low).
   private func reset() {
     resetCount += 1
-    registers = [
-      0x004: 0x40, 0x100: 0xFFFF, 0x101: 0x0000, 0x102: 0x8004, 0x103: 0x3F, 0x104: 0x3F,
-      0x107: 0x300, 0x203: 0x00_E419, 0x204: 0x00_E419, 0x205: 0x00_0000, 0x224: 0xFF_FFFF,
-      0x225: 0xFF_FFFF, 0x22C: ADE7953Interrupts.reset.rawValue,
-      0x280: 0x40_0000, 0x281: 0x40_0000, 0x282: 0x40_0000, 0x283: 0x40_0000, 0x284: 0x40_0000,
-      0x28C: 0x40_0000, 0x28D: 0x40_0000, 0x28E: 0x40_0000, 0x28F: 0x40_0000, 0x290: 0x40_0000,
+    registers = [UInt32](repeating: 0, count: 0x300)
+    externalReference = 0
+    let defaults: [(UInt16, UInt32)] = [
+      (0x004, 0x40), (0x100, 0xFFFF), (0x101, 0x0000), (0x102, 0x8004), (0x103, 0x3F),
+      (0x104, 0x3F),
+      (0x107, 0x300), (0x203, 0x00_E419), (0x204, 0x00_E419), (0x205, 0x00_0000),
+      (0x224, 0xFF_FFFF),
+      (0x225, 0xFF_FFFF), (0x22C, ADE7953Interrupts.reset.rawValue),
+      (0x280, 0x40_0000), (0x281, 0x40_0000), (0x282, 0x40_0000), (0x283, 0x40_0000),
+      (0x284, 0x40_0000),
+      (0x28C, 0x40_0000), (0x28D, 0x40_0000), (0x28E, 0x40_0000), (0x28F, 0x40_0000),
+      (0x290, 0x40_0000),
     ]
+    for (address, value) in defaults { registers[Int(address)] = value }
+    cachedFractions = nil
     energy = [Int32](repeating: 0, count: 6)
     energyFraction = [Double](repeating: 0, count: 6)
     statusA = ADE7953Interrupts.reset.rawValue

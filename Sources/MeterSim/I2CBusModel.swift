@@ -25,9 +25,10 @@ public final class I2CBusModel: I2CBus {
     public var bytes = 0
   }
 
-  private var devices = [(any I2CDeviceModel)?](repeating: nil, count: 128)
-  public private(set) var counters = Counters()
-  private var perAddress = [Counters](repeating: Counters(), count: 128)
+  // Single-threaded simulator state; see ADE7953Model for why exclusivity checks are off.
+  @exclusivity(unchecked) private var devices = [(any I2CDeviceModel)?](repeating: nil, count: 128)
+  @exclusivity(unchecked) public private(set) var counters = Counters()
+  @exclusivity(unchecked) private var perAddress = [Counters](repeating: Counters(), count: 128)
   /// A failure to raise on the next transaction (arbitration loss, bus error).
   public var nextFailure: BusError?
 

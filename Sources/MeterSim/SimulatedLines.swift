@@ -47,9 +47,10 @@ public final class SimulatedOutputLine: OutputLine {
 
 /// A GPIO input line whose level a test, the simulator or a model sets; every change is
 /// recorded as an edge with the virtual time, like the kernel's GPIO event queue.
-public final class SimulatedInputLine: InputLine {
-  public private(set) var currentLevel: LineLevel
-  private var edges: [LineEdge] = []
+public final class SimulatedInputLine: InputLine, EdgeEventSource {
+  // Single-threaded simulator state; see ADE7953Model for why exclusivity checks are off.
+  @exclusivity(unchecked) public private(set) var currentLevel: LineLevel
+  @exclusivity(unchecked) private var queuedEdges: [LineEdge] = []
   private let clock: VirtualClock
   /// A failure to raise on the next read.
   public var nextFailure: BusError?
@@ -63,7 +64,25 @@ public final class SimulatedInputLine: InputLine {
   public func drive(_ level: LineLevel) {
     guard level != currentLevel else { return }
     currentLevel = level
-    edges.append(LineEdge(level == .high ? .rising : .falling, at: clock.nowNanoseconds))
+    let edge = LineEdge(level == .high ? .rising : .falling, at: clock.nowNanoseconds)
+    queuedEdges.append(edge)
+    for continuation in listeners { continuation.yield(edge) }
+  }
+
+  private var listeners: [AsyncThrowingStream<LineEdge, any Error>.Continuation] = []
+
+  /// Edges from now on, as the service's interrupt handlers consume them on the Pi. Every
+  /// stream sees every edge; `pendingEdges()` keeps its own queue.
+  public func edges() -> AsyncThrowingStream<LineEdge, any Error> {
+    let (stream, continuation) = AsyncThrowingStream<LineEdge, any Error>.makeStream()
+    listeners.append(continuation)
+    return stream
+  }
+
+  /// Ends every edge stream (the line is released).
+  public func release() {
+    for continuation in listeners { continuation.finish() }
+    listeners.removeAll()
   }
 
   public func level() throws(BusError) -> LineLevel {
@@ -79,11 +98,11 @@ public final class SimulatedInputLine: InputLine {
       nextFailure = nil
       throw failure
     }
-    guard !edges.isEmpty else { return [] }
-    defer { edges.removeAll(keepingCapacity: true) }
-    return edges
+    guard !queuedEdges.isEmpty else { return [] }
+    defer { queuedEdges.removeAll(keepingCapacity: true) }
+    return queuedEdges
   }
 
   /// Whether edges are waiting, without consuming them (the simulator's cheap check).
-  public var hasPendingEdges: Bool { !edges.isEmpty }
+  public var hasPendingEdges: Bool { !queuedEdges.isEmpty }
 }

@@ -5,7 +5,7 @@ import MeterDrivers
 /// `sleep` advances time instead of waiting, so a driver's 60 ms relay pulse costs nothing in
 /// wall time. Models read `nowNanoseconds` when accessed and catch up lazily.
 public final class VirtualClock: DriverClock {
-  public private(set) var nowNanoseconds: UInt64
+  @exclusivity(unchecked) public private(set) var nowNanoseconds: UInt64
   /// Total virtual time drivers spent sleeping (a figure tests can assert).
   public private(set) var sleptNanoseconds: UInt64 = 0
 

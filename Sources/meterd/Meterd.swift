@@ -1,9 +1,13 @@
 import ArgumentParser
 import Foundation
+import Logging
+import MeterCards
+import MeterCore
 import MeterService
+import ServiceLifecycle
 
-/// The meter service. Thin: parse the command line and the configuration, then hand over to
-/// `MeterService`.
+/// The meter service. Thin: parse the command line and the configuration, wire the host, the
+/// control loop and the HTTP server into a service group, run until SIGTERM.
 @main
 struct Meterd: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -22,14 +26,33 @@ struct Meterd: AsyncParsableCommand {
     help: "Print the device nodes the configuration names, one a line (for DeviceAllow=).")
   var printDeviceNodes = false
 
+  @Flag(
+    name: .long,
+    help:
+      "Run on the chip models instead of hardware, trusting the test vending key. Without a configuration file, meter 100001 on the defaults."
+  )
+  var simulate = false
+
+  @Option(name: .long, help: "Override [http] port.")
+  var port: Int?
+
+  static let firmware = Firmware(
+    version: "meterd-1",
+    buildTime: Timestamp(unixSeconds: 1_767_225_600))  // 2026-01-01T00:00:00Z
+
   func run() async throws {
-    let configuration: MeterdConfiguration
-    do {
-      configuration = try MeterdConfiguration.load(path: config)
-    } catch {
-      printError(error.description)
-      throw ExitCode(78)  // EX_CONFIG: systemd shows it as "status=78/CONFIG".
+    var configuration: MeterdConfiguration
+    if simulate && !FileManager.default.fileExists(atPath: config) {
+      configuration = MeterdConfiguration(meter: MeterIdentity(id: MeterID(100_001)))
+    } else {
+      do {
+        configuration = try MeterdConfiguration.load(path: config)
+      } catch {
+        printError(error.description)
+        throw ExitCode(78)  // EX_CONFIG: systemd shows it as "status=78/CONFIG".
+      }
     }
+    if let port { configuration.http.port = port }
     if printDeviceNodes {
       for node in configuration.hardware.deviceNodes { print(node) }
       return
@@ -38,8 +61,52 @@ struct Meterd: AsyncParsableCommand {
       print("\(config): meter \(configuration.meter.id), configuration valid")
       return
     }
-    printError("meterd: the meter service itself is not in this build yet (issue 8, step 3)")
-    throw ExitCode.failure
+    guard simulate else {
+      printError(
+        "meterd: the hardware backends are not wired into meterd yet; run with --simulate")
+      throw ExitCode.failure
+    }
+
+    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    let logger = Logger(label: "meterd")
+    let token: APIToken
+    if let loaded = try? APIToken.load(path: configuration.keys.apiToken) {
+      token = loaded
+    } else {
+      let generated = (0..<16).map { _ in String(UInt16.random(in: 0x1000...0xFFFF), radix: 16) }
+        .joined()
+      token = APIToken(generated)!
+      logger.notice("simulate mode: no API token file; this run's token is \(generated)")
+    }
+    let start = ContinuousClock.now
+    let clock = MeterClock(
+      now: {
+        // clock_gettime(2): the system clock in integers, no floating point near billing.
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Timestamp(
+          unixMilliseconds: Int64(time.tv_sec) * 1_000 + Int64(time.tv_nsec) / 1_000_000)
+      },
+      elapsedNanoseconds: {
+        let elapsed = ContinuousClock.now - start
+        return UInt64(elapsed.components.seconds) * 1_000_000_000
+          + UInt64(elapsed.components.attoseconds / 1_000_000_000)
+      })
+    let host = try MeterHost(
+      simulating: configuration, utilityKey: MeterHost.testVendingKey.verifyingKey,
+      firmware: Self.firmware, clock: clock)
+    let loop = ControlLoopService(
+      host: host, notifier: SystemdNotifier.fromEnvironment(), logger: logger)
+    let server = buildApplication(
+      configuration: configuration.http, host: host, token: token, logger: logger)
+    let group = ServiceGroup(
+      configuration: .init(
+        services: [.init(service: loop), .init(service: server)],
+        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    logger.info(
+      "meter \(configuration.meter.id) simulated; HTTP on \(configuration.http.address):\(configuration.http.port)"
+    )
+    try await group.run()
   }
 }
 

@@ -47,7 +47,10 @@ enum StandInSchema: JournalSchema {
   typealias Entry = StandInEntry
   typealias Event = StandInEvent
 
-  static let version: UInt16 = 1
+  /// Version 2 stores an interval's export energy only when there is some (a flag in the tag
+  /// byte); version 1 always stored it. Journals of both versions are read.
+  static let version: UInt16 = 2
+  static let hasExport: UInt8 = 0x08
 
   enum Tag: UInt8 {
     case interval = 1
@@ -95,10 +98,11 @@ enum StandInSchema: JournalSchema {
     switch entry {
     case .interval(let seconds, let band, let importEnergy, let exportEnergy, let charge):
       // Band in the tag byte; the time as a delta; energies and charge as varints.
-      writer.append(Tag.interval.rawValue << 4 | UInt8(band))
+      writer.append(
+        Tag.interval.rawValue << 4 | UInt8(band) | (exportEnergy != 0 ? Self.hasExport : 0))
       writer.appendVarint(UInt64(seconds))
       writer.appendVarint(UInt64(importEnergy))
-      writer.appendVarint(UInt64(exportEnergy))
+      if exportEnergy != 0 { writer.appendVarint(UInt64(exportEnergy)) }
       writer.appendVarint(UInt64(charge))
     case .purchase(let sequence, let amount):
       writer.append(Tag.purchase.rawValue << 4)
@@ -123,11 +127,14 @@ enum StandInSchema: JournalSchema {
     let low = tagByte & 0x0F
     switch Tag(rawValue: tagByte >> 4) {
     case .interval:
-      guard Int(low) < StandInState.bandCount else { throw .invalid("band \(low)") }
+      let hasExport = version < 2 || low & Self.hasExport != 0
+      let band = Int(version < 2 ? low : low & ~Self.hasExport)
+      guard band < StandInState.bandCount else { throw .invalid("band \(band)") }
+      let seconds = try reader.readVarint(as: UInt32.self)
+      let importEnergy = try reader.readVarint(as: Int64.self)
       return .interval(
-        seconds: try reader.readVarint(as: UInt32.self), band: Int(low),
-        importEnergy: try reader.readVarint(as: Int64.self),
-        exportEnergy: try reader.readVarint(as: Int64.self),
+        seconds: seconds, band: band, importEnergy: importEnergy,
+        exportEnergy: hasExport ? try reader.readVarint(as: Int64.self) : 0,
         charge: try reader.readVarint(as: Int64.self))
     case .purchase:
       let step = try reader.readVarint(as: UInt32.self)

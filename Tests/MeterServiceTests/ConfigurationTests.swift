@@ -25,7 +25,7 @@ struct ConfigurationTests {
   func sampleIsTheDefaults() throws {
     let configuration = try MeterdConfiguration.load(path: Self.samplePath)
     #expect(configuration.meter.id == MeterID(10001))
-    #expect(configuration.settings == PrepaidSettings())
+    #expect(configuration.settings == MeterConfiguration(meter: MeterID(10001)))
     #expect(configuration.tariff == .flatDefault)
     #expect(configuration.hardware == HardwareConfiguration())
     #expect(configuration.keys == KeyLocations())
@@ -104,10 +104,11 @@ struct ConfigurationTests {
     #expect(error.line == 4)
     #expect(error.reason.contains("R-U2"))
     let malformed = try #require(refusal("[meter]\nid = 7\n[settings]\nalarm1 = \"20.00001\"\n"))
-    #expect(malformed.reason.contains("at most 4 decimals"))
+    #expect(malformed.key == "settings.alarm1")
+    #expect(malformed.reason.contains("must be an amount"))
   }
 
-  @Test("R-P3: alarm 2 above alarm 1 is refused on alarm2's line")
+  @Test("R-P3: alarm 2 above alarm 1 is refused, on the line of the key the core names")
   func alarmOrder() throws {
     let text = """
       [meter]
@@ -117,9 +118,9 @@ struct ConfigurationTests {
       alarm2 = "20.00"
       """
     let error = try #require(refusal(text))
-    #expect(error.key == "settings.alarm2")
-    #expect(error.line == 5)
-    #expect(error.reason.contains("above alarm1"))
+    #expect(error.key == "settings.alarm1")
+    #expect(error.line == 4)
+    #expect(error.reason == "must be at least alarm2 (20.00)")
   }
 
   @Test("R-P9: a reclose voltage at or above the trip voltage is refused")
@@ -205,7 +206,7 @@ struct ConfigurationTests {
     #expect(tariff.seasons[1].startMonth == 6)
     #expect(
       tariff.holidays == [
-        CalendarDate(year: 2026, month: 12, day: 25), CalendarDate(year: 2026, month: 12, day: 26),
+        CivilDate(year: 2026, month: 12, day: 25)!, CivilDate(year: 2026, month: 12, day: 26)!,
       ])
     #expect(
       tariff.blocks == [
@@ -273,20 +274,21 @@ struct ConfigurationTests {
   @Test("R-P6: friendly windows and dates are read; a malformed window is refused")
   func friendlyPeriods() throws {
     let configuration = try MeterdConfiguration.parse(
-      "[meter]\nid = 7\n[settings]\nfriendly_windows = [\"sat-sun 00:00-24:00\", \"mon 18:00-07:00\"]\nfriendly_dates = [2026-12-25]\n"
+      "[meter]\nid = 7\n[settings]\nfriendly_windows = [\"sat 00:00-24:00\", \"mon 18:00-20:00\"]\nfriendly_dates = [2026-12-25, \"2026-12-26\"]\n"
     )
-    let windows = configuration.settings.friendlyWindows.map {
-      "\($0.weekday) \($0.start)-\($0.end)"
-    }
     #expect(
-      windows == [
-        "saturday 00:00-24:00", "sunday 00:00-24:00", "monday 18:00-24:00", "tuesday 00:00-07:00",
+      configuration.settings.friendlyWindows == [
+        WeeklyWindow(weekday: .saturday, startMinute: 0, endMinute: 1_440),
+        WeeklyWindow(weekday: .monday, startMinute: 1_080, endMinute: 1_200),
       ])
-    #expect(configuration.settings.friendlyDates == [CalendarDate(year: 2026, month: 12, day: 25)])
+    #expect(
+      configuration.settings.friendlyDates == [
+        CivilDate(year: 2026, month: 12, day: 25)!, CivilDate(year: 2026, month: 12, day: 26)!,
+      ])
     let error = try #require(
       refusal("[meter]\nid = 7\n[settings]\nfriendly_windows = [\"weekends\"]\n"))
     #expect(error.line == 4)
-    #expect(error.reason.contains("not a weekly window"))
+    #expect(error.key == "settings.friendly_windows")
   }
 
   @Test("an impossible date is refused")

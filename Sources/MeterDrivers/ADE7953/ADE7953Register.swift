@@ -9,11 +9,18 @@ public struct ADE7953Register: Hashable, Sendable, CustomStringConvertible {
   /// Two's-complement registers are sign-extended when read.
   public let isSigned: Bool
   public let name: String
+  /// The read as one transaction: 16-bit address, repeated START, `byteCount` bytes. Built once
+  /// so the per-second reads allocate nothing for the request.
+  public let readOperations: [I2COperation]
 
   public init(_ address: UInt16, _ name: String, signed: Bool = false) {
     self.address = address
     self.name = name
     self.isSigned = signed
+    readOperations = [
+      .write([UInt8(address >> 8), UInt8(address & 0xFF)]),
+      .read(count: ADE7953Register.byteCount(address: address)),
+    ]
   }
 
   /// Register width in bytes, from the address (Tables 13-15).

@@ -60,7 +60,7 @@ enum ConfigurationParser {
     try meterTable.finish()
 
     var settingsTable = try root.table("settings")
-    let settings = try prepaidSettings(&settingsTable)
+    let settings = try settings(&settingsTable, meter: MeterID(UInt64(id)))
     var tariffTable = try root.table("tariff")
     let tariff = try tariffDefinition(&tariffTable, creditMode: settings.creditMode)
     let hardware = try hardwareConfiguration(&root)
@@ -80,145 +80,35 @@ enum ConfigurationParser {
 
   // MARK: [settings] (SPEC §4)
 
-  static func prepaidSettings(_ table: inout TableReader) throws(ConfigurationFileError)
-    -> PrepaidSettings
+  /// Each key goes to the core's `MeterConfiguration.set(_:to:)` as text, then the core
+  /// validates the whole; both name the key, which is located here. Amounts and decimals are
+  /// quoted strings or integers; a float is refused before the core sees it (R-U2).
+  static func settings(_ table: inout TableReader, meter: MeterID) throws(ConfigurationFileError)
+    -> MeterConfiguration
   {
-    var settings = PrepaidSettings()
-    let mode = try table.string("credit_mode", default: settings.creditMode.rawValue)
-    guard let creditMode = PrepaidSettings.CreditMode(rawValue: mode) else {
-      throw table.error("credit_mode", "must be \"money\" or \"energy\" (R-U4), found \"\(mode)\"")
-    }
-    settings.creditMode = creditMode
-    settings.utcOffsetMinutes = try table.integer(
-      "utc_offset_minutes", default: settings.utcOffsetMinutes, in: -720...840, unit: "minutes")
-    settings.alarm1 = try table.money("alarm1", default: settings.alarm1)
-    settings.alarm2 = try table.money("alarm2", default: settings.alarm2)
-    settings.overdraftLimit = try table.money("overdraft_limit", default: settings.overdraftLimit)
-    settings.hoardingLimit = try table.money("hoarding_limit", default: settings.hoardingLimit)
-    let day = 86_400
-    settings.lowCreditBeepSeconds = try table.integer(
-      "low_credit_beep_s", default: settings.lowCreditBeepSeconds, in: 1...day, unit: "seconds")
-    settings.overloadLimitWatts = try table.integer(
-      "overload_limit_w", default: settings.overloadLimitWatts, in: 1...100_000, unit: "W")
-    settings.overloadHoldSeconds = try table.integer(
-      "overload_hold_s", default: settings.overloadHoldSeconds, in: 0...day, unit: "seconds")
-    settings.overloadLockoutTrips = try table.integer(
-      "overload_lockout_trips", default: settings.overloadLockoutTrips, in: 1...100)
-    settings.overloadLockoutWindowSeconds = try table.integer(
-      "overload_lockout_window_s", default: settings.overloadLockoutWindowSeconds, in: 1...day,
-      unit: "seconds")
-    settings.overloadLockoutSeconds = try table.integer(
-      "overload_lockout_s", default: settings.overloadLockoutSeconds, in: 1...day,
-      unit: "seconds")
-    settings.overvoltageLimitVolts = try table.integer(
-      "overvoltage_limit_v", default: settings.overvoltageLimitVolts, in: 1...1_000, unit: "V")
-    settings.overvoltageHoldSeconds = try table.integer(
-      "overvoltage_hold_s", default: settings.overvoltageHoldSeconds, in: 0...day, unit: "seconds")
-    settings.overvoltageRecloseVolts = try table.integer(
-      "overvoltage_reclose_v", default: settings.overvoltageRecloseVolts, in: 1...1_000, unit: "V")
-    settings.overvoltageRecloseSeconds = try table.integer(
-      "overvoltage_reclose_s", default: settings.overvoltageRecloseSeconds, in: 0...day,
-      unit: "seconds")
-    settings.inquiryPageSeconds = try table.integer(
-      "inquiry_page_s", default: settings.inquiryPageSeconds, in: 1...day, unit: "seconds")
-    settings.pageTimeoutSeconds = try table.integer(
-      "page_timeout_s", default: settings.pageTimeoutSeconds, in: 1...day, unit: "seconds")
-    settings.imbalanceThresholdBasisPoints = try table.scaledDecimal(
-      "imbalance_threshold_percent", default: settings.imbalanceThresholdBasisPoints,
-      fractionDigits: 2, in: 1...10_000, unit: "%")
-    settings.imbalanceHoldSeconds = try table.integer(
-      "imbalance_hold_s", default: settings.imbalanceHoldSeconds, in: 0...day, unit: "seconds")
-    settings.bypassCurrentMilliamps = try table.scaledDecimal(
-      "bypass_current_a", default: settings.bypassCurrentMilliamps, fractionDigits: 3,
-      in: 1...100_000, unit: "A")
-    settings.bypassHoldSeconds = try table.integer(
-      "bypass_hold_s", default: settings.bypassHoldSeconds, in: 0...day, unit: "seconds")
-    settings.tamperTrip = try table.bool("tamper_trip", default: settings.tamperTrip)
-    let billing = try table.string("billing", default: settings.billing.rawValue)
-    guard let billingRule = PrepaidSettings.Billing(rawValue: billing) else {
-      throw table.error(
-        "billing", "must be \"import_plus_export\" or \"import_only\" (R-P13), found \"\(billing)\""
-      )
-    }
-    settings.billing = billingRule
-    if let windows = try table.stringArray("friendly_windows") {
-      for text in windows {
-        guard let dayWindows = parseWeeklyWindow(text) else {
-          throw table.error(
-            "friendly_windows",
-            "\"\(text)\" is not a weekly window: write DAYS HH:MM-HH:MM, e.g. \"sat 00:00-24:00\" or \"mon-fri 18:00-07:00\""
-          )
-        }
-        settings.friendlyWindows += dayWindows
+    var configuration = MeterConfiguration(meter: meter)
+    let known = MeterConfiguration.keys.map(\.key)
+    for key in table.keys {
+      guard known.contains(key) else { continue }
+      let text = try table.settingText(key)
+      do throws(ConfigurationError) {
+        try configuration.set(key, to: text)
+      } catch {
+        throw table.error(key, error.rule)
       }
     }
-    if let dates = try table.dates("friendly_dates") {
-      settings.friendlyDates = dates
+    try table.finish(known: known)
+    do throws(ConfigurationError) {
+      try configuration.validate()
+    } catch {
+      throw table.error(error.field, error.rule)
     }
-    try table.finish()
-
-    // The order of the thresholds is what makes the alarms mean anything (R-P2, R-P3, R-P7).
-    guard settings.alarm2 <= settings.alarm1 else {
-      throw table.error(
-        "alarm2",
-        "\(settings.alarm2.exactString) is above alarm1 (\(settings.alarm1.exactString)): the trip-once alarm must not come before the low-credit alarm (R-P2, R-P3)"
-      )
-    }
-    guard settings.hoardingLimit > settings.alarm1 else {
-      throw table.error(
-        "hoarding_limit",
-        "\(settings.hoardingLimit.exactString) must be above alarm1 (\(settings.alarm1.exactString)), or no purchase could ever lift credit out of the low-credit alarm (R-P7)"
-      )
-    }
-    guard settings.overvoltageRecloseVolts < settings.overvoltageLimitVolts else {
-      throw table.error(
-        "overvoltage_reclose_v",
-        "\(settings.overvoltageRecloseVolts) V must be below overvoltage_limit_v (\(settings.overvoltageLimitVolts) V), or the relay would reclose into the over-voltage it opened for (R-P9)"
-      )
-    }
-    return settings
-  }
-
-  /// `sat 00:00-24:00`, `mon-fri 18:00-07:00`: one window per day, split at midnight when the
-  /// end comes before the start (the part after midnight belongs to the next day).
-  static func parseWeeklyWindow(_ text: String) -> [PrepaidSettings.DayWindow]? {
-    typealias Weekday = PrepaidSettings.Weekday
-    let parts = text.split(separator: " ", omittingEmptySubsequences: true)
-    guard parts.count == 2 else { return nil }
-    let dayNames = parts[0].lowercased().split(separator: "-", omittingEmptySubsequences: false)
-    let times = parts[1].split(separator: "-", omittingEmptySubsequences: false)
-    guard times.count == 2,
-      let start = TableReader.parseTime(times[0]),
-      let end = TableReader.parseTime(times[1], allowEndOfDay: true), start != end
-    else { return nil }
-    var days: [Weekday]
-    switch dayNames.count {
-    case 1:
-      guard let day = Weekday.abbreviations[String(dayNames[0])] else { return nil }
-      days = [day]
-    case 2:
-      guard let first = Weekday.abbreviations[String(dayNames[0])],
-        let last = Weekday.abbreviations[String(dayNames[1])], first.rawValue <= last.rawValue
-      else { return nil }
-      days = Weekday.allCases.filter { (first.rawValue...last.rawValue).contains($0.rawValue) }
-    default:
-      return nil
-    }
-    let midnight = MinuteOfDay(minutes: 0)
-    let endOfDay = MinuteOfDay(minutes: 1_440)
-    return days.flatMap { day -> [PrepaidSettings.DayWindow] in
-      guard end < start else { return [.init(weekday: day, start: start, end: end)] }
-      let nextDay = Weekday(rawValue: (day.rawValue + 1) % 7)!
-      return [
-        .init(weekday: day, start: start, end: endOfDay),
-        .init(weekday: nextDay, start: midnight, end: end),
-      ].filter { $0.start < $0.end }
-    }
+    return configuration
   }
 
   // MARK: [tariff] (R-P12)
 
-  static func tariffDefinition(_ table: inout TableReader, creditMode: PrepaidSettings.CreditMode)
+  static func tariffDefinition(_ table: inout TableReader, creditMode: CreditMode)
     throws(ConfigurationFileError) -> TariffDefinition
   {
     var tariff = TariffDefinition.flatDefault
@@ -327,6 +217,12 @@ enum ConfigurationParser {
       tariff.blocks = blocks
     }
     try table.finish()
+
+    do throws(ConfigurationError) {
+      try tariff.tariffSet.validate()
+    } catch {
+      throw table.error(nil, "\(error.field): \(error.rule)")
+    }
 
     if creditMode == .energy {
       // R-U4: in energy mode credit is kWh, so a kWh must cost exactly 1 whatever the time.

@@ -4,9 +4,10 @@ import MeterCore
 /// documented in README "Configuration reference"; `systemd/meterd.toml` is a commented sample.
 public struct MeterdConfiguration: Hashable, Sendable {
   public var meter: MeterIdentity
-  /// Prepaid behaviour (SPEC §4): thresholds, limits and friendly periods.
-  public var settings: PrepaidSettings
-  /// The initial tariff (R-P12); later changes arrive as signed tariff records.
+  /// Prepaid behaviour (SPEC §4), validated by the core: `[settings]` keys are the core's
+  /// configuration keys (`MeterConfiguration.keys`), so a settings record names them the same.
+  public var settings: MeterConfiguration
+  /// The initial tariff (R-P12) with its band names; later changes arrive as signed records.
   public var tariff: TariffDefinition
   public var hardware: HardwareConfiguration
   public var keys: KeyLocations
@@ -15,13 +16,13 @@ public struct MeterdConfiguration: Hashable, Sendable {
   public var stateDirectory: String
 
   public init(
-    meter: MeterIdentity, settings: PrepaidSettings = PrepaidSettings(),
+    meter: MeterIdentity, settings: MeterConfiguration? = nil,
     tariff: TariffDefinition = .flatDefault, hardware: HardwareConfiguration = .init(),
     keys: KeyLocations = .init(), http: HTTPConfiguration = .init(),
     stateDirectory: String = "/var/lib/meterd"
   ) {
     self.meter = meter
-    self.settings = settings
+    self.settings = settings ?? MeterConfiguration(meter: meter.id)
     self.tariff = tariff
     self.hardware = hardware
     self.keys = keys
@@ -37,108 +38,6 @@ public struct MeterIdentity: Hashable, Sendable {
   public init(id: MeterID) { self.id = id }
 }
 
-/// The prepaid behaviour the file sets (SPEC §4), with the spec's defaults. Key names are the
-/// core's `MeterConfiguration` field names, so a refusal from either names the same key; units
-/// are the file's (whole seconds, watts, volts), converted for the core in one place.
-public struct PrepaidSettings: Hashable, Sendable {
-  /// R-U4: what credit counts.
-  public enum CreditMode: String, Hashable, Sendable, CaseIterable {
-    case money
-    /// Credit in kWh, one price of 1 per kWh.
-    case energy
-  }
-
-  /// R-P13: which measured directions are billed.
-  public enum Billing: String, Hashable, Sendable, CaseIterable {
-    case importPlusExport = "import_plus_export"
-    case importOnly = "import_only"
-  }
-
-  public enum Weekday: Int, Hashable, Sendable, CaseIterable {
-    case monday, tuesday, wednesday, thursday, friday, saturday, sunday
-
-    static let abbreviations: [String: Weekday] = [
-      "mon": .monday, "tue": .tuesday, "wed": .wednesday, "thu": .thursday, "fri": .friday,
-      "sat": .saturday, "sun": .sunday,
-    ]
-  }
-
-  /// A friendly window within one day, `start..<end` (end up to 24:00). A window written across
-  /// midnight in the file (`mon 18:00-07:00`) becomes two of these.
-  public struct DayWindow: Hashable, Sendable {
-    public var weekday: Weekday
-    public var start: MinuteOfDay
-    public var end: MinuteOfDay
-  }
-
-  public var creditMode: CreditMode = .money
-  /// Local time's offset from UTC, for time-of-use, the billing day and friendly periods.
-  public var utcOffsetMinutes = 0
-  /// R-P2.
-  public var alarm1 = Money(whole: 20)
-  /// R-P3.
-  public var alarm2 = Money(whole: 10)
-  /// R-P5: how far below zero card-restored consumption may go.
-  public var overdraftLimit = Money(whole: 5)
-  /// R-P7.
-  public var hoardingLimit = Money(whole: 2_000)
-  /// R-P2: one beep every this many seconds while credit is low.
-  public var lowCreditBeepSeconds = 60
-  /// R-P8.
-  public var overloadLimitWatts = 6_000
-  public var overloadHoldSeconds = 5
-  public var overloadLockoutTrips = 3
-  public var overloadLockoutWindowSeconds = 600
-  public var overloadLockoutSeconds = 600
-  /// R-P9.
-  public var overvoltageLimitVolts = 265
-  public var overvoltageHoldSeconds = 2
-  public var overvoltageRecloseVolts = 255
-  public var overvoltageRecloseSeconds = 30
-  /// R-P11: each consumption-inquiry page is shown this long.
-  public var inquiryPageSeconds = 3
-  /// How long a page chosen with the button stays before the default page returns.
-  public var pageTimeoutSeconds = 30
-  /// R-T3, in basis points (1250 = 12.5 %).
-  public var imbalanceThresholdBasisPoints = 1_250
-  public var imbalanceHoldSeconds = 10
-  /// R-T4, in milliamperes.
-  public var bypassCurrentMilliamps = 100
-  public var bypassHoldSeconds = 10
-  /// R-T1: open the relay on a cover or magnet event.
-  public var tamperTrip = false
-  public var billing: Billing = .importPlusExport
-  /// R-P6: windows in which low or zero credit never opens the relay.
-  public var friendlyWindows: [DayWindow] = []
-  /// R-P6: whole days (local calendar) that are friendly.
-  public var friendlyDates: [CalendarDate] = []
-
-  public init() {}
-}
-
-/// A calendar date without time zone, as written in the file (`2026-12-25`).
-public struct CalendarDate: Hashable, Sendable, Comparable, CustomStringConvertible {
-  public var year: Int
-  public var month: Int
-  public var day: Int
-
-  public init(year: Int, month: Int, day: Int) {
-    self.year = year
-    self.month = month
-    self.day = day
-  }
-
-  public static func < (lhs: CalendarDate, rhs: CalendarDate) -> Bool {
-    (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
-  }
-
-  public var description: String {
-    "\(year)-\(Self.twoDigits(month))-\(Self.twoDigits(day))"
-  }
-
-  static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-}
-
 /// Minutes since local midnight, 0...1440 (1440 only as the end of a window: `24:00`).
 public struct MinuteOfDay: Hashable, Sendable, Comparable, CustomStringConvertible {
   public var minutes: Int
@@ -148,7 +47,9 @@ public struct MinuteOfDay: Hashable, Sendable, Comparable, CustomStringConvertib
   public static func < (lhs: MinuteOfDay, rhs: MinuteOfDay) -> Bool { lhs.minutes < rhs.minutes }
 
   public var description: String {
-    "\(CalendarDate.twoDigits(minutes / 60)):\(CalendarDate.twoDigits(minutes % 60))"
+    let hours = minutes / 60
+    let rest = minutes % 60
+    return (hours < 10 ? "0" : "") + "\(hours):" + (rest < 10 ? "0" : "") + "\(rest)"
   }
 }
 
@@ -164,6 +65,37 @@ public struct TariffDefinition: Hashable, Sendable {
   public struct Switch: Hashable, Sendable {
     public var at: MinuteOfDay
     public var band: String
+  }
+
+  /// The core's tariff set: bands become register indices in the order the file lists them,
+  /// each distinct profile a day profile.
+  public var tariffSet: TariffSet {
+    let index = Dictionary(uniqueKeysWithValues: bands.enumerated().map { ($1.name, $0) })
+    var profiles: [DayProfile] = []
+    func profile(_ switches: [Switch]) -> Int {
+      let profile = DayProfile(
+        switches: switches.map { .init(minuteOfDay: $0.at.minutes, band: index[$0.band] ?? 0) })
+      if let existing = profiles.firstIndex(of: profile) { return existing }
+      profiles.append(profile)
+      return profiles.count - 1
+    }
+    let coreSeasons = seasons.map { season in
+      MeterCore.Season(
+        startMonth: season.startMonth, startDay: season.startDay,
+        weekdayProfile: profile(season.weekday), saturdayProfile: profile(season.saturday),
+        sundayProfile: profile(season.sunday), holidayProfile: profile(season.holiday))
+    }
+    // The core's blocks start at 0 kWh; the file states only where adders begin.
+    var coreBlocks = blocks.map {
+      TariffBlock(startsAt: $0.aboveEnergy, adder: $0.adderPerKilowattHour)
+    }
+    if let first = coreBlocks.first, first.startsAt != .zero {
+      coreBlocks.insert(TariffBlock(startsAt: .zero, adder: .zero), at: 0)
+    }
+    return TariffSet(
+      id: 0, bandPrices: bands.map(\.pricePerKilowattHour), dayProfiles: profiles,
+      seasons: coreSeasons, holidays: holidays, blocks: coreBlocks, billingDay: billingDay,
+      standingChargePerDay: standingChargePerDay)
   }
 
   public struct Season: Hashable, Sendable {
@@ -185,7 +117,7 @@ public struct TariffDefinition: Hashable, Sendable {
   public var bands: [Band]
   public var seasons: [Season]
   public var blocks: [Block]
-  public var holidays: [CalendarDate]
+  public var holidays: [CivilDate]
   public var standingChargePerDay: Money
   /// Day of the month on which block consumption restarts from zero.
   public var billingDay: Int
@@ -193,7 +125,8 @@ public struct TariffDefinition: Hashable, Sendable {
   public static let maximumBands = 8
   public static let maximumSwitchesPerProfile = 8
   public static let maximumSeasons = 4
-  public static let maximumBlocks = 6
+  /// The core's limit is 6 including the block from 0 kWh that the file leaves implicit.
+  public static let maximumBlocks = 5
   public static let maximumHolidays = 32
 
   /// SPEC §9's default: one band at 1.0000 per kWh, no standing charge, no blocks.

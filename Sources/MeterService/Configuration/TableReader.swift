@@ -208,15 +208,17 @@ struct TableReader {
   }
 
   /// A calendar date: a TOML local date (`2026-12-25`) or the same text quoted.
-  mutating func dates(_ key: String) throws(ConfigurationFileError) -> [CalendarDate]? {
+  mutating func dates(_ key: String) throws(ConfigurationFileError) -> [CivilDate]? {
     guard let value = value(key) else { return nil }
     guard let array = value.array else {
       throw error(key, "must be an array of dates such as [2026-12-25], found \(value.type)")
     }
-    var dates: [CalendarDate] = []
+    var dates: [CivilDate] = []
     for element in array {
-      if let date = element.date {
-        dates.append(CalendarDate(year: date.year, month: date.month, day: date.day))
+      if let tomlDate = element.date,
+        let date = CivilDate(year: tomlDate.year, month: tomlDate.month, day: tomlDate.day)
+      {
+        dates.append(date)
       } else if let text = element.string, let date = Self.parseDate(text) {
         dates.append(date)
       } else {
@@ -226,21 +228,12 @@ struct TableReader {
     return dates
   }
 
-  static func parseDate(_ text: String) -> CalendarDate? {
+  static func parseDate(_ text: String) -> CivilDate? {
     let parts = text.split(separator: "-", omittingEmptySubsequences: false)
     guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-      let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-      (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day)
+      let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
     else { return nil }
-    return CalendarDate(year: year, month: month, day: day)
-  }
-
-  static func daysIn(month: Int, year: Int) -> Int {
-    switch month {
-    case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-    case 4, 6, 9, 11: return 30
-    default: return 31
-    }
+    return CivilDate(year: year, month: month, day: day)
   }
 
   /// `HH:MM`, 00:00...23:59, or 24:00 where `allowEndOfDay`.
@@ -254,10 +247,55 @@ struct TableReader {
     return MinuteOfDay(minutes: hours * 60 + minutes)
   }
 
+  /// A `[settings]` value as the text the core's configuration keys take: strings as written,
+  /// integers and booleans spelled out, arrays (friendly windows and dates) joined with ", ".
+  mutating func settingText(_ key: String) throws(ConfigurationFileError) -> String {
+    guard let value = value(key) else { return "" }
+    switch value.type {
+    case .string, .int, .bool, .date:
+      return try scalarText(value, key: key)
+    case .array:
+      var items: [String] = []
+      for element in value.array ?? TOMLArray() {
+        items.append(try scalarText(element, key: key))
+      }
+      return items.joined(separator: ", ")
+    case .double:
+      throw error(
+        key,
+        "\(value) is a floating-point number: write it as a quoted decimal, e.g. \"20.00\" (no floating point in billing, R-U2)"
+      )
+    default:
+      throw error(key, "must be a quoted string, an integer or true/false, found \(value.type)")
+    }
+  }
+
+  private func scalarText(_ value: TOMLValueConvertible, key: String) throws(ConfigurationFileError)
+    -> String
+  {
+    if let text = value.string { return text }
+    if let number = value.int { return String(number) }
+    if let flag = value.bool { return flag ? "true" : "false" }
+    if let date = value.date,
+      let civil = CivilDate(year: date.year, month: date.month, day: date.day)
+    {
+      return civil.description
+    }
+    if value.type == .double {
+      throw error(
+        key,
+        "\(value) is a floating-point number: write it as a quoted decimal, e.g. \"20.00\" (no floating point in billing, R-U2)"
+      )
+    }
+    throw error(
+      key, "must be a quoted string, an integer, true/false or a date, found \(value.type)")
+  }
+
   /// Refuses keys that were never read: misspelt or not meterd's.
-  func finish() throws(ConfigurationFileError) {
+  /// `known` lists the keys to suggest from when not all of them were present.
+  func finish(known allKeys: [String]? = nil) throws(ConfigurationFileError) {
     for key in keys where !read.contains(key) {
-      let known = read.sorted()
+      let known = allKeys ?? read.sorted()
       var reason = "unknown key"
       if let suggestion = known.min(by: { editDistance($0, key) < editDistance($1, key) }),
         editDistance(suggestion, key) <= 2

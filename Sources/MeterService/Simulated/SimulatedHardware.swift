@@ -1,0 +1,159 @@
+import MeterCore
+import MeterDrivers
+import MeterRuntime
+import MeterSim
+
+/// The meter's hardware for `meterd --simulate`: the real ADE7953 driver against its
+/// register-level model on a modelled I2C bus (the same parts the simulator uses), and the
+/// relay, panel and inputs as plain virtual parts. Time is the wall clock: before each step the
+/// models' virtual clock is brought up to the real time elapsed since start-up.
+///
+/// Not `Sendable`: the `MeterHost` actor owns it, with the runtime.
+final class SimulatedHardware {
+  /// The ADE7953's own interrupt thresholds, above the core's limits, as in the simulator: a
+  /// short circuit or a surge trips at once through the interrupt (R-P8, R-P9).
+  static let overCurrentInterruptMilliamps: Int64 = 63_000
+  static let overVoltageInterruptMillivolts: Int64 = 300_000
+
+  let clock = VirtualClock()
+  let bus = I2CBusModel()
+  let irq: SimulatedInputLine
+  let energyChip: ADE7953Model
+  let chip: ADE7953
+  let relay = VirtualRelay()
+  let panel = VirtualPanel()
+  let inputs = VirtualInputs()
+  let cards: TappedCardReader
+  /// What the load draws when the relay lets it (watts, volts), unless bypassed.
+  private(set) var load = SimulatedLoad()
+
+  init(meter: MeterID) throws(RuntimeFault) {
+    cards = TappedCardReader(meter: meter)
+    irq = SimulatedInputLine(clock: clock, initial: .high)
+    energyChip = ADE7953Model(clock: clock, irqLine: irq)
+    bus.attach(energyChip, at: ADE7953.defaultAddress)
+    var calibration = energyChip.frontEnd.idealCalibration()
+    calibration.overCurrentLevel = calibration.overCurrentLevel(
+      milliamperes: Self.overCurrentInterruptMilliamps)
+    calibration.overVoltageLevel = calibration.overVoltageLevel(
+      millivolts: Self.overVoltageInterruptMillivolts)
+    do throws(ADE7953Error) {
+      chip = try ADE7953(bus: bus, clock: clock, calibration: calibration)
+      try chip.start()
+    } catch {
+      throw .device("simulated ADE7953: \(error)")
+    }
+    relay.onChange = { [unowned self] in applyLoad() }
+  }
+
+  /// Brings the models to `elapsedNanoseconds` since start-up (never backwards: a driver's
+  /// sleep may already have moved virtual time ahead).
+  func catchUp(toElapsedNanoseconds elapsed: UInt64) {
+    if elapsed > clock.nowNanoseconds {
+      clock.advance(nanoseconds: elapsed - clock.nowNanoseconds)
+    }
+    energyChip.catchUp()
+  }
+
+  func setLoad(_ newLoad: SimulatedLoad) {
+    load = newLoad
+    applyLoad()
+  }
+
+  /// The load reaches the chip only through a closed relay, or around it (R-T4 bypass).
+  private func applyLoad() {
+    let flowing = relay.closed || load.bypass
+    energyChip.setLoad(
+      .watts(
+        flowing ? Double(load.watts) : 0, volts: Double(load.volts), powerFactor: 1,
+        neutralWatts: flowing ? Double(load.neutralWatts ?? load.watts) : 0))
+  }
+
+  func ports(journal: any JournalPort, energy: any EnergyPort) -> MeterRuntime.Ports {
+    MeterRuntime.Ports(
+      energy: energy, journal: journal, relay: relay, display: panel, indicators: panel,
+      inputs: inputs, cards: cards)
+  }
+}
+
+/// The household load in simulate mode (whole watts and volts: it is a demonstration control).
+public struct SimulatedLoad: Hashable, Sendable, Codable {
+  public var watts: Int
+  public var volts: Int
+  /// Neutral-channel watts, for imbalance (R-T3); nil means equal to `watts`.
+  public var neutralWatts: Int?
+  /// Wired around the relay (R-T4).
+  public var bypass: Bool
+
+  public init(watts: Int = 0, volts: Int = 230, neutralWatts: Int? = nil, bypass: Bool = false) {
+    self.watts = watts
+    self.volts = volts
+    self.neutralWatts = neutralWatts
+    self.bypass = bypass
+  }
+}
+
+final class VirtualRelay: RelayPort {
+  private(set) var closed = false
+  var onChange: (() -> Void)?
+
+  func drive(_ state: RelayState) throws(RuntimeFault) {
+    let shouldClose = state == .closed
+    guard shouldClose != closed else { return }
+    closed = shouldClose
+    onChange?()
+  }
+
+  func contact() throws(RuntimeFault) -> RelayContact? { closed ? .closed : .open }
+}
+
+final class VirtualPanel: DisplayPort, IndicatorPort {
+  private(set) var lines = DisplayLines("", "")
+  private(set) var alarmLED = false
+  private(set) var beeps = 0
+
+  func show(_ lines: DisplayLines) throws(RuntimeFault) { self.lines = lines }
+  func setAlarmLED(_ on: Bool) throws(RuntimeFault) { alarmLED = on }
+  func beep() throws(RuntimeFault) { beeps += 1 }
+}
+
+final class VirtualInputs: InputPort {
+  private var queued: [RuntimeInputChange] = []
+  private(set) var tamper = TamperInputs(coverOpen: false, magnetDetected: false)
+
+  func pressButton() { queued.append(.buttonPressed) }
+
+  func setTamper(coverOpen: Bool? = nil, magnetDetected: Bool? = nil) {
+    if let coverOpen { tamper.coverOpen = coverOpen }
+    if let magnetDetected { tamper.magnetDetected = magnetDetected }
+    queued.append(.tamper(tamper))
+  }
+
+  func changes() throws(RuntimeFault) -> [RuntimeInputChange] {
+    defer { queued.removeAll() }
+    return queued
+  }
+}
+
+/// The customer's card at the level the core sees it (as the scenario simulator's reader does):
+/// a tap presents this meter's customer card with no purchases on it, which restores supply
+/// after a credit trip (R-P3, R-P5) and shows the consumption inquiry (R-P11). The card layer
+/// (MFRC522 model, signed records) is not wired into `--simulate` yet.
+final class TappedCardReader: CardPort {
+  private let meter: MeterID
+  private var inField = false
+  private(set) var lastWriteBack: WriteBack?
+
+  init(meter: MeterID) { self.meter = meter }
+
+  func tap() { inField = true }
+
+  func poll() throws(RuntimeFault) -> Bool { inField }
+  func read() throws(RuntimeFault) -> CardPresentation { .customer(meter: meter, purchases: []) }
+  func write(_ writeBack: WriteBack, outcome: CardOutcome) throws(RuntimeFault) -> Bool {
+    lastWriteBack = writeBack
+    return true
+  }
+  /// A tap: the card leaves once the meter is done with it.
+  func release() throws(RuntimeFault) { inField = false }
+}

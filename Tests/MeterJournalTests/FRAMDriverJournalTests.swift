@@ -1,0 +1,79 @@
+import MeterCore
+import MeterDrivers
+import MeterSim
+import Testing
+
+@testable import MeterJournal
+
+@Suite("The journal through the MB85RC256V driver on the FRAM model (R-D1, R-D2)")
+struct FRAMDriverJournalTests {
+  func rig(memory: [UInt8]? = nil) -> (I2CBusModel, FRAMModel, FRAMJournalStorage) {
+    let bus = I2CBusModel()
+    let model = memory.map { FRAMModel(memory: $0) } ?? FRAMModel()
+    bus.attach(model, at: MB85RC256V.defaultAddress)
+    return (bus, model, FRAMJournalStorage(MB85RC256V(bus: bus)))
+  }
+
+  @Test(
+    "R-D2: a real meter's journal on the FRAM model recovers after a cut at every byte of a commit")
+  func cutsThroughTheDriver() throws {
+    var rng = SplitMix64(seed: 0xF4A3_0100)
+    var bench = MeterBench()
+    let (_, model, storage) = rig()
+    let journal = try Journal<MeterSchema>.format(storage, initialState: bench.state)
+    let (entries, states) = bench.entries(count: 120, using: &rng)
+    let committedCount = entries.count - 1
+    for entry in entries.dropLast() { try journal.append(entry) }
+    let image = model.memory
+    // The last entry is committed with the power cut after 0, 1, 2... bytes on the bus.
+    var cuts = 0
+    var cut = 0
+    while true {
+      let (_, cutModel, cutStorage) = rig(memory: image)
+      let resumed = try Journal<MeterSchema>.open(cutStorage)
+      #expect(resumed.state == states[committedCount])
+      cutModel.cutPower(afterWrittenBytes: cut)
+      let completed = (try? resumed.append(entries.last!)) != nil
+      cutModel.powerOn()
+      let recovered = try Journal<MeterSchema>.open(cutStorage)
+      if completed {
+        #expect(recovered.state == states[committedCount + 1])
+        break
+      }
+      cuts += 1
+      let whole = recovered.state == states[committedCount + 1]
+      #expect(whole || recovered.state == states[committedCount], "cut after \(cut) bytes")
+      #expect(
+        recovered.state.supply.relay == (whole ? states.last! : states[committedCount]).supply.relay
+      )
+      cut += 1
+    }
+    print(
+      "journal on the FRAM model through the MB85RC256V driver: \(cuts) cuts in one commit recovered"
+    )
+    #expect(cuts >= 7)
+  }
+
+  @Test("R-D2: recovery on the FRAM model reads what the report says, in few transactions")
+  func recoveryBusTraffic() throws {
+    var rng = SplitMix64(seed: 0xF4A3_0101)
+    var bench = MeterBench()
+    let (bus, _, storage) = rig()
+    let journal = try Journal<MeterSchema>.format(storage, initialState: bench.state)
+    for entry in bench.entries(count: 400, using: &rng).entries { try journal.append(entry) }
+    bus.resetCounters()
+    let recovered = try Journal<MeterSchema>.open(storage)
+    let report = try #require(recovered.recoveryReport)
+    let traffic = bus.counters(address: MB85RC256V.defaultAddress)
+    #expect(traffic.transactions == report.readTransactions)
+    // On the wire: per read, the address byte and two memory address bytes, the address byte
+    // again, and the data.
+    #expect(traffic.bytes == report.bytesRead + 4 * report.readTransactions)
+    #expect(recovered.state == bench.state)
+    let microseconds = FRAMBusTime().microseconds(report)
+    print(
+      "recovery on the FRAM model: \(report.bytesRead) bytes in \(report.readTransactions) "
+        + "transactions = \(microseconds) µs at 400 kHz")
+    #expect(microseconds <= 50_000)
+  }
+}

@@ -1,0 +1,90 @@
+import MeterCore
+import Testing
+
+@testable import MeterJournal
+
+@Suite("Journals written by earlier versions are read (R-D3)")
+struct FixtureTests {
+  @Test("R-D3: a version 1 journal (with a torn checkpoint) opens, is upgraded, and carries on")
+  func standInVersion1() throws {
+    let image = JournalFixtures.image(
+      JournalFixtures.standInVersion1, capacity: compactLayout.capacity)
+    let storage = InMemoryJournalStorage(image: image)
+    let journal = try Journal<StandInSchema>.open(storage)
+    let report = try #require(journal.recoveryReport)
+    #expect(report.checkpoint?.schemaVersion == 1)
+    #expect(report.upgradedFromSchemaVersion == 1)
+    #expect(report.rejectedCheckpoints.map(\.reason) == ["header check (CRC-32C) mismatch"])
+    #expect(report.recordsReplayed == 8)
+    let state = journal.state
+    #expect(state.importPerBand == [7_376, 6_032, 12_930, 15_689])
+    #expect(state.exported == 83)
+    #expect(state.charged == 668_063)
+    #expect((state.purchased, state.lastPurchaseSequence, state.purchaseCount) == (400_000, 4, 4))
+    #expect(state.relayReasons == ReferenceMeter.creditExhausted)
+    #expect(state.eventCounts == [2, 0, 1, 3])
+    #expect(state.time == 42)
+
+    // Written on in version 2 from here; the upgrade checkpoint says so.
+    let next: [StandInEntry] = [
+      .interval(seconds: 1, band: 2, importEnergy: 500, exportEnergy: 0, charge: 7_500),
+      .purchase(sequence: 5, amount: 300_000),
+      .interval(seconds: 1, band: 1, importEnergy: 10, exportEnergy: 4, charge: 140),
+    ]
+    for entry in next { try journal.append(entry) }
+    let reopened = try Journal<StandInSchema>.open(storage)
+    #expect(reopened.state == referenceStates(next, from: state).last)
+    #expect(reopened.recoveryReport?.checkpoint?.schemaVersion == StandInSchema.version)
+    #expect(reopened.recoveryReport?.upgradedFromSchemaVersion == nil)
+  }
+
+  @Test("R-D3: the meter's schema version 1 journal opens to the state it held")
+  func meterVersion1() throws {
+    let image = JournalFixtures.image(
+      JournalFixtures.meterVersion1, capacity: JournalLayout.mb85rc256v.capacity)
+    let storage = CountingJournalStorage(InMemoryJournalStorage(image: image))
+    let journal = try Journal<MeterSchema>.open(storage)
+    let report = try #require(journal.recoveryReport)
+    #expect(report.isClean)
+    #expect(report.checkpoint?.schemaVersion == 1)
+    let state = journal.state
+    #expect(state.configuration.meter == MeterBench.meterID)
+    #expect(state.ledger.purchaseCount == 14)
+    #expect(state.ledger.lastAppliedSequence == 14)
+    #expect(state.ledger.totalPurchased == Money(units: 2_710_000))
+    #expect(state.ledger.totalCharged == Money(units: 877))
+    #expect(state.registers.importTotal == Energy(milliwattHours: 69_432))
+    #expect(
+      state.registers.lastIntervalEnd.map { $0.milliseconds(since: MeterBench.start) / 1_000 }
+        == 279)
+    #expect(state.supply.reasons == [.overload, .remote])
+    #expect(state.events.counters == [7, 0, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2])
+    #expect(state.activeTariff.id == 321)
+    #expect(journal.nextSequence == 301)
+    #expect(try journal.readEventLog().entries.count == 13)
+    if MeterSchema.version == 1 { #expect(storage.writeTransactions == 0) }
+  }
+
+  @Test("inspect reports what open would recover, writes nothing, and names a refusal")
+  func inspectWritesNothing() throws {
+    let image = JournalFixtures.image(
+      JournalFixtures.standInVersion1, capacity: compactLayout.capacity)
+    let counter = CountingJournalStorage(InMemoryJournalStorage(image: image))
+    let inspection = Journal<StandInSchema>.inspect(counter)
+    #expect(counter.writeTransactions == 0)
+    #expect(inspection.refusal == nil)
+    #expect(inspection.report.checkpoint?.schemaVersion == 1)
+    #expect(inspection.report.upgradedFromSchemaVersion == nil)
+    #expect(inspection.report.bytesRead > 0)
+    let opened = try Journal<StandInSchema>.open(InMemoryJournalStorage(image: image))
+    #expect(inspection.state == opened.state)
+
+    let blank = Journal<StandInSchema>.inspect(InMemoryJournalStorage())
+    #expect(blank.state == nil)
+    if case .noJournal? = blank.refusal {
+    } else {
+      Issue.record(
+        "a blank memory is reported as no journal, not \(String(describing: blank.refusal))")
+    }
+  }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import MeterCards
+import MeterCore
+import Testing
+
+@testable import MeterService
+
+#if canImport(FoundationNetworking)
+  import FoundationNetworking
+#endif
+
+/// `meterd --simulate` as a separate process, in real time, used only over HTTP: a sale over
+/// the API, load through alarm 1, the alarm 2 trip, a card tap that restores supply, and the
+/// zero-credit trip. Energy is priced at 1000.0000 per kWh so that this takes seconds.
+@Suite("meterd end to end", .serialized)
+struct EndToEndTests {
+  static let root = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  static let token = "e2e-token-0123456789abcdef"
+
+  struct Meterd {
+    let process: Process
+    let base: String
+
+    func request(_ method: String, _ path: String, body: String? = nil, token: String? = nil)
+      async throws -> (Int, [String: Any])
+    {
+      var request = URLRequest(url: URL(string: base + path)!)
+      request.httpMethod = method
+      request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+      if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+      request.httpBody = body.map { Data($0.utf8) }
+      let (data, response) = try await URLSession.shared.data(for: request)
+      let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+      let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+      return (status, object)
+    }
+
+    func state() async throws -> [String: Any] { try await request("GET", "/api/v1/state").1 }
+
+    /// Polls the state until `condition` holds (at most `seconds`), returning that state.
+    func waitFor(
+      _ what: String, seconds: Int = 60, _ condition: ([String: Any]) -> Bool
+    ) async throws -> [String: Any] {
+      for _ in 0..<(seconds * 10) {
+        let state = try await state()
+        if condition(state) { return state }
+        try await Task.sleep(for: .milliseconds(100))
+      }
+      Issue.record("timed out waiting for \(what)")
+      return try await state()
+    }
+  }
+
+  func startMeterd(in directory: URL) async throws -> Meterd {
+    let port = Int.random(in: 20_000...40_000)
+    let tokenFile = directory.appendingPathComponent("api-token")
+    try Self.token.write(to: tokenFile, atomically: true, encoding: .utf8)
+    let config = directory.appendingPathComponent("meterd.toml")
+    try """
+    [meter]
+    id = 100001
+    [tariff]
+    bands = [{ name = "standard", price_per_kwh = "1000.0000" }]
+    [keys]
+    api_token = "\(tokenFile.path)"
+    [http]
+    address = "127.0.0.1"
+    port = \(port)
+    [state]
+    directory = "\(directory.path)"
+    """.write(to: config, atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = Self.root.appendingPathComponent(".build/debug/meterd")
+    process.arguments = ["--simulate", "--config", config.path]
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let meterd = Meterd(process: process, base: "http://127.0.0.1:\(port)")
+    for _ in 0..<100 {
+      if (try? await meterd.state()) != nil { return meterd }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    process.terminate()
+    throw CancellationError()
+  }
+
+  func saleRecord(sequence: UInt32, amount: Money) throws -> String {
+    let record = try MeterHost.testVendingKey.sign(
+      PurchaseRecord(
+        purchase: Purchase(meter: MeterID(100_001), sequence: sequence, amount: amount),
+        soldAt: 1_767_600_000))
+    let hex = record.encoded.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    return #"{"record":"\#(hex)"}"#
+  }
+
+  @Test(
+    "R-V5, R-P2, R-P3, R-P4: sale over the API, alarm 1, alarm 2 trip, card restores, zero trip")
+  func prepaidStory() async throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("meterd-e2e-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let meterd = try await startMeterd(in: directory)
+    defer {
+      meterd.process.terminate()
+      meterd.process.waitUntilExit()
+    }
+
+    let sale = try saleRecord(sequence: 1, amount: Money(whole: 25))
+    let (unauthorized, _) = try await meterd.request("POST", "/api/v1/purchases", body: sale)
+    #expect(unauthorized == 401)
+    let (status, applied) = try await meterd.request(
+      "POST", "/api/v1/purchases", body: sale, token: Self.token)
+    #expect(status == 200)
+    #expect(applied["result"] as? String == "applied")
+    let (_, again) = try await meterd.request(
+      "POST", "/api/v1/purchases", body: sale, token: Self.token)
+    #expect(again["result"] as? String == "already_applied")
+
+    // 5.9 kW at 1000 per kWh: about 1.64 of credit a second, under the 6 kW overload limit.
+    let (loadStatus, _) = try await meterd.request(
+      "PUT", "/api/v1/sim/load", body: #"{"watts":5900,"volts":230,"bypass":false}"#)
+    #expect(loadStatus == 200)
+
+    let low = try await meterd.waitFor("alarm 1") { $0["low_credit"] as? Bool == true }
+    #expect(low["relay"] as? String == "closed")
+    let tripped = try await meterd.waitFor("the alarm 2 trip") { $0["relay"] as? String == "open" }
+    #expect(tripped["relay_reasons"] as? [String] == ["alarm2"])
+
+    let (tapStatus, _) = try await meterd.request("POST", "/api/v1/sim/tap")
+    #expect(tapStatus == 204)
+    let restored = try await meterd.waitFor("the card to restore supply", seconds: 5) {
+      $0["relay"] as? String == "closed"
+    }
+    #expect(restored["relay_reasons"] as? [String] == [])
+
+    let exhausted = try await meterd.waitFor("the zero trip") {
+      ($0["relay_reasons"] as? [String])?.contains("credit_exhausted") == true
+    }
+    #expect(exhausted["relay"] as? String == "open")
+    let (_, readings) = try await meterd.request("GET", "/api/v1/readings")
+    #expect((readings["import_mwh"] as? Int ?? 0) >= 25_000)
+  }
+}

@@ -1,0 +1,324 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MeterCards
+import MeterCore
+import Synchronization
+import Testing
+
+@testable import MeterService
+
+/// Time the test moves by hand: the wall clock and the models' monotonic clock together.
+final class ManualClock: Sendable {
+  static let start = Timestamp(unixSeconds: 1_767_600_000)  // 2026-01-05T08:00:00Z
+  private let elapsed = Mutex<Int64>(0)
+
+  func advance(milliseconds: Int64) { elapsed.withLock { $0 += milliseconds } }
+
+  var meterClock: MeterClock {
+    MeterClock(
+      now: { ManualClock.start + self.elapsed.withLock { $0 } },
+      elapsedNanoseconds: { UInt64(self.elapsed.withLock { $0 }) * 1_000_000 })
+  }
+}
+
+/// The HTTP API driven in-process against the real control loop on the chip models.
+@Suite("HTTP API")
+struct HTTPAPITests {
+  static let token = "0123456789abcdef0123456789abcdef"
+  static let firmware = Firmware(version: "test", buildTime: Timestamp(unixSeconds: 1_767_225_600))
+  let clock = ManualClock()
+  let host: MeterHost
+  let vending = MeterHost.testVendingKey
+
+  init() throws {
+    host = try MeterHost(
+      simulating: MeterdConfiguration(meter: MeterIdentity(id: MeterID(100_001))),
+      utilityKey: MeterHost.testVendingKey.verifyingKey, firmware: Self.firmware,
+      clock: clock.meterClock)
+  }
+
+  func app(readsRequireToken: Bool = false) -> some ApplicationProtocol {
+    Application(
+      router: buildRouter(
+        host: host, token: APIToken(Self.token)!, readsRequireToken: readsRequireToken))
+  }
+
+  func saleBody(_ purchase: Purchase, key: RecordSigningKey? = nil) throws -> ByteBuffer {
+    let record = try (key ?? vending).sign(
+      PurchaseRecord(purchase: purchase, soldAt: 1_767_600_000))
+    let hex = record.encoded.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    return ByteBuffer(string: #"{"record":"\#(hex)"}"#)
+  }
+
+  static let authorized: HTTPFields = [
+    .authorization: "Bearer \(token)", .contentType: "application/json",
+  ]
+
+  func json<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
+    try JSONDecoder().decode(T.self, from: Data(buffer: response.body))
+  }
+
+  /// The `error` of a JSON error body, or "" when the body is not one.
+  func errorMessage(_ response: TestResponse) -> String {
+    (try? json(ErrorResponse.self, response).error) ?? ""
+  }
+
+  /// Runs the control loop over `seconds` of time, one step per 250 ms.
+  func run(seconds: Int) async throws {
+    for _ in 0..<(seconds * 4) {
+      clock.advance(milliseconds: 250)
+      try await host.step()
+    }
+  }
+
+  @Test("a new meter reads no credit and an open relay held by credit_exhausted (R-P4)")
+  func newMeterState() async throws {
+    try await app().test(.router) { client in
+      try await client.execute(uri: "/api/v1/state", method: .get) { response in
+        #expect(response.status == .ok)
+        let state = try json(StateResponse.self, response)
+        #expect(state.credit == "0.0000")
+        #expect(state.relay == "open")
+        #expect(state.relayReasons == ["credit_exhausted"])
+        #expect(state.meter == "100001")
+      }
+    }
+  }
+
+  @Test("writes need the meter's bearer token: none, or a wrong one, is 401 with a message")
+  func writesNeedToken() async throws {
+    let body = try saleBody(
+      Purchase(meter: MeterID(100_001), sequence: 1, amount: Money(whole: 50)))
+    try await app().test(.router) { client in
+      try await client.execute(uri: "/api/v1/purchases", method: .post, body: body) { response in
+        #expect(response.status == .unauthorized)
+        #expect(errorMessage(response).contains("Authorization: Bearer"))
+      }
+      try await client.execute(
+        uri: "/api/v1/purchases", method: .post,
+        headers: [.authorization: "Bearer 0123456789abcdef0123456789abcdeX"], body: body
+      ) { response in
+        #expect(response.status == .unauthorized)
+        #expect(errorMessage(response) == "the bearer token is not this meter's")
+      }
+      try await client.execute(uri: "/api/v1/state", method: .get) { response in
+        let state = try json(StateResponse.self, response)
+        #expect(state.credit == "0.0000")
+      }
+    }
+  }
+
+  @Test("reads can be restricted to the token holder too")
+  func readsRestricted() async throws {
+    try await app(readsRequireToken: true).test(.router) { client in
+      try await client.execute(uri: "/api/v1/readings", method: .get) { response in
+        #expect(response.status == .unauthorized)
+      }
+      try await client.execute(
+        uri: "/api/v1/readings", method: .get, headers: Self.authorized
+      ) { response in
+        #expect(response.status == .ok)
+      }
+    }
+  }
+
+  @Test("R-V5: a remote sale applies once; the same request again applies nothing")
+  func remoteSaleExactlyOnce() async throws {
+    let body = try saleBody(
+      Purchase(meter: MeterID(100_001), sequence: 1, amount: Money(whole: 50)))
+    try await app().test(.router) { client in
+      try await client.execute(
+        uri: "/api/v1/purchases", method: .post, headers: Self.authorized, body: body
+      ) { response in
+        #expect(response.status == .ok)
+        let sale = try json(RemoteSaleResponse.self, response)
+        #expect(sale.result == "applied")
+        #expect(sale.credit == "50.0000")
+        #expect(sale.relay == "closed")
+      }
+      try await client.execute(
+        uri: "/api/v1/purchases", method: .post, headers: Self.authorized, body: body
+      ) { response in
+        #expect(response.status == .ok)
+        let sale = try json(RemoteSaleResponse.self, response)
+        #expect(sale.result == "already_applied")
+        #expect(sale.credit == "50.0000")
+      }
+      try await client.execute(uri: "/api/v1/state", method: .get) { response in
+        let state = try json(StateResponse.self, response)
+        #expect(state.purchasedTotal == "50.0000")
+        #expect(state.purchaseCount == 1)
+        #expect(state.lastAppliedSequence == 1)
+      }
+    }
+  }
+
+  @Test("R-C3: a purchase out of sequence waits and changes nothing")
+  func outOfSequence() async throws {
+    let body = try saleBody(Purchase(meter: MeterID(100_001), sequence: 3, amount: Money(whole: 5)))
+    try await app().test(.router) { client in
+      try await client.execute(
+        uri: "/api/v1/purchases", method: .post, headers: Self.authorized, body: body
+      ) { response in
+        #expect(response.status == .ok)
+        let sale = try json(RemoteSaleResponse.self, response)
+        #expect(sale.result == "waiting")
+        #expect(sale.credit == "0.0000")
+      }
+    }
+  }
+
+  @Test("R-C6: a forged record, another meter's, malformed JSON or hex are 4xx with a reason")
+  func badRequests() async throws {
+    let forger = RecordSigningKey()
+    let forged = try saleBody(
+      Purchase(meter: MeterID(100_001), sequence: 1, amount: Money(whole: 500)), key: forger)
+    let stranger = try saleBody(Purchase(meter: MeterID(7), sequence: 1, amount: Money(whole: 5)))
+    try await app().test(.router) { client in
+      try await client.execute(
+        uri: "/api/v1/purchases", method: .post, headers: Self.authorized, body: forged
+      ) { response in
+        #expect(response.status == .unprocessableContent)
+        #expect(errorMessage(response).lowercased().contains("signature"))
+      }
+      try await client.execute(
+        uri: "/api/v1/purchases", method: .post, headers: Self.authorized, body: stranger
+      ) { response in
+        #expect(response.status == .unprocessableContent)
+        #expect(errorMessage(response) == "the purchase is for meter 7, this is meter 100001")
+      }
+      try await client.execute(
+        uri: "/api/v1/purchases", method: .post, headers: Self.authorized,
+        body: ByteBuffer(string: #"{"record": 12"#)
+      ) { response in
+        #expect(response.status == .badRequest)
+        #expect(!errorMessage(response).isEmpty)
+      }
+      try await client.execute(
+        uri: "/api/v1/purchases", method: .post, headers: Self.authorized,
+        body: ByteBuffer(string: #"{"record":"zz"}"#)
+      ) { response in
+        #expect(response.status == .badRequest)
+        #expect(errorMessage(response) == "record must be the signed record in hexadecimal")
+      }
+      try await client.execute(uri: "/api/v1/state", method: .get) { response in
+        let state = try json(StateResponse.self, response)
+        #expect(state.credit == "0.0000")
+      }
+      try await client.execute(uri: "/metrics", method: .get) { response in
+        #expect(String(buffer: response.body).contains("meter_remote_refusals_total 2"))
+      }
+    }
+  }
+
+  @Test("readings: energy from the chip model through the real driver, per band and in total")
+  func readingsAccumulate() async throws {
+    _ = try await host.buyWithTestKey(Money(whole: 50))
+    await host.setLoad(SimulatedLoad(watts: 3_600, volts: 230))
+    try await run(seconds: 10)
+    try await app().test(.router) { client in
+      try await client.execute(uri: "/api/v1/readings", method: .get) { response in
+        #expect(response.status == .ok)
+        let readings = try json(ReadingsResponse.self, response)
+        // 3600 W for about 10 s is about 10,000 mWh (the model's counts round; allow 5 %).
+        #expect((9_500...10_500).contains(readings.importMilliwattHours))
+        #expect(readings.bands.map(\.name) == ["standard"])
+        #expect(
+          readings.bands.map(\.importMilliwattHours).reduce(0, +) == readings.importMilliwattHours)
+        let now = try #require(readings.instantaneous)
+        #expect((3_420_000...3_780_000).contains(now.activePowerMilliwatts))
+        #expect((225_000...235_000).contains(now.voltageMillivolts))
+      }
+      try await client.execute(uri: "/api/v1/display", method: .get) { response in
+        let display = try json(DisplayResponse.self, response)
+        #expect(display.lines.count == 2)
+        #expect(display.lines.allSatisfy { !$0.isEmpty && $0.count <= 16 })
+      }
+      try await client.execute(uri: "/metrics", method: .get) { response in
+        let text = String(buffer: response.body)
+        #expect(text.contains("meter_relay_closed 1"))
+        #expect(text.contains("meter_import_energy_mwh"))
+        #expect(text.contains("meter_journal_entries_total"))
+        #expect(text.contains(#"meter_relay_trips_total{reason="credit_exhausted"}"#))
+      }
+    }
+  }
+
+  @Test("R-P2, R-P3: load drives credit through alarm 1 and the alarm 2 trip, seen over the API")
+  func alarmsOverAPI() async throws {
+    // 10.60 is below alarm 1 (20.00) and above alarm 2 (10.00); 1 kWh costs 1.00.
+    _ = try await host.buyWithTestKey(Money(units: 106_000))
+    await host.setLoad(SimulatedLoad(watts: 5_000, volts: 230))
+    try await run(seconds: 10)
+    try await app().test(.router) { client in
+      try await client.execute(uri: "/api/v1/state", method: .get) { response in
+        let state = try json(StateResponse.self, response)
+        #expect(state.lowCredit)
+        #expect(state.alarmLED)
+        #expect(state.relay == "closed")
+      }
+    }
+    // 0.60 more is 0.6 kWh: 432 s at 5 kW.
+    try await run(seconds: 500)
+    try await app().test(.router) { client in
+      try await client.execute(uri: "/api/v1/state", method: .get) { response in
+        let state = try json(StateResponse.self, response)
+        #expect(state.relay == "open")
+        #expect(state.relayReasons == ["alarm2"])
+      }
+      try await client.execute(uri: "/metrics", method: .get) { response in
+        #expect(
+          String(buffer: response.body).contains(#"meter_relay_trips_total{reason="alarm2"} 1"#))
+      }
+    }
+  }
+
+  @Test("simulate mode: the world's controls take effect and are refused when malformed")
+  func simulatedWorld() async throws {
+    try await app().test(.router) { client in
+      try await client.execute(
+        uri: "/api/v1/sim/load", method: .put, headers: [.contentType: "application/json"],
+        body: ByteBuffer(string: #"{"watts":1000,"volts":230,"bypass":false}"#)
+      ) { response in
+        #expect(response.status == .ok)
+      }
+      try await client.execute(
+        uri: "/api/v1/sim/load", method: .put, headers: [.contentType: "application/json"],
+        body: ByteBuffer(string: #"{"watts":-5,"volts":230,"bypass":false}"#)
+      ) { response in
+        #expect(response.status == .badRequest)
+      }
+      try await client.execute(
+        uri: "/api/v1/sim/buy", method: .post, headers: [.contentType: "application/json"],
+        body: ByteBuffer(string: #"{"amount":"12.50"}"#)
+      ) { response in
+        let sale = try json(RemoteSaleResponse.self, response)
+        #expect(sale.result == "applied")
+        #expect(sale.sequence == 1)
+      }
+      try await client.execute(
+        uri: "/api/v1/sim/cover", method: .post, headers: [.contentType: "application/json"],
+        body: ByteBuffer(string: #"{"open":true}"#)
+      ) { response in
+        #expect(response.status == .noContent)
+      }
+      try await client.execute(uri: "/api/v1/events", method: .get) { response in
+        let events = try json(EventsResponse.self, response)
+        #expect(events.counters["cover_open"] == 1)
+        #expect(events.latest.map(\.kind).contains("cover_open"))
+      }
+    }
+  }
+
+  @Test("the bearer token compares in constant time over every byte, and by length")
+  func tokenComparison() throws {
+    let token = try #require(APIToken("0123456789abcdef"))
+    #expect(token.matches(Array("0123456789abcdef".utf8)))
+    #expect(!token.matches(Array("0123456789abcdeF".utf8)))
+    #expect(!token.matches(Array("0123456789abcdef0".utf8)))
+    #expect(!token.matches(Array("".utf8)))
+    #expect(APIToken("short") == nil)
+  }
+}
