@@ -6,7 +6,7 @@ public enum CardPresentation: Hashable, Sendable {
   /// Utility staff: collects registers and events, changes nothing.
   case inspection
   /// A signed settings or tariff record.
-  case settings(SettingsRecord)
+  indirect case settings(SettingsRecord)
   /// Clears latched tamper events (R-T6).
   case clearTamper
   /// Opens the relay for as long as the card stays on the reader.

@@ -109,7 +109,7 @@ public enum RemoteCommand: Hashable, Sendable {
   /// Remote sale: purchases applied as from a card; supply is restored only if credit becomes
   /// positive.
   case purchases([Purchase])
-  case settings(SettingsRecord)
+  indirect case settings(SettingsRecord)
   case openRelay
   case closeRelay
   case clearTamper

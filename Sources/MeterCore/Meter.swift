@@ -81,10 +81,9 @@ public struct Meter: Sendable {
   /// The credit rules as levels, re-evaluated after every step, so that a restart, a friendly
   /// period's end or several thresholds crossed in one interval all land in the same state.
   mutating func evaluateCredit(at now: Timestamp, supply: inout SupplyControl) {
-    let configuration = state.configuration
     let credit = state.remainingCredit
     let friendly = isFriendly(at: now)
-    if credit > configuration.alarm2 {
+    if credit > state.configuration.alarm2 {
       supply.alarm2Armed = true
     } else if supply.alarm2Armed {
       // R-P3: trips once; R-P6: never inside a friendly period.
@@ -93,7 +92,7 @@ public struct Meter: Sendable {
     }
     guard credit <= .zero, !friendly else { return }
     if supply.overdraft == .granted {
-      if credit <= -configuration.overdraftLimit {
+      if credit <= -state.configuration.overdraftLimit {
         supply.overdraft = .used
         supply.reasons.insert(.overdraftExhausted)
       }
@@ -104,14 +103,14 @@ public struct Meter: Sendable {
 
   /// R-P6: inside a configured weekly window or on a friendly date (local time).
   public func isFriendly(at time: Timestamp) -> Bool {
-    let configuration = state.configuration
-    guard !configuration.friendlyWindows.isEmpty || !configuration.friendlyDates.isEmpty else {
+    guard !state.configuration.friendlyWindows.isEmpty || !state.configuration.friendlyDates.isEmpty
+    else {
       return false
     }
-    let local = LocalTime(time, utcOffsetMinutes: configuration.utcOffsetMinutes)
-    if configuration.friendlyDates.contains(local.date) { return true }
+    let local = LocalTime(time, utcOffsetMinutes: state.configuration.utcOffsetMinutes)
+    if state.configuration.friendlyDates.contains(local.date) { return true }
     let weekday = local.date.weekday
-    return configuration.friendlyWindows.contains {
+    return state.configuration.friendlyWindows.contains {
       $0.contains(weekday, minuteOfDay: local.minuteOfDay)
     }
   }
@@ -149,7 +148,6 @@ public struct Meter: Sendable {
     _ measurement: Measurement, at now: Timestamp, supply: inout SupplyControl,
     output: inout MeterOutput
   ) -> Bool {
-    let configuration = state.configuration
     let duration = min(max(measurement.durationMilliseconds, 0), MeterState.millisecondsPerDay)
     let retryPulse = checkRelayFeedback(measurement.relayContact, at: now, output: &output)
 
@@ -166,11 +164,11 @@ public struct Meter: Sendable {
     let larger = max(currentA, currentB)
     let difference = currentA > currentB ? currentA - currentB : currentB - currentA
     if larger > 0
-      && difference * 10_000 > UInt64(configuration.imbalanceThresholdBasisPoints) * larger
+      && difference * 10_000 > UInt64(state.configuration.imbalanceThresholdBasisPoints) * larger
     {
       session.imbalanceMilliseconds += duration
       if !session.imbalanceActive
-        && session.imbalanceMilliseconds >= configuration.imbalanceHoldMilliseconds
+        && session.imbalanceMilliseconds >= state.configuration.imbalanceHoldMilliseconds
       {
         session.imbalanceActive = true
         record(.event(MeterEvent(.neutralImbalance, at: now)), into: &output)
@@ -194,10 +192,10 @@ public struct Meter: Sendable {
 
     // R-T4: current while the relay is commanded open, or its contact is open.
     let relayOpen = state.supply.relay == .open || measurement.relayContact == .open
-    if relayOpen && Int64(larger) > configuration.bypassCurrentMilliamps {
+    if relayOpen && Int64(larger) > state.configuration.bypassCurrentMilliamps {
       session.bypassMilliseconds += duration
       if !session.bypassReported
-        && session.bypassMilliseconds >= configuration.bypassHoldMilliseconds
+        && session.bypassMilliseconds >= state.configuration.bypassHoldMilliseconds
       {
         session.bypassReported = true
         record(.event(MeterEvent(.bypass, at: now)), into: &output)
@@ -225,14 +223,15 @@ public struct Meter: Sendable {
           clockValid: clockValid)), into: &output)
 
     // R-P8: overload.
-    if measurement.activePowerMilliwatts.magnitude > configuration.overloadLimitMilliwatts.magnitude
+    if measurement.activePowerMilliwatts.magnitude
+      > state.configuration.overloadLimitMilliwatts.magnitude
     {
       session.overloadMilliseconds += duration
     } else {
       session.overloadMilliseconds = 0
     }
     if measurement.flags.contains(.overCurrent)
-      || session.overloadMilliseconds > configuration.overloadHoldMilliseconds
+      || session.overloadMilliseconds > state.configuration.overloadHoldMilliseconds
     {
       session.overloadMilliseconds = 0
       tripOverload(at: now, supply: &supply, output: &output)
@@ -240,13 +239,13 @@ public struct Meter: Sendable {
 
     // R-P9: over-voltage, with automatic reclose.
     let volts = measurement.vrmsMillivolts
-    if volts > configuration.overvoltageLimitMillivolts {
+    if volts > state.configuration.overvoltageLimitMillivolts {
       session.overvoltageMilliseconds += duration
     } else {
       session.overvoltageMilliseconds = 0
     }
     if measurement.flags.contains(.overVoltage)
-      || session.overvoltageMilliseconds > configuration.overvoltageHoldMilliseconds
+      || session.overvoltageMilliseconds > state.configuration.overvoltageHoldMilliseconds
     {
       session.overvoltageMilliseconds = 0
       session.normalVoltageMilliseconds = 0
@@ -255,9 +254,9 @@ public struct Meter: Sendable {
         record(.event(MeterEvent(.overvoltageTrip, at: now)), into: &output)
       }
     } else if supply.reasons.contains(.overvoltage) {
-      if volts < configuration.overvoltageRecloseMillivolts {
+      if volts < state.configuration.overvoltageRecloseMillivolts {
         session.normalVoltageMilliseconds += duration
-        if session.normalVoltageMilliseconds >= configuration.overvoltageRecloseMilliseconds {
+        if session.normalVoltageMilliseconds >= state.configuration.overvoltageRecloseMilliseconds {
           session.normalVoltageMilliseconds = 0
           supply.reasons.remove(.overvoltage)
         }

@@ -113,9 +113,9 @@ public enum JournalEntry: Hashable, Sendable {
   /// Latched anomalies cleared by a clear-tamper card or signed command (R-T6).
   case tamperCleared(at: Timestamp)
   /// A new, validated configuration (from a signed settings record).
-  case configuration(MeterConfiguration, at: Timestamp)
+  indirect case configuration(MeterConfiguration, at: Timestamp)
   /// A validated tariff set: active at once if its activation time has come, else passive.
-  case tariffInstalled(TariffSet, at: Timestamp)
+  indirect case tariffInstalled(TariffSet, at: Timestamp)
 }
 
 /// One accumulation interval as committed (R-D2: the frequent record, kept small):
