@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "MeterCards", targets: ["MeterCards"]),
         .library(name: "MeterService", targets: ["MeterService"]),
         .executable(name: "meterd", targets: ["meterd"]),
+        .library(name: "VendKit", targets: ["VendKit"]),
+        .executable(name: "vend", targets: ["vend"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -26,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        // vend (R-V7): one SQL layer (sql-kit) over embedded SQLite and PostgreSQL.
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
     ],
     targets: [
         // Pure Swift: units, tariffs, ledger, supply control, anti-theft. No I/O, no clock.
@@ -107,6 +112,37 @@ let package = Package(
                 "MeterService",
                 "MeterCards",
                 "MeterCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        // The sales management system (SPEC §8): domain, storage, HTTP, web UI, sampling, reports.
+        .target(
+            name: "VendKit",
+            dependencies: [
+                "MeterCore",
+                "MeterCards",
+                "MeterDrivers",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .executableTarget(
+            name: "vend",
+            dependencies: [
+                "VendKit",
+                "MeterCards",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "VendKitTests",
+            dependencies: [
+                "VendKit",
+                "MeterCards",
+                "MeterDrivers",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -1,0 +1,205 @@
+import SQLKit
+
+/// The schema, as numbered steps applied in order and recorded in `schema_migrations` (R-V7).
+/// SQLite and PostgreSQL get the same tables, columns and constraints; only the spelling of an
+/// auto-numbered key and a trigger differs. Bytes (keys, signed records) are stored as hex text. Money is a 64-bit count of
+/// ten-thousandths (R-U2), energy of milliwatt-hours (R-U1), times are Unix seconds.
+enum Migrations {
+  struct Step: Sendable {
+    var version: Int64
+    var name: String
+    var statements: @Sendable (SQLBackend) -> [String]
+  }
+
+  static let steps: [Step] = [
+    Step(version: 1, name: "sales office") { backend in
+      let key = backend.autoIncrementKey
+      return [
+        """
+        CREATE TABLE operators (
+          id \(key),
+          username TEXT NOT NULL UNIQUE,
+          display_name TEXT NOT NULL,
+          roles TEXT NOT NULL,
+          password_hash TEXT,
+          active BIGINT NOT NULL,
+          created_at BIGINT NOT NULL)
+        """,
+        """
+        CREATE TABLE customers (
+          id \(key),
+          name TEXT NOT NULL,
+          address TEXT NOT NULL,
+          area TEXT NOT NULL,
+          phone TEXT NOT NULL,
+          created_at BIGINT NOT NULL)
+        """,
+        "CREATE INDEX customers_area ON customers (area)",
+        """
+        CREATE TABLE tariffs (
+          code TEXT PRIMARY KEY,
+          name TEXT NOT NULL,
+          lowest_price BIGINT NOT NULL,
+          highest_price BIGINT NOT NULL,
+          standing_charge BIGINT NOT NULL,
+          CHECK (lowest_price >= 0 AND highest_price >= lowest_price AND standing_charge >= 0))
+        """,
+        """
+        CREATE TABLE meters (
+          id BIGINT PRIMARY KEY,
+          customer_id BIGINT NOT NULL REFERENCES customers (id),
+          public_key TEXT NOT NULL,
+          tariff_code TEXT NOT NULL REFERENCES tariffs (code),
+          meter_class TEXT NOT NULL,
+          location TEXT NOT NULL,
+          hoarding_limit BIGINT NOT NULL,
+          active BIGINT NOT NULL,
+          last_sequence BIGINT NOT NULL,
+          last_applied BIGINT NOT NULL,
+          created_at BIGINT NOT NULL)
+        """,
+        "CREATE INDEX meters_customer ON meters (customer_id)",
+        """
+        CREATE TABLE sales (
+          id \(key),
+          meter_id BIGINT NOT NULL REFERENCES meters (id),
+          sequence BIGINT,
+          voided_sequence BIGINT,
+          amount BIGINT NOT NULL CHECK (amount > 0),
+          operator_id BIGINT NOT NULL REFERENCES operators (id),
+          sold_at BIGINT NOT NULL,
+          cash_day TEXT NOT NULL,
+          status TEXT NOT NULL,
+          cancelled_by BIGINT REFERENCES operators (id),
+          cancelled_at BIGINT,
+          cancel_day TEXT,
+          record TEXT,
+          UNIQUE (meter_id, sequence),
+          CHECK ((sequence IS NULL) <> (voided_sequence IS NULL)))
+        """,
+        "CREATE INDEX sales_cash_day ON sales (cash_day)",
+        "CREATE INDEX sales_cancel_day ON sales (cancel_day)",
+        """
+        CREATE TABLE readings (
+          id \(key),
+          meter_id BIGINT NOT NULL REFERENCES meters (id),
+          meter_time BIGINT NOT NULL,
+          reading_month TEXT NOT NULL,
+          received_at BIGINT NOT NULL,
+          source TEXT NOT NULL,
+          last_applied BIGINT NOT NULL,
+          purchased_total BIGINT NOT NULL,
+          purchase_count BIGINT NOT NULL,
+          credit BIGINT NOT NULL,
+          energy_mwh BIGINT NOT NULL,
+          zero_crossing_mwh BIGINT NOT NULL,
+          debt BIGINT NOT NULL,
+          tamper_events BIGINT NOT NULL,
+          bypass_events BIGINT NOT NULL,
+          imbalance_events BIGINT NOT NULL,
+          reverse_events BIGINT NOT NULL,
+          relay_open BIGINT NOT NULL,
+          record TEXT,
+          UNIQUE (meter_id, meter_time))
+        """,
+        """
+        CREATE TABLE reading_bands (
+          reading_id BIGINT NOT NULL REFERENCES readings (id),
+          band BIGINT NOT NULL,
+          energy_mwh BIGINT NOT NULL,
+          PRIMARY KEY (reading_id, band))
+        """,
+        """
+        CREATE TABLE flags (
+          id \(key),
+          meter_id BIGINT,
+          kind TEXT NOT NULL,
+          evidence TEXT NOT NULL,
+          raised_at BIGINT NOT NULL,
+          reading_id BIGINT REFERENCES readings (id))
+        """,
+        "CREATE INDEX readings_month ON readings (reading_month, meter_id)",
+        "CREATE INDEX flags_meter ON flags (meter_id)",
+        """
+        CREATE TABLE audit_log (
+          id \(key),
+          at BIGINT NOT NULL,
+          operator TEXT NOT NULL,
+          action TEXT NOT NULL,
+          subject TEXT NOT NULL,
+          details TEXT NOT NULL)
+        """,
+      ] + appendOnlyAuditLog(backend)
+    },
+    Step(version: 2, name: "web sessions") { _ in
+      [
+        """
+        CREATE TABLE sessions (
+          token_hash TEXT PRIMARY KEY,
+          operator_id BIGINT NOT NULL REFERENCES operators (id),
+          csrf_token TEXT NOT NULL,
+          expires_at BIGINT NOT NULL)
+        """,
+        "CREATE INDEX sessions_operator ON sessions (operator_id)",
+      ]
+    },
+  ]
+
+  /// The audit log refuses UPDATE and DELETE in the database itself, not only in `vend`.
+  private static func appendOnlyAuditLog(_ backend: SQLBackend) -> [String] {
+    switch backend {
+    case .sqlite:
+      [
+        """
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+        """,
+        """
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+        """,
+      ]
+    case .postgres:
+      [
+        """
+        CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$
+        """,
+        """
+        CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
+        """,
+      ]
+    }
+  }
+
+  /// Applies every step not yet recorded, each in its own transaction.
+  static func apply(to database: VendDatabase) async throws {
+    try await database.transaction { sql in
+      try await sql.raw(
+        """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+          version BIGINT PRIMARY KEY, name TEXT NOT NULL)
+        """
+      ).run()
+    }
+    let backend = database.backend
+    for step in steps {
+      try await database.transaction { sql in
+        let done = try await sql.raw(
+          "SELECT version FROM schema_migrations WHERE version = \(bind: step.version)"
+        ).first()
+        guard done == nil else { return }
+        for statement in step.statements(backend) {
+          try await sql.raw("\(unsafeRaw: statement)").run()
+        }
+        try await sql.raw(
+          "INSERT INTO schema_migrations (version, name) VALUES (\(bind: step.version), \(bind: step.name))"
+        ).run()
+      }
+    }
+  }
+
+  /// The newest schema version this build knows.
+  static var currentVersion: Int64 { steps.map(\.version).max() ?? 0 }
+}

@@ -1,0 +1,590 @@
+import ArgumentParser
+import Foundation
+import MeterCards
+import MeterCore
+import VendKit
+
+@main
+struct VendCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "vend",
+    abstract: "The electricity sales management system: customers, meters, sales, reports.",
+    subcommands: [
+      InitCommand.self, OperatorCommand.self, CustomerCommand.self, TariffCommand.self,
+      MeterCommand.self, SellCommand.self, RefundCommand.self, CashUpCommand.self,
+      ReportCommand.self, SampleCommand.self, BackupCommand.self, ServeCommand.self,
+      PasswordCommand.self, KeyCommand.self, DemoCommand.self, BenchmarkCommand.self,
+    ])
+}
+
+/// Where the data is and who is working: every command that changes or shows office data.
+struct OfficeOptions: ParsableArguments {
+  @Option(
+    name: .long,
+    help: "SQLite file or postgres:// URL (default: $VEND_DATABASE, else vend.sqlite)")
+  var database: String?
+
+  @Option(name: .customLong("as"), help: "Operator username doing this (default: $VEND_OPERATOR)")
+  var operatorName: String?
+
+  @Option(name: .long, help: "Office time zone as an offset from UTC in minutes, for cash days")
+  var utcOffsetMinutes: Int64 = 0
+
+  @Option(
+    name: .long,
+    help: "The utility's signing key file (default: $VEND_UTILITY_KEY, else vend-utility.key)")
+  var utilityKey: String?
+
+  var utilityKeyPath: String {
+    utilityKey ?? ProcessInfo.processInfo.environment["VEND_UTILITY_KEY"] ?? "vend-utility.key"
+  }
+
+  var storage: StorageConfiguration {
+    StorageConfiguration(
+      parsing: database ?? ProcessInfo.processInfo.environment["VEND_DATABASE"] ?? "vend.sqlite")
+  }
+
+  /// Opens the office, runs `body` as the named operator, and closes the database.
+  func run<T>(_ body: (SalesOffice, Operator) async throws -> T) async throws -> T {
+    try await open { office in
+      guard
+        let name = operatorName ?? ProcessInfo.processInfo.environment["VEND_OPERATOR"]
+      else {
+        throw ValidationError("name the operator with --as USERNAME (or set VEND_OPERATOR)")
+      }
+      let actor = try await office.operatorNamed(name)
+      return try await body(office, actor)
+    }
+  }
+
+  func open<T>(_ body: (SalesOffice) async throws -> T) async throws -> T {
+    let key = try UtilityKeyFile.load(utilityKeyPath)
+    let database = try await VendDatabase.open(storage)
+    let office = SalesOffice(
+      database: database, utilityKey: key,
+      calendar: OfficeCalendar(utcOffsetSeconds: utcOffsetMinutes * 60))
+    do {
+      let result = try await body(office)
+      try await database.close()
+      return result
+    } catch {
+      try? await database.close()
+      throw error
+    }
+  }
+}
+
+struct InitCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "init",
+    abstract: "Create the database, the utility's signing key and the first administrator.")
+
+  @OptionGroup var options: OfficeOptions
+  @Option(help: "The administrator's username") var admin: String
+  @Option(help: "The administrator's full name") var name: String
+
+  func run() async throws {
+    if !FileManager.default.fileExists(atPath: options.utilityKeyPath) {
+      let key = try UtilityKeyFile.create(options.utilityKeyPath)
+      print("created the utility signing key \(options.utilityKeyPath) (keep it secret)")
+      print("utility public key for meters: \(Hex.encode(key.verifyingKey.rawRepresentation))")
+    }
+    let created = try await options.open { office in
+      try await office.bootstrapAdministrator(username: admin, displayName: name)
+    }
+    print("created administrator \(created.username); set a password with vend password")
+  }
+}
+
+struct KeyCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "key", abstract: "Print the utility's public key, for meters' configuration.")
+  @OptionGroup var options: OfficeOptions
+
+  func run() throws {
+    let key = try UtilityKeyFile.load(options.utilityKeyPath)
+    print(Hex.encode(key.verifyingKey.rawRepresentation))
+  }
+}
+
+struct OperatorCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "operator", abstract: "Operators and their roles.",
+    subcommands: [Add.self, List.self])
+
+  struct Add: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Add an operator.")
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "Login name") var username: String
+    @Option(help: "Full name") var name: String
+    @Option(
+      name: .customLong("role"),
+      help: "cashier, supervisor, inspector or admin (repeat for several)")
+    var roles: [String]
+
+    func run() async throws {
+      let parsed = try Set(
+        roles.map { text in
+          guard let role = Role(rawValue: text) else {
+            throw ValidationError(
+              "unknown role '\(text)': use cashier, supervisor, inspector, admin")
+          }
+          return role
+        })
+      let created = try await options.run { office, actor in
+        try await office.addOperator(
+          by: actor, username: username, displayName: name, roles: parsed)
+      }
+      print("added operator \(created.username)")
+    }
+  }
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List operators.")
+    @OptionGroup var options: OfficeOptions
+
+    func run() async throws {
+      let all = try await options.run { office, actor in try await office.operators(by: actor) }
+      for person in all {
+        let roles = Role.allCases.filter(person.roles.contains).map(\.rawValue)
+        print(
+          "\(person.username)\t\(person.displayName)\t\(roles.joined(separator: ","))"
+            + (person.active ? "" : "\t(inactive)"))
+      }
+    }
+  }
+}
+
+struct CustomerCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "customer", abstract: "Customers.", subcommands: [Add.self, List.self])
+
+  struct Add: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Add a customer.")
+    @OptionGroup var options: OfficeOptions
+    @Option var name: String
+    @Option var address: String
+    @Option(help: "Area (district, feeder) for reports and sampling") var area: String
+    @Option var phone: String = ""
+
+    func run() async throws {
+      let customer = try await options.run { office, actor in
+        try await office.addCustomer(
+          by: actor, name: name, address: address, area: area, phone: phone)
+      }
+      print("added customer \(customer.id)")
+    }
+  }
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List or search customers.")
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "Text to look for in name, address, area or phone") var search: String = ""
+
+    func run() async throws {
+      let found = try await options.open { office in
+        try await office.customers(matching: search)
+      }
+      for customer in found {
+        print("\(customer.id)\t\(customer.name)\t\(customer.address)\t\(customer.area)")
+      }
+    }
+  }
+}
+
+struct TariffCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tariff", abstract: "Tariffs.", subcommands: [Add.self])
+
+  struct Add: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Add a tariff.")
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "Code meters refer to, e.g. R1") var code: String
+    @Option var name: String
+    @Option(help: "Lowest band price per kWh, e.g. 0.25") var price: String
+    @Option(help: "Highest band price per kWh (default: the lowest)") var highestPrice: String?
+    @Option(help: "Standing charge per day") var standingCharge: String = "0"
+
+    func run() async throws {
+      let lowest = try money(price, "price")
+      let tariff = Tariff(
+        code: code, name: name, lowestPricePerKilowattHour: lowest,
+        highestPricePerKilowattHour: try highestPrice.map { try money($0, "highest price") }
+          ?? lowest,
+        standingChargePerDay: try money(standingCharge, "standing charge"))
+      try await options.run { office, actor in try await office.addTariff(by: actor, tariff) }
+      print("added tariff \(code)")
+    }
+  }
+}
+
+struct MeterCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "meter", abstract: "Meters.", subcommands: [Add.self, Show.self])
+
+  struct Add: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Register a meter.")
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "RegisteredMeter number") var id: String
+    @Option(help: "Customer number") var customer: Int64
+    @Option(help: "The meter's Ed25519 public key, 64 hex digits") var publicKey: String
+    @Option var tariff: String
+    @Option(help: "residential, commercial or industrial") var meterClass: String = "residential"
+    @Option var location: String
+    @Option(help: "Hoarding limit (R-P7)") var hoardingLimit: String = "2000.00"
+
+    func run() async throws {
+      guard let key = Hex.decode(publicKey) else {
+        throw ValidationError("--public-key must be hex digits")
+      }
+      guard let parsedClass = MeterClass(rawValue: meterClass) else {
+        throw ValidationError("--meter-class must be residential, commercial or industrial")
+      }
+      let meter = RegisteredMeter(
+        id: try meterID(id), customerID: customer, publicKey: key, tariffCode: tariff,
+        meterClass: parsedClass, location: location,
+        hoardingLimit: try money(hoardingLimit, "hoarding limit"))
+      try await options.run { office, actor in try await office.addMeter(by: actor, meter) }
+      print("added meter \(meter.id)")
+    }
+  }
+
+  struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a meter and its sales.")
+    @OptionGroup var options: OfficeOptions
+    @Argument var id: String
+
+    func run() async throws {
+      let number = try meterID(id)
+      try await options.open { office in
+        let meter = try await office.meter(number)
+        print(
+          "meter \(meter.id): customer \(meter.customerID), tariff \(meter.tariffCode), "
+            + "\(meter.meterClass.rawValue), \(meter.location), "
+            + "hoarding limit \(meter.hoardingLimit.displayString)")
+        for sale in try await office.sales(forMeter: number) {
+          print(
+            "  #\(sale.purchase.sequence)\t\(sale.purchase.amount.displayString)\t"
+              + "\(sale.status.rawValue)\treceipt \(sale.id)\t\(sale.cashDay)")
+        }
+      }
+    }
+  }
+}
+
+struct SellCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sell", abstract: "Sell credit for a meter (R-V2).")
+  @OptionGroup var options: OfficeOptions
+  @Option var meter: String
+  @Option(help: "Amount, e.g. 50 or 50.00") var amount: String
+
+  func run() async throws {
+    let number = try meterID(meter)
+    let value = try money(amount, "amount")
+    let (sale, record) = try await options.run { office, actor in
+      let sale = try await office.sell(by: actor, meter: number, amount: value)
+      return (sale, try await office.signedRecord(receipt: sale.id))
+    }
+    print(
+      "receipt \(sale.id): meter \(sale.purchase.meter), purchase \(sale.purchase.sequence), "
+        + "\(sale.purchase.amount.displayString)")
+    print("signed purchase record: \(Hex.encode(record))")
+  }
+}
+
+struct RefundCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "refund", abstract: "Refund a sale the meter has not applied (R-V2).")
+  @OptionGroup var options: OfficeOptions
+  @Option var receipt: Int64
+  @Option var reason: String
+
+  func run() async throws {
+    let sale = try await options.run { office, actor in
+      try await office.refund(by: actor, receipt: receipt, reason: reason)
+    }
+    print("refunded receipt \(sale.id): \(sale.purchase.amount.displayString)")
+  }
+}
+
+struct CashUpCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "cashup", abstract: "Takings per operator for a day (R-V2).")
+  @OptionGroup var options: OfficeOptions
+  @Option(help: "YYYY-MM-DD (default: today)") var day: String?
+
+  func run() async throws {
+    let lines = try await options.run { office, actor in
+      try await office.cashUp(by: actor, day: day ?? office.calendar.day(of: Date()))
+    }
+    print("operator\tday\tsales\ttotal\trefunds\trefunded\tnet")
+    for line in lines {
+      print(
+        "\(line.operatorUsername)\t\(line.day)\t\(line.salesCount)\t"
+          + "\(line.salesTotal.displayString)\t\(line.refundsCount)\t"
+          + "\(line.refundsTotal.displayString)\t\(line.net.displayString)")
+    }
+  }
+}
+
+struct ReportCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "report", abstract: "Reports (R-V6).",
+    subcommands: [Sales.self, Bands.self, Meters.self, Silent.self])
+
+  struct Bands: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Energy used per tariff band, all meters.")
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "First day, YYYY-MM-DD") var from: String
+    @Option(help: "Last day, YYYY-MM-DD") var to: String
+
+    func run() async throws {
+      let bands = try await options.run { office, actor in
+        guard let start = office.calendar.start(ofDay: from),
+          let end = office.calendar.start(ofDay: to)
+        else { throw ValidationError("give days as YYYY-MM-DD") }
+        return try await office.consumptionPerBand(
+          by: actor, from: start, to: end.addingTimeInterval(86_399))
+      }
+      print("band\tkWh")
+      for band in bands { print("\(band.band)\t\(band.energy.kilowattHourString)") }
+    }
+  }
+
+  struct Sales: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Sales per day.")
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "First day, YYYY-MM-DD") var from: String
+    @Option(help: "Last day, YYYY-MM-DD") var to: String
+
+    func run() async throws {
+      let days = try await options.run { office, actor in
+        try await office.dailySales(by: actor, from: from, to: to)
+      }
+      print("day\tsales\ttotal\trefunds")
+      for day in days {
+        print(
+          "\(day.day)\t\(day.salesCount)\t\(day.salesTotal.displayString)\t"
+            + "\(day.refundsTotal.displayString)")
+      }
+    }
+  }
+
+  struct Meters: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Every meter's latest credit, debt and event counters.")
+    @OptionGroup var options: OfficeOptions
+
+    func run() async throws {
+      let statuses = try await options.run { office, actor in
+        try await office.meterStatuses(by: actor)
+      }
+      print("meter\tcustomer\tarea\tlast heard\tcredit\tdebt\ttamper\tbypass\timbalance\treverse")
+      for status in statuses {
+        let events = status.events
+        print(
+          [
+            status.meter.description, status.customerName, status.area,
+            status.lastHeard.map { $0.formatted(.iso8601) } ?? "never",
+            status.credit?.displayString ?? "-", status.debt?.displayString ?? "-",
+            events.map { String($0.tamper) } ?? "-", events.map { String($0.bypass) } ?? "-",
+            events.map { String($0.imbalance) } ?? "-", events.map { String($0.reverse) } ?? "-",
+          ].joined(separator: "\t"))
+      }
+    }
+  }
+
+  struct Silent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "silent", abstract: "Meters not heard from for some days.")
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "Days without a reading") var days: Int = 60
+
+    func run() async throws {
+      let cutoff = Date().addingTimeInterval(-Double(days) * 86_400)
+      let statuses = try await options.run { office, actor in
+        try await office.metersNotHeardFrom(by: actor, since: cutoff)
+      }
+      for status in statuses {
+        print(
+          "\(status.meter)\t\(status.customerName)\t\(status.area)\t"
+            + (status.lastHeard.map { $0.formatted(.iso8601) } ?? "never"))
+      }
+    }
+  }
+}
+
+struct SampleCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sample",
+    abstract: "The prioritized list of customers to inspect, with reasons (R-V4).")
+  @OptionGroup var options: OfficeOptions
+  @Option(help: "First month, YYYY-MM") var from: String
+  @Option(help: "Last month, YYYY-MM") var to: String
+  @Option(name: .customLong("area"), help: "Only this area (repeatable)") var areas: [String] = []
+  @Option(name: .customLong("tariff"), help: "Only this tariff (repeatable)")
+  var tariffs: [String] = []
+  @Option(name: .customLong("class"), help: "Only this meter class (repeatable)")
+  var classes: [String] = []
+  @Option(help: "Recent months compared with the ones before") var recentMonths: Int = 3
+  @Option(help: "Leave out scores below this") var minScore: Int = 1
+  @Option(help: "Customers in the sample") var size: Int = 50
+  @Option(help: "Percent of the sample drawn at random") var randomPercent: Int = 0
+  @Option(help: "Seed of the random draw") var seed: UInt64 = 1
+  @Option(help: "Also write the list to this CSV file") var csv: String?
+
+  func run() async throws {
+    let parsedClasses = try Set(
+      classes.map { text in
+        guard let value = MeterClass(rawValue: text) else {
+          throw ValidationError("unknown class '\(text)'")
+        }
+        return value
+      })
+    let criteria = SamplingCriteria(
+      areas: Set(areas), tariffCodes: Set(tariffs), classes: parsedClasses, fromMonth: from,
+      toMonth: to, recentMonths: recentMonths, minimumScore: minScore, sampleSize: size,
+      randomPercent: randomPercent, seed: seed)
+    let list = try await options.run { office, actor in
+      try await office.sampleForInspection(by: actor, criteria)
+    }
+    print("inspection list \(from)...\(to), seed \(seed): \(list.count) customers")
+    for (index, candidate) in list.enumerated() {
+      let features = candidate.features
+      print(
+        "\(index + 1). meter \(features.meter), \(features.customerName), \(features.area): "
+          + (candidate.randomAudit ? "random audit, " : "") + "score \(candidate.score)")
+      for reason in candidate.reasons {
+        print("     +\(reason.points) \(reason.signal.rawValue): \(reason.explanation)")
+      }
+    }
+    if let csv {
+      try InspectionCSV.render(list).write(toFile: csv, atomically: true, encoding: .utf8)
+      print("written to \(csv)")
+    }
+  }
+}
+
+struct BackupCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "backup", abstract: "Copy the SQLite database while the office works (R-V7).")
+  @OptionGroup var options: OfficeOptions
+  @Argument(help: "The new backup file") var path: String
+
+  func run() async throws {
+    try await options.run { office, actor in try await office.backup(by: actor, to: path) }
+    print("backed up to \(path)")
+  }
+}
+
+func money(_ text: String, _ what: String) throws -> Money {
+  try Validate.parseMoney(text, field: what)
+}
+
+func meterID(_ text: String) throws -> MeterID { try Validate.parseMeterID(text) }
+
+struct ServeCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "serve", abstract: "Serve the web UI and the HTTP API.")
+  @OptionGroup var options: OfficeOptions
+  @Option(help: "Address to listen on") var host: String = "127.0.0.1"
+  @Option(help: "Port to listen on") var port: Int = 8080
+
+  func run() async throws {
+    try await options.open { office in
+      print("vend serving http://\(host):\(port)/")
+      try await VendServer.run(office: office, host: host, port: port)
+    }
+  }
+}
+
+struct PasswordCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "password", abstract: "Set an operator's password (read from standard input).")
+  @OptionGroup var options: OfficeOptions
+  @Argument(help: "The operator whose password to set") var username: String
+
+  func run() async throws {
+    guard let password = readLine(strippingNewline: true) else {
+      throw ValidationError("give the password on standard input")
+    }
+    try await options.run { office, actor in
+      try await office.setPassword(by: actor, username: username, password: password)
+    }
+    print("password set for \(username)")
+  }
+}
+
+struct DemoCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "demo",
+    abstract: "A whole sales office on this machine: SQLite, staff, customers, meters, a year of "
+      + "write-backs, and the web UI.")
+  @Option(help: "Database file (default: a new one in the temporary folder)") var database: String?
+  @Option(help: "Address to listen on") var host: String = "127.0.0.1"
+  @Option(help: "Port to listen on") var port: Int = 8080
+  @Option(help: "Customers with two years of monthly write-backs") var customers: Int = 300
+
+  func run() async throws {
+    let path =
+      database
+      ?? FileManager.default.temporaryDirectory
+      .appendingPathComponent("vend-demo-\(ProcessInfo.processInfo.processIdentifier).sqlite").path
+    let db = try await VendDatabase.open(.sqlite(path: path))
+    let office = SalesOffice(database: db, utilityKey: RecordSigningKey())
+    let cards = DemoCards(office: office)
+    let staff = try await DemoOffice.populate(office, cards: cards, customers: customers)
+    print("vend demo: database \(path)")
+    print("open http://\(host):\(port)/ and log in as one of:")
+    for (username, password, roles) in staff {
+      print("  \(username) / \(password)  (\(roles))")
+    }
+    print("sell to meters 1, 2, 3 at the counter, then use the card station page")
+    try await VendServer.run(office: office, cards: cards, host: host, port: port)
+    try await db.close()
+  }
+}
+
+struct BenchmarkCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "benchmark",
+    abstract: "Time the inspection list on a generated population (use a release build).",
+    shouldDisplay: false)
+  @OptionGroup var options: OfficeOptions
+  @Option(help: "Customers, each with monthly write-backs") var customers: Int = 100_000
+  @Option(help: "Months of write-backs") var months: Int = 24
+
+  func run() async throws {
+    if !FileManager.default.fileExists(atPath: options.utilityKeyPath) {
+      _ = try UtilityKeyFile.create(options.utilityKeyPath)
+    }
+    try await options.open { office in
+      let clock = ContinuousClock()
+      let admin = try await office.bootstrapAdministrator(username: "bench", displayName: "Bench")
+      let population = SyntheticPopulation(
+        customers: customers, months: months, plantedPerKind: max(1, customers / 1_000))
+      let loading = try await clock.measure {
+        try await population.load(into: office, by: admin)
+      }
+      print("loaded \(customers) customers × \(months) months of write-backs in \(loading)")
+      let inspector = try await office.addOperator(
+        by: admin, username: "bench.inspector", displayName: "Inspector", roles: [.inspector])
+      let criteria = SamplingCriteria(
+        fromMonth: population.firstMonth, toMonth: population.lastMonth, sampleSize: 200,
+        randomPercent: 10)
+      for run in 1...3 {
+        var list: [InspectionCandidate] = []
+        let elapsed = try await clock.measure {
+          list = try await office.sampleForInspection(by: inspector, criteria)
+        }
+        let planted = population.plan()
+        let hits = list.prefix(planted.count).filter { planted[$0.features.meter] != nil }.count
+        print(
+          "inspection list run \(run): \(elapsed) for \(customers) customers; "
+            + "top \(min(planted.count, list.count)) hold \(hits) of \(planted.count) planted")
+      }
+    }
+  }
+}
