@@ -59,17 +59,19 @@ let package = Package(
         // Release-mode speed figure for the per-second path through driver and model.
         .executableTarget(name: "drivers-benchmark", dependencies: ["MeterDrivers", "MeterSim"]),
         // The meter's control loop, time injected: drivers → core → journal → drivers.
-        .target(name: "MeterRuntime", dependencies: ["MeterCore", "MeterDrivers"]),
+        .target(name: "MeterRuntime", dependencies: ["MeterCore", "MeterDrivers", "MeterCards"]),
         // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
         .target(
             name: "MeterScenario",
-            dependencies: ["MeterCore", "MeterDrivers", "MeterSim", "MeterRuntime"]
+            dependencies: ["MeterCore", "MeterCards", "MeterDrivers", "MeterSim", "MeterRuntime"]
         ),
+        // Simulated seconds per wall second, through drivers and models and through the core.
+        .executableTarget(name: "simulator-benchmark", dependencies: ["MeterScenario", "MeterCore"]),
         // The bench and installer tool: self-test, journal inspection, the simulator.
         .executableTarget(
             name: "meterctl",
             dependencies: [
-                "MeterScenario",
+                "MeterScenario", "MeterSelfTest", "MeterLinux", "MeterDrivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -160,6 +162,25 @@ let package = Package(
             dependencies: ["MeterJournal", "MeterCore", "MeterDrivers", "MeterSim"]
         ),
         .testTarget(name: "MeterLinuxTests", dependencies: ["MeterLinux"]),
+        // `meterctl selftest`: finds each chip, pulses the relay, reads the inputs, diagnoses.
+        .target(name: "MeterSelfTest", dependencies: ["MeterDrivers"]),
+        .testTarget(name: "MeterSelfTestTests", dependencies: ["MeterSelfTest", "MeterSim", "MeterDrivers"]),
+        // Kernel-in-the-loop (QEMU guest) and hardware-in-the-loop (bench rig) test binary.
+        .executableTarget(
+            name: "meter-hwtest",
+            dependencies: [
+                "MeterLinux", "MeterDrivers", "MeterSim", "MeterJournal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/KernelInTheLoop/meter-hwtest"
+        ),
+        // The chip models behind a pipe, served as /dev/i2c-N and /dev/spidevB.C through CUSE
+        // in the kernel-in-the-loop guest.
+        .executableTarget(
+            name: "meter-models",
+            dependencies: ["MeterSim", "MeterDrivers", "MeterLinux"],
+            path: "Tests/KernelInTheLoop/meter-models"
+        ),
         .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
     ],
     swiftLanguageModes: [.v6]

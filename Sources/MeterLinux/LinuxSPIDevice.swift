@@ -41,10 +41,11 @@ public final class LinuxSPIDevice: SPIDevice, Sendable {
 
   public func transaction(_ operations: [SPIOperation]) throws(BusError) -> [UInt8] {
     let transfers = try SPITransfers(operations: operations, speedHz: speedHz, path: path)
+    let operation = "SPI_IOC_MESSAGE(\(transfers.transfers.count))"
     try file.withLock { (file: inout DeviceFile?) throws(BusError) in
       guard let file else { throw BusError(.other, "\(path): the device was closed") }
       try transfers.withIoctlArgument { (request, argument) throws(BusError) in
-        try file.ioctl("SPI_IOC_MESSAGE(\(transfers.transfers.count))", request, argument)
+        try file.ioctl(operation, request, argument)
       }
     }
     return transfers.receivedBytes()

@@ -11,8 +11,9 @@ import MeterCore
 /// - an over-current or over-voltage interrupt is handed to the core at once, without waiting
 ///   for the next accumulation (R-P8, R-P9), costing one status read before the journal commit
 ///   and the coil pulse;
-/// - the card reader is polled; a new card is read, verified, handed to the core, and its
-///   write-back written after the journal commit (R-C4, R-C5);
+/// - the card reader is polled with every accumulation, so a card waits at most one interval
+///   and the loop wakes once per second; a new card is read, verified, handed to the core, and
+///   its write-back written after the journal commit (R-C4, R-C5);
 /// - button and tamper changes are handed over as they are seen.
 public final class MeterRuntime {
   public struct Settings: Hashable, Sendable {
@@ -20,8 +21,6 @@ public final class MeterRuntime {
     public var accumulationMilliseconds: Int64 = 1_000
     /// How long after an expected cycle-end interrupt the loop accumulates without it.
     public var cycleEndGraceMilliseconds: Int64 = 20
-    /// How often the card reader looks for a card.
-    public var cardPollMilliseconds: Int64 = 500
 
     public init() {}
   }
@@ -76,7 +75,6 @@ public final class MeterRuntime {
 
   /// When the next cycle-end interrupt is expected.
   public private(set) var nextAccumulation: Timestamp
-  public private(set) var nextCardPoll: Timestamp
   private var lastAccumulation: Timestamp
   private let ports: Ports
   private var output = MeterOutput()
@@ -97,7 +95,6 @@ public final class MeterRuntime {
     self.settings = settings
     lastAccumulation = now
     nextAccumulation = now + settings.accumulationMilliseconds
-    nextCardPoll = now
     lastStep = now
   }
 
@@ -105,10 +102,8 @@ public final class MeterRuntime {
   /// At the expected cycle end first; once that has passed without the interrupt, at the end
   /// of the grace period, when the timer accumulates instead.
   public var nextWake: Timestamp {
-    let accumulation =
-      lastStep >= nextAccumulation
+    lastStep >= nextAccumulation
       ? nextAccumulation + settings.cycleEndGraceMilliseconds : nextAccumulation
-    return min(accumulation, nextCardPoll)
   }
 
   /// The first step after power-on: drives the relay to the recovered state's decision (R-D2)
@@ -117,7 +112,8 @@ public final class MeterRuntime {
     try run(.tick, at: now)
   }
 
-  /// Does whatever is due at `now`: an interrupt, input changes, the accumulation, a card poll.
+  /// Does whatever is due at `now`: an interrupt, input changes, the accumulation and its card
+  /// poll.
   public func step(at now: Timestamp) throws(RuntimeFault) {
     lastStep = now
     if try ports.energy.interruptPending() { try serviceInterrupt(at: now) }
@@ -128,10 +124,6 @@ public final class MeterRuntime {
       }
     }
     if now >= nextAccumulation + settings.cycleEndGraceMilliseconds { try accumulate(at: now) }
-    if now >= nextCardPoll {
-      try pollCard(at: now)
-      nextCardPoll = now + settings.cardPollMilliseconds
-    }
   }
 
   /// A verified, signed command from the network (R-V5), handled at once like a card:
@@ -178,6 +170,7 @@ public final class MeterRuntime {
     nextAccumulation = now + settings.accumulationMilliseconds
     lastMeasurement = measurement
     try run(.interval(measurement), at: now)
+    try pollCard(at: now)
   }
 
   private func pollCard(at now: Timestamp) throws(RuntimeFault) {

@@ -1,3 +1,4 @@
+import MeterCards
 import MeterCore
 import MeterDrivers
 import MeterRuntime
@@ -12,8 +13,9 @@ public struct SimulationResult: Sendable {
 }
 
 /// The whole meter in virtual time: the real core and control loop, the real ADE7953 driver
-/// against its register-level model on a modelled I2C bus, and the world around them (load,
-/// cards, supply power, tamper switches, the button), driven by a scenario.
+/// against its register-level model on a modelled I2C bus, the real MFRC522 driver and card
+/// layer against the MFRC522 model with virtual MIFARE Classic 1K and NTAG215 cards, and the
+/// world around them (load, supply power, tamper switches, the button), driven by a scenario.
 ///
 /// Nothing here reads the machine's clock or a random source: a scenario gives the same trace,
 /// byte for byte, on every run.
@@ -42,19 +44,32 @@ public final class Simulation {
   private let bus = I2CBusModel()
   private let irq: SimulatedInputLine
   private let energyChip: ADE7953Model
-  private let relay = VirtualRelay()
+  private let openCoil: SimulatedOutputLine
+  private let closeCoil: SimulatedOutputLine
+  private let relayFeedback: SimulatedInputLine
+  /// The latching relay: it keeps its position without power, like the real one.
+  private let relayModel: RelayModel
+  private var loadFollowsRelay: RelayPosition
+  private let lcdModel = LCDModel()
   private let panel = VirtualPanel()
   private let inputs = VirtualInputs()
   private let journal: VirtualJournal
-  private let reader = VirtualCardReader()
+  private let readerModel = MFRC522Model()
+  private var cards: [String: SimulatedCard] = [:]
+  /// The card on the reader, and whether it leaves by itself when the meter is done (`tap`).
+  private var cardInField: String?
+  private var leavesWhenDone = false
+  private var sessionDone = false
   private var vending = TestVending()
   private var runtime: MeterRuntime?
   private var load = ScenarioLoad.idle
-  private var lastState: MeterState
+  /// The state while the meter is off: what start-up recovery will find.
+  private var stateWhileOff: MeterState
   private var trace = TraceWriter()
   private var summary = RunSummary()
   private var timeline: Timeline
   private var fault: ScenarioError?
+  private var lastRecord: TraceRecord?
 
   /// Prepares a run; refuses a `config` the meter would refuse, naming its line.
   public init(scenario: Scenario) throws(ScenarioError) {
@@ -86,14 +101,22 @@ public final class Simulation {
       throw ScenarioError(line: line, message: "config: \(error)")
     }
     commissioned = MeterState(configuration: configuration, tariff: Simulation.defaultTariff)
-    lastState = commissioned
+    stateWhileOff = commissioned
     journal = VirtualJournal(initial: commissioned)
     startUnixMilliseconds = scenario.start.clockUnixSeconds * 1_000
     irq = SimulatedInputLine(clock: clock, initial: .high)
     energyChip = ADE7953Model(clock: clock, irqLine: irq)
     timeline = Timeline(duration: scenario.end)
-    relay.onChange = { [unowned self] _ in applyLoad() }
+    openCoil = SimulatedOutputLine(clock: clock)
+    closeCoil = SimulatedOutputLine(clock: clock)
+    relayFeedback = SimulatedInputLine(clock: clock)
+    relayModel = RelayModel(
+      latchingOpenCoil: openCoil, closeCoil: closeCoil, feedback: relayFeedback, clock: clock,
+      initial: .open)
+    loadFollowsRelay = .open
   }
+
+  private var currentState: MeterState { runtime?.meter.state ?? stateWhileOff }
 
   private var now: VirtualTime {
     VirtualTime(milliseconds: Int64(clock.nowNanoseconds / 1_000_000))
@@ -122,13 +145,17 @@ public final class Simulation {
       if let nextStep, nextStep < target { target = nextStep }
       if let nextWake, nextWake < target { target = nextWake }
       advance(to: target)
-      while index < steps.count && steps[index].at <= now {
-        try perform(steps[index])
-        index += 1
+      // What the meter had due by now comes first, so a line at a whole second sees the
+      // interval that ends then.
+      if let runtime, virtualTime(runtime.nextWake) <= now { stepMeter() }
+      if index < steps.count && steps[index].at <= now {
+        while index < steps.count && steps[index].at <= now {
+          try perform(steps[index])
+          index += 1
+        }
         // An input or an interrupt gets the loop's attention at once, as on the meter.
         stepMeter()
       }
-      if let runtime, virtualTime(runtime.nextWake) <= now { stepMeter() }
       if let fault { throw fault }
       if now >= scenario.end && index >= steps.count { break }
       if let progress, now.milliseconds - lastProgress.milliseconds >= 3_600_000 {
@@ -136,7 +163,7 @@ public final class Simulation {
         progress(now)
       }
     }
-    write(.snapshot(snapshot()))
+    if lastRecord != .snapshot(snapshot()) { write(.snapshot(snapshot())) }
     if let traceSink { traceSink(trace.drain()) }
     return SimulationResult(trace: trace.bytes, summary: summary, timeline: timeline)
   }
@@ -154,11 +181,18 @@ public final class Simulation {
     guard let runtime else { return }
     do throws(RuntimeFault) {
       try runtime.step(at: wallClock)
-      lastState = runtime.meter.state
     } catch .powerLost {
       powerOff()
     } catch {
       fault = ScenarioError(line: 0, message: "the meter stopped: \(error)")
+    }
+    if relayModel.position != loadFollowsRelay { applyLoad() }
+    if let name = cardInField,
+      (leavesWhenDone && sessionDone) || cards[name]?.model.hasLeftField == true
+    {
+      readerModel.removeCard()
+      cardInField = nil
+      leavesWhenDone = false
     }
     recordSample()
   }
@@ -168,21 +202,38 @@ public final class Simulation {
   private func perform(_ step: ScenarioStep) throws(ScenarioError) {
     switch step.action {
     case .vend(let name, let amount, let meter, let type):
-      var card = reader.cards[name] ?? VirtualCard(type: type ?? .mifareClassic1K)
-      let purchase = vending.sell(amount, for: meter ?? lastState.configuration.meter, onto: &card)
-      reader.cards[name] = card
-      write(.vend(card: name, sequence: purchase.sequence, amount: amount))
-    case .tap(let name):
-      try requireCard(name, step)
-      reader.present(name, leavesWhenDone: true)
-    case .present(let name):
-      try requireCard(name, step)
-      reader.present(name, leavesWhenDone: false)
-    case .remove(let name, _):
-      guard reader.inField == name else {
+      let card =
+        cards[name] ?? SimulatedCard(type: type ?? .mifareClassic1K, number: cards.count + 1)
+      cards[name] = card
+      do {
+        let sequence = try vending.sell(
+          amount, for: meter ?? currentState.configuration.meter, onto: card,
+          at: wallClock.unixMilliseconds / 1_000,
+          meterKeys: [Simulation.meterID: TestVending.meterKey.verifyingKey])
+        write(.vend(card: name, sequence: sequence, amount: amount))
+      } catch {
+        throw ScenarioError(line: step.line, message: "the sale was refused: \(error)")
+      }
+    case .tap(let name), .present(let name):
+      let card = try requireCard(name, step)
+      if let other = cardInField, other != name {
+        throw ScenarioError(
+          line: step.line, message: "card \"\(other)\" is still on the reader")
+      }
+      if case .tap = step.action { leavesWhenDone = true } else { leavesWhenDone = false }
+      sessionDone = false
+      cardInField = name
+      readerModel.present(card.model)
+    case .remove(let name, let afterBlocks):
+      guard cardInField == name, let card = cards[name] else {
         throw ScenarioError(line: step.line, message: "card \"\(name)\" is not on the reader")
       }
-      reader.remove()
+      if let afterBlocks, afterBlocks > 0 {
+        card.model.removeAfterBlockOperations = afterBlocks
+      } else {
+        readerModel.removeCard()
+        cardInField = nil
+      }
     case .load(let newLoad):
       load = newLoad
       applyLoad()
@@ -197,23 +248,31 @@ public final class Simulation {
     case .buttonPress:
       inputs.pressButton()
     case .cardImage(let name, let bytes, let type):
-      var card = reader.cards[name] ?? VirtualCard(type: type ?? .mifareClassic1K)
-      card.image = bytes
-      reader.cards[name] = card
+      let card =
+        cards[name] ?? SimulatedCard(type: type ?? .mifareClassic1K, number: cards.count + 1)
+      guard card.setImage(bytes) else {
+        throw ScenarioError(
+          line: step.line,
+          message:
+            "the image of card \"\(name)\" must be \(card.image.count) bytes, found \(bytes.count)")
+      }
+      cards[name] = card
     case .dumpCard(let name):
-      try requireCard(name, step)
-      write(.cardImage(card: name, bytes: reader.cards[name]?.image ?? []))
+      write(.cardImage(card: name, bytes: try requireCard(name, step).image))
     case .snapshot:
       write(.snapshot(snapshot()))
     }
   }
 
-  private func requireCard(_ name: String, _ step: ScenarioStep) throws(ScenarioError) {
-    guard reader.cards[name] != nil else {
+  private func requireCard(_ name: String, _ step: ScenarioStep) throws(ScenarioError)
+    -> SimulatedCard
+  {
+    guard let card = cards[name] else {
       throw ScenarioError(
         line: step.line,
         message: "there is no card \"\(name)\" yet (a vend or card_image line makes one)")
     }
+    return card
   }
 
   // MARK: Power
@@ -234,11 +293,35 @@ public final class Simulation {
       fault = ScenarioError(line: 0, message: "the energy IC did not start: \(error)")
       return
     }
+    bus.attach(lcdModel, at: HD44780LCD.defaultAddress)
+    let lcd = HD44780LCD(bus: bus, clock: clock)
+    do throws(LCDError) {
+      try lcd.start()
+    } catch {
+      fault = ScenarioError(line: 0, message: "the display did not start: \(error)")
+      return
+    }
+    let relayPort = SupplyRelayPort(
+      relay: LatchingRelay(
+        openCoil: openCoil, closeCoil: closeCoil,
+        feedback: RelayFeedbackContact(line: relayFeedback), clock: clock),
+      feedback: RelayFeedbackContact(line: relayFeedback))
+    let cardReader = MFRC522(device: readerModel, clock: clock)
+    do throws(MFRC522Error) {
+      try cardReader.start()
+    } catch {
+      fault = ScenarioError(line: 0, message: "the card reader did not start: \(error)")
+      return
+    }
+    let cardPort = SignedCardPort(
+      reader: cardReader, meter: currentState.configuration.meter,
+      utilityKey: TestVending.utilityKey.verifyingKey, meterKey: TestVending.meterKey,
+      firmwareNumber: 1)
     let recovered = journal.recover()
     let meter = Meter(state: recovered, firmware: Simulation.firmware)
     let ports = MeterRuntime.Ports(
-      energy: ADE7953EnergyPort(chip: chip, irq: irq), journal: journal, relay: relay,
-      display: panel, indicators: panel, inputs: inputs, cards: reader)
+      energy: ADE7953EnergyPort(chip: chip, irq: irq), journal: journal, relay: relayPort,
+      display: LCDPort(lcd: lcd), indicators: panel, inputs: inputs, cards: cardPort)
     let loop = MeterRuntime(meter: meter, ports: ports, now: wallClock)
     loop.observer = { [unowned self] observation, _ in observe(observation) }
     runtime = loop
@@ -246,7 +329,7 @@ public final class Simulation {
     applyLoad()
     do throws(RuntimeFault) {
       try loop.start(at: wallClock)
-      lastState = loop.meter.state
+      if relayModel.position != loadFollowsRelay { applyLoad() }
     } catch .powerLost {
       powerOff()
     } catch {
@@ -257,7 +340,7 @@ public final class Simulation {
   private func powerOff() {
     runtime = nil
     energyChip.powerOff()
-    lastState = journal.recover()
+    stateWhileOff = journal.recover()
     write(.power(on: false))
     recordSample()
   }
@@ -265,7 +348,8 @@ public final class Simulation {
   /// The load draws through the relay, or around it when bypassed (R-T4); nothing without
   /// supply power.
   private func applyLoad() {
-    let flowing = runtime != nil && (relay.closed || load.bypass)
+    loadFollowsRelay = relayModel.position
+    let flowing = runtime != nil && ((relayModel.position == .closed) || load.bypass)
     let watts = flowing ? Double(load.phaseMilliwatts) / 1_000 : 0
     let neutral = flowing ? Double(load.neutralMilliwatts) / 1_000 : 0
     var modelLoad = ADE7953Model.Load.watts(
@@ -279,6 +363,7 @@ public final class Simulation {
   // MARK: Trace
 
   private func write(_ record: TraceRecord) {
+    lastRecord = record
     trace.write(record, at: now)
     summary.observe(record, at: now)
     if let traceSink, trace.bytes.count >= 1 << 16 { traceSink(trace.drain()) }
@@ -309,25 +394,28 @@ public final class Simulation {
     case .card(_, let outcome):
       write(
         .card(
-          card: reader.inField ?? "", accepted: outcome?.accepted ?? false,
+          card: cardInField ?? "", accepted: outcome?.accepted ?? false,
           reason: outcome?.refusal?.code))
+      if outcome?.writeBack == nil { sessionDone = true }
     case .writeBack(let completed):
-      write(.writeBack(card: reader.inField ?? "", completed: completed))
+      write(.writeBack(card: cardInField ?? "", completed: completed))
+      sessionDone = true
     case .cardRemoved:
       break
     }
   }
 
   private func recordSample() {
-    let flowing = runtime != nil && (relay.closed || load.bypass)
+    let flowing = runtime != nil && ((relayModel.position == .closed) || load.bypass)
     timeline.record(
       TimelineSample(
-        at: now, milliwatts: flowing ? load.phaseMilliwatts : 0, credit: lastState.remainingCredit,
-        relayClosed: relay.closed))
+        at: now, milliwatts: flowing ? load.phaseMilliwatts : 0,
+        credit: runtime?.meter.state.remainingCredit ?? stateWhileOff.remainingCredit,
+        relayClosed: (relayModel.position == .closed)))
   }
 
   private func snapshot() -> TraceSnapshot {
-    let state = lastState
+    let state = currentState
     var energy = state.registers.importTotal
     if state.configuration.billing == .importPlusExport { energy += state.registers.exportTotal }
     return TraceSnapshot(

@@ -1,76 +1,103 @@
+import MeterCards
 import MeterCore
-import MeterRuntime
+import MeterSim
 
-/// A customer's card in the virtual world: the purchases sold onto it and not yet acknowledged
-/// (R-C3), and the last write-back the meter put on it (R-C5).
-struct VirtualCard {
-  var type: VirtualCardType
-  var purchases: [Purchase] = []
-  var writeBack: WriteBack?
-  /// Raw memory set by `card_image`; such a card is presented as its bytes.
-  var image: [UInt8]?
+/// A card in the virtual world: the card model the MFRC522 model talks to, and its layout.
+final class SimulatedCard {
+  let model: MeterSim.VirtualCard
+  let layout: CardLayout
 
-  init(type: VirtualCardType) { self.type = type }
-}
-
-/// The simulator's sales office, following the vending side of the purchase protocol (R-C3):
-/// sequence numbers per meter, and a purchase leaves a card only once a write-back on that card
-/// shows it applied.
-struct TestVending {
-  private var lastSold: [MeterID: UInt32] = [:]
-
-  /// Sells `amount` for `meter` onto `card`: first drops what the card's write-back
-  /// acknowledges, then adds the next purchase in the meter's sequence.
-  mutating func sell(_ amount: Money, for meter: MeterID, onto card: inout VirtualCard) -> Purchase
-  {
-    if let writeBack = card.writeBack, writeBack.meter == meter {
-      card.purchases.removeAll {
-        $0.meter == meter && $0.sequence <= writeBack.lastAppliedSequence
-      }
+  init(type: VirtualCardType, number: Int) {
+    let tag = UInt8(truncatingIfNeeded: number)
+    switch type {
+    case .mifareClassic1K:
+      model = MifareClassicCard(uid: [0x5A, 0x11, UInt8(truncatingIfNeeded: number >> 8), tag])
+      layout = .mifareClassic1K
+    case .ntag215:
+      model = NTAG215Card(uid: [
+        0x04, 0x5A, 0x22, 0x00, UInt8(truncatingIfNeeded: number >> 8), tag, 0x80,
+      ])
+      layout = .ntag215
     }
-    let sequence = (lastSold[meter] ?? 0) + 1
-    lastSold[meter] = sequence
-    let purchase = Purchase(meter: meter, sequence: sequence, amount: amount)
-    card.purchases.append(purchase)
-    return purchase
-  }
-}
-
-/// The card reader with the cards in the world: which card is in the field, and whether it
-/// leaves by itself when the meter is done (`tap`).
-final class VirtualCardReader: CardPort {
-  var cards: [String: VirtualCard] = [:]
-  private(set) var inField: String?
-  private var leavesWhenDone = false
-
-  func present(_ name: String, leavesWhenDone: Bool) {
-    inField = name
-    self.leavesWhenDone = leavesWhenDone
   }
 
-  func remove() {
-    inField = nil
-    leavesWhenDone = false
-  }
-
-  func poll() throws(RuntimeFault) -> Bool { inField != nil }
-
-  func read() throws(RuntimeFault) -> CardPresentation {
-    guard let name = inField, let card = cards[name] else { return .refused(.removedMidRead) }
-    if card.image != nil { return .refused(.unknownFormat) }
-    guard let meter = card.purchases.first?.meter ?? card.writeBack?.meter else {
-      return .refused(.unknownFormat)
+  /// The raw memory (`card_image`, `dump_card`).
+  var image: [UInt8] {
+    switch model {
+    case let card as MifareClassicCard: card.image
+    case let card as NTAG215Card: card.image
+    default: []
     }
-    return .customer(meter: meter, purchases: card.purchases)
   }
 
-  func write(_ writeBack: WriteBack, outcome: CardOutcome) throws(RuntimeFault) -> Bool {
-    guard let name = inField else { return false }
-    cards[name]?.writeBack = writeBack
+  /// Replaces the raw memory; false if `bytes` is not exactly the card's size.
+  func setImage(_ bytes: [UInt8]) -> Bool {
+    guard bytes.count == image.count else { return false }
+    switch model {
+    case let card as MifareClassicCard: card.image = bytes
+    case let card as NTAG215Card: card.image = bytes
+    default: return false
+    }
     return true
   }
 
-  func release() throws(RuntimeFault) {
-    if leavesWhenDone { remove() }
+  /// Writes as the sales office's own writer does, straight into the card's memory.
+  func apply(_ writes: [CardWrite]) {
+    for write in writes {
+      switch model {
+      case let card as MifareClassicCard: card.blocks[write.address] = write.data
+      case let card as NTAG215Card: card.pages[write.address] = write.data
+      default: break
+      }
+    }
+  }
+
+  /// Logical blocks of both write-back slots, as the sales office reads them.
+  func writeBackBlocks() -> [Int: [UInt8]] {
+    var blocks: [Int: [UInt8]] = [:]
+    for logical in layout.slotReads {
+      let address = layout.readAddress(ofLogicalBlock: logical)
+      switch model {
+      case let card as MifareClassicCard: blocks[logical] = card.blocks[address]
+      case let card as NTAG215Card:
+        blocks[logical] = Array(card.pages[address..<address + 4].joined())
+      default: break
+      }
+    }
+    return blocks
+  }
+}
+
+/// The simulator's sales office, with a built-in test utility key (R-C2), following the vending
+/// side of the purchase protocol (R-C3): sequence numbers per meter, every sale writes the
+/// whole pending list onto the card, and a purchase leaves the list only once a write-back on
+/// a card shows it applied.
+struct TestVending {
+  /// The test utility key. Its public half is the one the simulated meter trusts.
+  static let utilityKey = RecordSigningKey(seed: [UInt8](repeating: 0x5A, count: 32))!
+  /// The simulated meter's own key; the sales office holds its public half (R-C2).
+  static let meterKey = RecordSigningKey(seed: [UInt8](repeating: 0xA5, count: 32))!
+
+  private var pending: [MeterID: PendingPurchases] = [:]
+
+  /// Sells `amount` for `meter` onto `card` at Unix second `time`; returns the sequence sold.
+  mutating func sell(
+    _ amount: Money, for meter: MeterID, onto card: SimulatedCard, at time: Int64,
+    meterKeys: [MeterID: RecordVerifyingKey]
+  ) throws -> UInt32 {
+    var list = pending[meter] ?? PendingPurchases(meter: meter)
+    if let key = meterKeys[meter],
+      let writeBack = try? card.layout.newestWriteBack(
+        blocks: card.writeBackBlocks(), meter: meter, meterKey: key)
+    {
+      list.acknowledge(lastApplied: writeBack.lastAppliedSequence)
+    }
+    let record = try list.sell(
+      amount: amount, soldAt: time, utilityKey: Self.utilityKey, layout: card.layout)
+    card.apply(try list.cardPlan(layout: card.layout))
+    pending[meter] = list
+    return try record.verified(
+      as: PurchaseRecord.self, by: Self.utilityKey.verifyingKey
+    ).purchase.sequence
   }
 }

@@ -1,22 +1,6 @@
 import MeterCore
 import MeterRuntime
 
-/// A latching relay with an auxiliary contact that follows the coil (R-T5).
-final class VirtualRelay: RelayPort {
-  private(set) var closed = false
-  /// Called when the contacts move; the world reconnects the load.
-  var onChange: ((Bool) -> Void)?
-
-  func drive(_ state: RelayState) throws(RuntimeFault) {
-    let close = state == .closed
-    guard close != closed else { return }
-    closed = close
-    onChange?(close)
-  }
-
-  func contact() throws(RuntimeFault) -> RelayContact? { closed ? .closed : .open }
-}
-
 /// The display, the LED and the buzzer: they only need to remember what they were told.
 final class VirtualPanel: DisplayPort, IndicatorPort {
   private(set) var lines = DisplayLines("", "")

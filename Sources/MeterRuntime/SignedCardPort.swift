@@ -1,0 +1,165 @@
+import MeterCards
+import MeterCore
+import MeterDrivers
+
+/// The card reader together with the card layer (R-C1..R-C6): finds a card through the
+/// `CardReader` capability (the MFRC522 driver), reads it with the card layout, verifies every
+/// record with the utility's public key, and writes the write-back signed with the meter's own
+/// key into the older of the two slots, commit block last, so a torn write leaves the previous
+/// write-back valid (R-C5).
+///
+/// MIFARE Classic sectors are opened with the key `mifareKeys` gives; the keys are defence in
+/// depth only, the signatures are what the meter trusts.
+public final class SignedCardPort: CardPort {
+  private let reader: any CardReader
+  private let meter: MeterID
+  private let utilityKey: RecordVerifyingKey
+  private let meterKey: RecordSigningKey
+  private let firmwareNumber: UInt32
+  private let mifareKeys: MifareKeyProvider
+  private var present = false
+  private var session: Session?
+
+  /// What the meter read from the card in the field, for its write-back.
+  private struct Session {
+    var identity: CardIdentity
+    var layout: CardLayout
+    var commitBlocks: [[UInt8]]
+  }
+
+  /// Card blocks read and written since the port was made (a figure for the targets).
+  public private(set) var blocksRead = 0
+  public private(set) var blocksWritten = 0
+
+  public init(
+    reader: any CardReader, meter: MeterID, utilityKey: RecordVerifyingKey,
+    meterKey: RecordSigningKey, firmwareNumber: UInt32,
+    mifareKeys: @escaping MifareKeyProvider = { _ in .transport }
+  ) {
+    self.reader = reader
+    self.meter = meter
+    self.utilityKey = utilityKey
+    self.meterKey = meterKey
+    self.firmwareNumber = firmwareNumber
+    self.mifareKeys = mifareKeys
+  }
+
+  public func poll() throws(RuntimeFault) -> Bool {
+    do throws(CardReaderError) {
+      switch try reader.poll() {
+      case .arrived(let identity)?:
+        present = true
+        session = nil
+        pendingIdentity = identity
+      case .left?:
+        present = false
+        session = nil
+        pendingIdentity = nil
+      case nil:
+        break
+      }
+    } catch {
+      if case .reader(let why) = error { throw .device("card reader: \(why)") }
+      present = false
+    }
+    return present
+  }
+
+  private var pendingIdentity: CardIdentity?
+
+  public func read() throws(RuntimeFault) -> CardPresentation {
+    guard let identity = pendingIdentity else { return .refused(.removedMidRead) }
+    let technology: CardTechnology
+    switch identity.type {
+    case .mifareClassic1K: technology = .mifareClassic1K
+    case .ntag215: technology = .ntag215
+    default: return .refused(.unknownFormat)
+    }
+    let layout = CardLayout.forTechnology(technology)
+    // One READ returns 16 bytes: one MIFARE block, or four NTAG pages.
+    let unitsPerRead = CardLayout.blockSize / identity.type.blockSize
+    var readerFault: RuntimeFault?
+    do throws(CardProblem) {
+      let readout = try layout.readForPresentation { address in
+        do throws(CardReaderError) {
+          let bytes = try reader.readBlocks(address, count: unitsPerRead, keys: mifareKeys)
+          blocksRead += 1
+          return bytes
+        } catch {
+          // A card that stops answering fails its next authentication or read alike: the
+          // presentation is refused as removed mid-read (R-C6) and changes nothing.
+          if case .reader(let why) = error { readerFault = .device("card reader: \(why)") }
+          return nil
+        }
+      }
+      session = Session(identity: identity, layout: layout, commitBlocks: readout.commitBlocks)
+      let examination = try MeterPurchaseProtocol.examine(
+        header: readout.header, records: readout.records, meter: meter, lastApplied: 0,
+        utilityKey: utilityKey)
+      let sequencing = examination.sequencing
+      return .customer(
+        meter: meter,
+        purchases: sequencing.toApply + sequencing.alreadyApplied + sequencing.outOfSequence)
+    } catch {
+      if let readerFault { throw readerFault }
+      return .refused(error.refusal)
+    }
+  }
+
+  public func write(_ writeBack: WriteBack, outcome: CardOutcome) throws(RuntimeFault) -> Bool {
+    guard let session else { return false }
+    let target = session.layout.nextWriteBack(commitBlocks: session.commitBlocks)
+    var body = Self.record(writeBack, generation: target.generation, firmware: firmwareNumber)
+    var plan: [CardWrite] = []
+    // A slot that cannot hold every latest event gets the newest ones that fit; the counters
+    // are always complete.
+    while true {
+      do {
+        let record = try meterKey.sign(body)
+        plan = try session.layout.writeBackPlan(payload: record.encoded, target: target)
+        break
+      } catch CardProblem.doesNotFit where !body.latestEvents.isEmpty {
+        body.latestEvents.removeFirst()
+      } catch {
+        throw .device("write-back could not be encoded: \(error)")
+      }
+    }
+    for write in plan {
+      do throws(CardReaderError) {
+        try reader.writeBlocks(write.address, write.data, keys: mifareKeys)
+        blocksWritten += 1
+      } catch {
+        if case .reader(let why) = error { throw .device("card reader: \(why)") }
+        return false
+      }
+    }
+    return true
+  }
+
+  public func release() throws(RuntimeFault) {
+    session = nil
+    do throws(CardReaderError) { try reader.release() } catch {
+      if case .reader(let why) = error { throw .device("card reader: \(why)") }
+    }
+  }
+
+  /// The core's write-back content as the signed record's body (R-C5).
+  static func record(_ writeBack: WriteBack, generation: UInt32, firmware: UInt32)
+    -> WriteBackRecord
+  {
+    WriteBackRecord(
+      meter: writeBack.meter, cardGeneration: generation,
+      writtenAt: writeBack.time.unixMilliseconds / 1_000,
+      lastAppliedSequence: writeBack.lastAppliedSequence, purchaseCount: writeBack.purchaseCount,
+      totalPurchased: writeBack.totalPurchased, remainingCredit: writeBack.remainingCredit,
+      energy: writeBack.importTotal + writeBack.exportTotal,
+      energyPerBand: Array(writeBack.importByBand.prefix(WriteBackRecord.maximumBands)),
+      zeroCrossingEnergy: writeBack.zeroCrossingEnergy, debt: writeBack.debt,
+      eventCounters: Array(writeBack.eventCounters.prefix(WriteBackRecord.maximumEventCounters)),
+      latestEvents: writeBack.latestEvents.suffix(WriteBackRecord.maximumLatestEvents).map {
+        WriteBackRecord.Event(code: $0.kind.rawValue, at: $0.at.unixMilliseconds / 1_000)
+      },
+      relayClosed: writeBack.relay == .closed, relayReasons: writeBack.relayReasons.rawValue,
+      firmwareVersion: firmware)
+  }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import MeterCore
+import MeterScenario
+
+// Simulated seconds per wall-clock second for a household load profile (issue 6: target
+// ≥ 250,000 through drivers and models), and the same profile through the core alone.
+// Run in release: `swift run -c release simulator-benchmark [days]`.
+
+let days = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 30
+let secondsPerDay = 86_400
+
+/// A household's day: night base load with a fridge cycling, a morning peak, the day's base,
+/// an evening peak, a quieter late evening (watts from the start of each span).
+let dayProfile: [(startSecond: Int, watts: Int)] = [
+  (0, 150), (1_200, 250), (2_400, 150), (3_600, 250), (4_800, 150), (6 * 3_600, 250),
+  (6 * 3_600 + 1_800, 2_000), (8 * 3_600, 300), (12 * 3_600, 1_200), (13 * 3_600, 300),
+  (17 * 3_600, 2_500), (21 * 3_600, 600),
+]
+
+func householdScenario(days: Int) -> String {
+  var lines: [String] = []
+  for day in 0..<days {
+    let base = day * secondsPerDay
+    if day % 5 == 0 {
+      lines.append("{\"at\":\(base),\"vend\":{\"card\":\"A\",\"amount\":\"150.00\"}}")
+      lines.append("{\"at\":\(base + 1),\"tap\":{\"card\":\"A\"}}")
+    }
+    for (start, watts) in dayProfile {
+      lines.append("{\"at\":\(base + start + 2),\"load\":{\"watts\":\(watts)}}")
+    }
+  }
+  lines.append("{\"at\":\(days * secondsPerDay),\"end\":{}}")
+  return lines.joined(separator: "\n") + "\n"
+}
+
+func measure(_ work: () throws -> Void) rethrows -> Duration {
+  let clock = ContinuousClock()
+  let start = clock.now
+  try work()
+  return clock.now - start
+}
+
+func rate(_ simulatedSeconds: Int, _ wall: Duration) -> Int {
+  let nanoseconds =
+    wall.components.seconds * 1_000_000_000 + wall.components.attoseconds / 1_000_000_000
+  return Int(Int64(simulatedSeconds) * 1_000_000_000 / max(nanoseconds, 1))
+}
+
+func wallText(_ wall: Duration) -> String {
+  let milliseconds =
+    wall.components.seconds * 1_000 + wall.components.attoseconds / 1_000_000_000_000_000
+  let fraction = String(milliseconds % 1_000)
+  return "\(milliseconds / 1_000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    + " s"
+}
+
+// Through the control loop, the ADE7953 driver and its register-level model on the I2C bus model.
+let scenario = try Scenario(parsing: householdScenario(days: days))
+let simulation = try Simulation(scenario: scenario)
+var result: SimulationResult?
+let simulatedWall = try measure { result = try simulation.run() }
+let simulated = days * secondsPerDay
+print(
+  "household profile, \(days) days = \(simulated) simulated seconds, one accumulation per second")
+print(
+  "  drivers + models + control loop + core: \(wallText(simulatedWall)) wall, "
+    + "\(rate(simulated, simulatedWall)) simulated s per wall s (target ≥ 250000)")
+if let summary = result?.summary {
+  print(summary.text.split(separator: "\n").prefix(3).map { "    " + $0 }.joined(separator: "\n"))
+}
+
+// The core alone: the same profile as exact measurements, straight into `Meter.step`.
+var meter = Meter(
+  state: MeterState(
+    configuration: MeterConfiguration(meter: Simulation.meterID), tariff: Simulation.defaultTariff),
+  firmware: Simulation.firmware)
+var output = MeterOutput()
+let startUnixMilliseconds: Int64 = 1_767_600_000_000
+var sequence: UInt32 = 0
+var remainder: Int64 = 0
+let coreWall = measure {
+  var profileIndex = 0
+  var watts = 0
+  for second in 1...simulated {
+    let secondOfDay = second % secondsPerDay
+    if secondOfDay == 0 { profileIndex = 0 }
+    while profileIndex < dayProfile.count && dayProfile[profileIndex].startSecond <= secondOfDay {
+      watts = dayProfile[profileIndex].watts
+      profileIndex += 1
+    }
+    let now = Timestamp(unixMilliseconds: startUnixMilliseconds + Int64(second) * 1_000)
+    if second % (5 * secondsPerDay) == 1 {
+      sequence += 1
+      let purchase = Purchase(
+        meter: Simulation.meterID, sequence: sequence, amount: Money(whole: 150))
+      meter.step(
+        .card(.customer(meter: Simulation.meterID, purchases: [purchase])), at: now, into: &output)
+    }
+    // mWh in one second = W / 3.6, remainder carried (R-U1).
+    remainder += Int64(watts) * 1_000
+    let energy = remainder / 3_600
+    remainder -= energy * 3_600
+    let measurement = Measurement.balanced(
+      importEnergy: Energy(milliwattHours: energy), irmsMilliamps: Int64(watts) * 1_000 / 230,
+      activePowerMilliwatts: Int64(watts) * 1_000,
+      relayContact: meter.state.supply.relay == .closed ? .closed : .open)
+    meter.step(.interval(measurement), at: now, into: &output)
+  }
+}
+print(
+  "  core alone (Meter.step):                \(wallText(coreWall)) wall, "
+    + "\(rate(simulated, coreWall)) simulated s per wall s")
+print(
+  "    credit \(meter.state.remainingCredit.displayString), energy \(meter.state.registers.importTotal.kilowattHourString) kWh"
+)

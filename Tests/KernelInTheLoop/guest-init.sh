@@ -1,0 +1,47 @@
+#!/bin/busybox sh
+# /init of the kernel-in-the-loop guest: mounts the kernel's filesystems, makes a gpio-sim chip
+# whose line offsets are the Pi's BCM numbers, starts the device-model servers, runs the test
+# binary as root and the permission checks as an unprivileged user, prints marker lines, and
+# powers off.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t configfs none /sys/kernel/config
+mount -t tmpfs tmp /tmp
+
+sim=/sys/kernel/config/gpio-sim/meter
+mkdir "$sim" "$sim/bank0"
+echo 28 >"$sim/bank0/num_lines"
+echo 1 >"$sim/live"
+chip=$(cat "$sim/bank0/chip_name")
+platform=$(cat "$sim/dev_name")
+
+# I2C (and SPI, when a model serves it) through CUSE: real ioctl numbers and structures, served
+# by the project's chip models.
+serve() {
+    kind=$1 name=$2
+    shift 2
+    /bin/meter-cuse "$kind" "$name" -- "$@" >>/tmp/cuse.log 2>&1 &
+    for _ in $(seq 50); do
+        [ -e "/dev/$name" ] && return 0
+        sleep 0.1
+    done
+    echo "KITL-NOTE /dev/$name did not appear"
+}
+i2c=""
+spi=""
+if [ -x /bin/meter-cuse ]; then
+    serve i2c i2c-1 /bin/meter-models i2c && i2c=/dev/i2c-1
+    serve spi spidev0.0 /bin/meter-models spi && spi=/dev/spidev0.0
+fi
+
+echo "KITL-BEGIN kernel $(uname -r), gpio-sim $chip, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+timeout 300 /bin/meter-hwtest run --target qemu --gpio-chip "/dev/$chip" \
+    --sim-sysfs "/sys/devices/platform/$platform/$chip" --i2c "$i2c" --spi "$spi"
+echo "KITL-EXIT run $?"
+/bin/meter-hwtest permissions --as-user 1000 --gpio-chip "/dev/$chip" --i2c "$i2c" --spi "$spi"
+echo "KITL-EXIT permissions $?"
+[ -f /tmp/cuse.log ] && sed 's/^/cuse: /' /tmp/cuse.log
+reboot -f

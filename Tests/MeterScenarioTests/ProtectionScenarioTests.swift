@@ -1,0 +1,110 @@
+import MeterCore
+import Testing
+
+@testable import MeterScenario
+
+/// The example scenarios of SPEC §5 (cards), §6 (anti-theft) and §7 (data protection).
+@Suite("Example scenarios: cards, anti-theft, data protection (SPEC §5-§7)")
+struct ProtectionScenarioTests {
+  @Test("R-C3, R-C6: purchases apply in sequence and never twice; another meter's card is refused")
+  func cardsAndSequence() throws {
+    let run = try ScenarioRun("cards-and-sequence")
+    #expect(
+      run.records("vend").map { $0.value["seq"] } == [
+        .integer(1), .integer(2), .integer(3), .integer(1),
+      ])
+    #expect(run.purchases.map(\.sequence) == [1, 2, 3], "the second tap applies nothing again")
+    #expect(run.cards.map(\.result) == ["accepted", "accepted", "accepted", "rejected"])
+    #expect(run.cards.last?.card == "B")
+    #expect(run.cards.last?.reason == "wrong_meter")
+    #expect(run.displays.contains { $0.text == "Card refused | Other meter" })
+    let final = try run.finalSnapshot
+    #expect(final["purchased_total"] == .string("35.00"))
+    #expect(final["purchase_count"] == .integer(3))
+    #expect(final["last_seq"] == .integer(3))
+  }
+
+  @Test("R-C4, R-C5: a card torn mid-read changes nothing; a torn write-back applies once")
+  func cardTearing() throws {
+    let run = try ScenarioRun("card-tearing")
+    #expect(
+      run.cards.map(\.result) == ["rejected", "accepted", "accepted", "accepted", "accepted"])
+    #expect(run.cards.first?.reason == "removed_mid_read")
+    #expect(run.purchases.map(\.sequence) == [1, 2, 3], "each purchase exactly once")
+    let writeBacks = run.records("write_back").map { $0.value["completed"] }
+    #expect(writeBacks == [.bool(true), .bool(false), .bool(true), .bool(true)])
+    // The purchase on the torn presentation was committed before the write-back began.
+    let torn = try #require(
+      run.records("write_back").first { $0.value["completed"] == .bool(false) })
+    #expect(run.records("purchase").contains { $0.at == torn.at && $0.value["seq"] == .integer(2) })
+    // The sale at 50 s read the repaired write-back: the card then held only purchase 3.
+    #expect(run.records("vend").map { $0.value["seq"] } == [.integer(1), .integer(2), .integer(3)])
+    let final = try run.finalSnapshot
+    #expect(final["purchased_total"] == .string("35.00"))
+    #expect(final["last_seq"] == .integer(3))
+  }
+
+  @Test("R-C2, R-C6: a forged amount fails its signature; random card data is an unknown format")
+  func forgedCards() throws {
+    let run = try ScenarioRun("forged-card")
+    #expect(run.cards.map(\.card) == ["F", "R", "A"])
+    #expect(run.cards.map(\.reason) == ["bad_signature", "unknown_format", nil])
+    #expect(run.displays.contains { $0.text == "Card refused | Bad signature" })
+    #expect(run.purchases.map(\.amount) == ["20.00"], "only the genuine card's purchase")
+    #expect(run.events.map(\.kind) == ["card_refused", "card_refused"])
+    let image = try #require(run.records("card_image").first?.value["hex"]?.stringValue)
+    #expect(image.count == 2_048, "a MIFARE Classic 1K image is 1024 bytes")
+  }
+
+  @Test(
+    "R-T1, R-T6: cover and magnet tamper are events; with tamper_trip the relay opens and stays")
+  func tamper() throws {
+    let run = try ScenarioRun("tamper")
+    #expect(run.events.map(\.kind) == ["cover_open", "magnet"])
+    #expect(run.events.first?.at == VirtualTime(seconds: 100))
+    let trip = try #require(run.relayChanges.last)
+    #expect(
+      trip.state == "open" && trip.reasons == ["tamper"] && trip.at.within(100...101))
+    #expect(
+      try run.finalSnapshot["reasons"] == .array([.string("tamper")]),
+      "latched after the cover closed")
+  }
+
+  @Test("R-T3: a neutral imbalance is an event, and the larger channel is billed while it lasts")
+  func neutralImbalance() throws {
+    let run = try ScenarioRun("neutral-imbalance")
+    let event = try #require(run.events.first)
+    #expect(event.kind == "neutral_imbalance")
+    #expect(event.at.within(19...21), "after 10 s of imbalance")
+    // 1 kW for 9 s and 100 s, the neutral's 2 kW for the 81 s of imbalance: 75.3 Wh.
+    let energy = try #require(try run.finalSnapshot["energy_mwh"]?.numberValue?.integerValue)
+    #expect((74_500...76_000).contains(energy), "energy \(energy) mWh")
+  }
+
+  @Test("R-T4: current with the relay open is a bypass event; the energy is still billed")
+  func bypass() throws {
+    let run = try ScenarioRun("bypass")
+    let open = try #require(run.relayChanges.first { $0.reasons == ["alarm2"] })
+    let event = try #require(run.events.first)
+    #expect(event.kind == "bypass")
+    #expect(event.at.milliseconds - open.at.milliseconds >= 9_000)
+    #expect(event.at.milliseconds - open.at.milliseconds <= 11_000)
+    // 3.6 kW for 1198 s is billed in full although the relay was open for most of it.
+    let final = try run.finalSnapshot
+    let energy = try #require(final["energy_mwh"]?.numberValue?.integerValue)
+    #expect((1_190_000...1_200_000).contains(energy), "energy \(energy) mWh")
+    #expect(try run.credit(final) < Money(whole: -0), "into debt")
+  }
+
+  @Test("R-D1, R-D2: after a power cut the meter resumes from the journal with the same decision")
+  func powerCut() throws {
+    let run = try ScenarioRun("power-cut")
+    let snapshots = run.records("snapshot")
+    #expect(snapshots.count == 3)
+    #expect(snapshots[0].value == snapshots[1].value, "nothing lost across the cut")
+    #expect(run.records("power").map(\.value) == [.string("off"), .string("on")])
+    let relayAfter = try #require(run.relayChanges.last)
+    #expect(relayAfter.state == "closed" && relayAfter.at.within(5_000...5_001))
+    #expect(snapshots[1].value["credit"] == .string("3.2000"))
+  }
+}
