@@ -134,7 +134,8 @@ struct PrepaidScenarioTests {
   func overCurrentInterrupt() throws {
     let run = try ScenarioRun("overcurrent-interrupt")
     let trip = try #require(run.relayChanges.first { $0.reasons == ["overload"] })
-    #expect(trip.at.milliseconds >= 20_500 && trip.at.milliseconds <= 20_600, "tripped at \(trip.at)")
+    #expect(
+      trip.at.milliseconds >= 20_500 && trip.at.milliseconds <= 20_600, "tripped at \(trip.at)")
     #expect(run.events.map(\.kind) == ["overload"])
     #expect(run.relayChanges.last?.state == "closed", "the customer's card closes it")
   }
