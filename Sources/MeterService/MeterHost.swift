@@ -55,15 +55,11 @@ public actor MeterHost {
   ) throws {
     let hardware = try MeterHardware(
       configuration: configuration.hardware, meter: configuration.meter.id,
-      utilityKey: utilityKey, meterKey: meterKey, firmwareNumber: Self.firmwareNumber,
-      backend: backend)
+      utilityKey: utilityKey, meterKey: meterKey, backend: backend)
     try self.init(
       configuration: configuration, utilityKey: utilityKey, firmware: firmware, clock: clock,
       devices: .hardware(hardware), energy: hardware.energy)
   }
-
-  /// The firmware number signed into card write-backs (R-C5).
-  static let firmwareNumber: UInt32 = 1
 
   private init(
     configuration: MeterdConfiguration, utilityKey: RecordVerifyingKey, firmware: Firmware,
