@@ -282,14 +282,13 @@ struct SellCommand: AsyncParsableCommand {
   func run() async throws {
     let number = try meterID(meter)
     let value = try money(amount, "amount")
-    let (sale, record) = try await options.run { office, actor in
-      let sale = try await office.sell(by: actor, meter: number, amount: value)
-      return (sale, try await office.signedRecord(receipt: sale.id))
+    let sale = try await options.run { office, actor in
+      try await office.sell(by: actor, meter: number, amount: value)
     }
     print(
       "receipt \(sale.id): meter \(sale.purchase.meter), purchase \(sale.purchase.sequence), "
         + "\(sale.purchase.amount.displayString)")
-    print("signed purchase record: \(Hex.encode(record))")
+    print("signed purchase record: \(Hex.encode(sale.record ?? []))")
   }
 }
 
