@@ -71,7 +71,7 @@ public final class VendDatabase: Sendable {
   private let logger: Logger
 
   private enum Connection: Sendable {
-    case sqlite(SQLiteConnection, TransactionGate, GroupCommit)
+    case sqlite(SQLiteConnection, NIOThreadPool, TransactionGate, GroupCommit)
     case postgres(PostgresPool)
   }
 
@@ -89,9 +89,19 @@ public final class VendDatabase: Sendable {
     let database: VendDatabase
     switch configuration {
     case .sqlite(let path):
-      let connection = try await SQLiteConnection.open(
-        storage: .file(path: path), threadPool: .singleton, logger: logger,
-        on: MultiThreadedEventLoopGroup.singleton.any())
+      // A thread of this database's own: SQLite blocks its thread while it waits for another
+      // process's write lock (the busy timeout), which must not hold up other databases.
+      let threadPool = NIOThreadPool(numberOfThreads: 1)
+      threadPool.start()
+      let connection: SQLiteConnection
+      do {
+        connection = try await SQLiteConnection.open(
+          storage: .file(path: path), threadPool: threadPool, logger: logger,
+          on: MultiThreadedEventLoopGroup.singleton.any())
+      } catch {
+        try? await threadPool.shutdownGracefully()
+        throw error
+      }
       do {
         for pragma in [
           "PRAGMA foreign_keys = ON", "PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 10000",
@@ -100,12 +110,14 @@ public final class VendDatabase: Sendable {
         }
       } catch {
         try? await connection.close()
+        try? await threadPool.shutdownGracefully()
         throw error
       }
       let gate = TransactionGate()
       database = VendDatabase(
         backend: .sqlite,
-        connection: .sqlite(connection, gate, GroupCommit(connection: connection, gate: gate)),
+        connection: .sqlite(
+          connection, threadPool, gate, GroupCommit(connection: connection, gate: gate)),
         logger: logger)
     case .postgres(let url, let schema):
       var sqlConfiguration: SQLPostgresConfiguration
@@ -148,7 +160,7 @@ public final class VendDatabase: Sendable {
     _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
   ) async throws -> T {
     switch connection {
-    case .sqlite(_, _, let group):
+    case .sqlite(_, _, _, let group):
       return try await group.transaction(body)
     case .postgres(let shared):
       return try await shared.pool.database(logger: logger).sql(queryLogLevel: nil).withSession {
@@ -169,13 +181,13 @@ public final class VendDatabase: Sendable {
 
   /// SQLite's group commit (nil on PostgreSQL), for tests and figures.
   var groupCommit: GroupCommit? {
-    if case .sqlite(_, _, let group) = connection { group } else { nil }
+    if case .sqlite(_, _, _, let group) = connection { group } else { nil }
   }
 
   /// Runs a statement that must not be inside a transaction (SQLite's `VACUUM INTO`).
   func outsideTransaction(_ statement: SQLQueryString) async throws {
     switch connection {
-    case .sqlite(let connection, let gate, _):
+    case .sqlite(let connection, _, let gate, _):
       try await gate.exclusively {
         try await connection.sql(queryLogLevel: nil).raw(statement).run()
       }
@@ -186,8 +198,9 @@ public final class VendDatabase: Sendable {
 
   public func close() async throws {
     switch connection {
-    case .sqlite(let connection, let gate, _):
+    case .sqlite(let connection, let threadPool, let gate, _):
       try await gate.exclusively { try await connection.close() }
+      try await threadPool.shutdownGracefully()
     case .postgres(let shared):
       try await shared.pool.shutdownAsync()
     }
