@@ -35,6 +35,8 @@ public enum CardProblem: Error, Hashable, Sendable {
   case doesNotFit(needed: Int, available: Int)
   /// The card was removed before the meter finished with it.
   case cardRemoved
+  /// A staff card (settings, tariff, command) outside its validity window.
+  case expired
 
   /// The refusal reason the meter shows, journals and returns: its code and display text.
   public var refusal: CardRefusal {
@@ -50,6 +52,7 @@ public enum CardProblem: Error, Hashable, Sendable {
     case .outOfSequence: .outOfSequence
     case .doesNotFit: .doesNotFit
     case .cardRemoved: .removedMidRead
+    case .expired: .expired
     }
   }
 
@@ -75,6 +78,7 @@ public enum CardProblem: Error, Hashable, Sendable {
     case .doesNotFit(let needed, let available):
       "the records need \(needed) bytes, the card has room for \(available)"
     case .cardRemoved: "the card was removed before the meter finished"
+    case .expired: "the card's validity window does not include the meter's time"
     }
   }
 }

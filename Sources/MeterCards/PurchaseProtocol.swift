@@ -20,15 +20,8 @@ public enum MeterPurchaseProtocol {
     header: CardHeader, records: [SignedRecord], meter: MeterID, lastApplied: UInt32,
     utilityKey: RecordVerifyingKey, checker: some SignatureChecking = Ed25519Checker()
   ) throws(CardProblem) -> CustomerCardExamination {
-    guard header.kind == .customer else { throw .unknownCardKind(header.kind.rawValue) }
-    guard let bound = header.meter else { throw .outOfRange(field: "card meter") }
-    guard bound == meter else { throw .otherMeter(bound) }
-    var purchases: [Purchase] = []
-    for record in records {
-      let body = try record.verified(as: PurchaseRecord.self, by: utilityKey, checker: checker)
-      guard body.purchase.meter == meter else { throw .otherMeter(body.purchase.meter) }
-      purchases.append(body.purchase)
-    }
+    let purchases = try verifiedPurchases(
+      header: header, records: records, meter: meter, utilityKey: utilityKey, checker: checker)
     let sequencing = PurchaseSequencing.sequence(purchases, for: meter, lastApplied: lastApplied)
     let expected = lastApplied &+ UInt32(sequencing.toApply.count) &+ 1
     let notices =
@@ -37,6 +30,28 @@ public enum MeterPurchaseProtocol {
         CardProblem.outOfSequence(expected: expected, found: $0.sequence)
       }
     return CustomerCardExamination(sequencing: sequencing, notices: notices)
+  }
+}
+
+extension MeterPurchaseProtocol {
+  /// The purchases of a customer card for `meter`, every one verified with the utility's key;
+  /// refuses the card as a whole on the first problem (see `examine`).
+  public static func verifiedPurchases(
+    header: CardHeader, records: [SignedRecord], meter: MeterID,
+    utilityKey: RecordVerifyingKey, checker: some SignatureChecking = Ed25519Checker()
+  ) throws(CardProblem) -> [Purchase] {
+    guard header.kind == .customer else {
+      throw .unexpectedRecordKind(expected: header.kind.recordKind, found: .purchase)
+    }
+    guard let bound = header.meter else { throw .outOfRange(field: "card meter") }
+    guard bound == meter else { throw .otherMeter(bound) }
+    var purchases: [Purchase] = []
+    for record in records {
+      let body = try record.verified(as: PurchaseRecord.self, by: utilityKey, checker: checker)
+      guard body.purchase.meter == meter else { throw .otherMeter(body.purchase.meter) }
+      purchases.append(body.purchase)
+    }
+    return purchases
   }
 }
 

@@ -16,6 +16,8 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
   case malformed = 12
   /// The records do not fit in the card's area for them (a sale onto a full card).
   case doesNotFit = 13
+  /// A staff card used outside its validity window.
+  case expired = 14
 
   /// Stable machine-readable code.
   public var code: String {
@@ -32,6 +34,7 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .invalidSettings: "invalid_settings"
     case .malformed: "malformed"
     case .doesNotFit: "does_not_fit"
+    case .expired: "expired"
     }
   }
 
@@ -50,6 +53,7 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .invalidSettings: DisplayLines("Settings refused", "Invalid value")
     case .malformed: DisplayLines("Card refused", "Bad data")
     case .doesNotFit: DisplayLines("Card refused", "Card full")
+    case .expired: DisplayLines("Card refused", "Card expired")
     }
   }
 

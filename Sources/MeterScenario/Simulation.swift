@@ -315,8 +315,7 @@ public final class Simulation {
     }
     let cardPort = SignedCardPort(
       reader: cardReader, meter: currentState.configuration.meter,
-      utilityKey: TestVending.utilityKey.verifyingKey, meterKey: TestVending.meterKey,
-      firmwareNumber: 1)
+      utilityKey: TestVending.utilityKey.verifyingKey, meterKey: TestVending.meterKey)
     let recovered = journal.recover()
     let meter = Meter(state: recovered, firmware: Simulation.firmware)
     let ports = MeterRuntime.Ports(

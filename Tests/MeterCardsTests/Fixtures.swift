@@ -22,17 +22,33 @@ enum Fixture {
         soldAt: soldAt))
   }
 
+  /// A typical write-back: one band used, one counted event, `events` latest events.
+  static func writeBackContent(
+    lastApplied: UInt32 = 1, meter: MeterID = meter, events: Int = 1
+  ) -> WriteBack {
+    let time = Timestamp(unixMilliseconds: soldAt * 1_000 + 3_600_123)
+    var counters = [UInt32](repeating: 0, count: MeterEventKind.allCases.count)
+    counters[Int(MeterEventKind.coverOpened.rawValue)] = UInt32(events)
+    let kWh = Energy(kilowattHours: 137)
+    return WriteBack(
+      meter: meter, time: time, lastAppliedSequence: lastApplied,
+      totalPurchased: Money(whole: 50 * Int64(lastApplied)), purchaseCount: lastApplied,
+      remainingCredit: Money(units: 412_345), creditMode: .money, importTotal: kWh,
+      exportTotal: .zero,
+      importByBand: [kWh] + [Energy](repeating: .zero, count: BandRegisters.count - 1),
+      exportByBand: [Energy](repeating: .zero, count: BandRegisters.count),
+      zeroCrossingEnergy: .zero, debt: .zero, eventCounters: counters,
+      latestEvents: (0..<events).map {
+        MeterEvent(.coverOpened, at: time - Int64(86_400_000 * ($0 + 1)))
+      }, latchedAnomalies: events > 0 ? .coverOpened : [], relay: .closed, relayReasons: [],
+      activeTariffID: 1, firmwareVersion: "1.0.0")
+  }
+
   static func writeBack(
     generation: UInt32 = 1, lastApplied: UInt32 = 1, meter: MeterID = meter
   ) -> WriteBackRecord {
     WriteBackRecord(
-      meter: meter, cardGeneration: generation, writtenAt: soldAt + 3_600,
-      lastAppliedSequence: lastApplied, purchaseCount: lastApplied,
-      totalPurchased: Money(whole: 50 * Int64(lastApplied)), remainingCredit: Money(whole: 42),
-      energy: Energy(milliwattHours: 8_000_000), energyPerBand: [Energy(milliwattHours: 8_000_000)],
-      zeroCrossingEnergy: .zero, debt: .zero, eventCounters: [0, 1],
-      latestEvents: [WriteBackRecord.Event(code: 1, at: soldAt + 100)], relayClosed: true,
-      relayReasons: 0, firmwareVersion: 0x01_00_00)
+      cardGeneration: generation, content: writeBackContent(lastApplied: lastApplied, meter: meter))
   }
 
   /// A card image written by the given plans, in order.
