@@ -152,6 +152,8 @@ let package = Package(
         .product(name: "HummingbirdTesting", package: "hummingbird"),
       ]
     ),
+    // Card figures: records verified per second, blocks per presentation (issue #3).
+    .executableTarget(name: "meter-bench", dependencies: ["MeterCards", "MeterCore"]),
     .testTarget(
       name: "MeterCoreTests",
       dependencies: [

@@ -145,7 +145,7 @@ public struct ByteReader: Sendable {
 /// CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF): guards unsigned layout headers against torn
 /// or blank blocks. It is not a security check; signatures are (R-C2).
 public enum CRC16 {
-  public static func checksum(_ bytes: some Sequence<UInt8>) -> UInt16 {
+  public static func checksum(_ bytes: [UInt8]) -> UInt16 {
     var crc: UInt16 = 0xFFFF
     for byte in bytes {
       crc ^= UInt16(byte) << 8

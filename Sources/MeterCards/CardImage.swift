@@ -32,7 +32,9 @@ public struct CardImage: Hashable, Sendable {
   /// The 16 bytes one READ command at `address` returns, or nil for an invalid address.
   public func read(_ address: Int) -> [UInt8]? {
     guard address >= 0, address < unitCount else { return nil }
-    return (0..<16).map { memory[(address * writeSize + $0) % memory.count] }
+    let start = address * writeSize
+    guard start + 16 > memory.count else { return Array(memory[start..<start + 16]) }
+    return Array(memory[start...] + memory[..<(start + 16 - memory.count)])
   }
 
   /// Performs one WRITE command; refuses an invalid address or a wrong data length.
@@ -42,6 +44,16 @@ public struct CardImage: Hashable, Sendable {
     memory.replaceSubrange(
       command.address * writeSize..<(command.address + 1) * writeSize, with: command.data)
     return true
+  }
+
+  public static func == (lhs: CardImage, rhs: CardImage) -> Bool {
+    lhs.technology == rhs.technology && lhs.memory == rhs.memory
+  }
+
+  /// Hashes the memory as one byte run: model checkers keep hundreds of thousands of images.
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(technology)
+    memory.withUnsafeBytes { hasher.combine(bytes: $0) }
   }
 
   /// The logical block `block` of `layout`, as the meter reads it.

@@ -49,17 +49,19 @@ public struct CardLayout: Hashable, Sendable {
   public let slots: [Range<Int>]
 
   /// MIFARE Classic 1K: sectors 1-15, three data blocks each; sector 0 (manufacturer block and
-  /// MAD) is left alone. Header and issue area in sectors 1-9 (26 blocks, 416 bytes), write-back
-  /// slot 0 in sectors 10-12 and slot 1 in sectors 13-15 (9 blocks each), so each area has its
-  /// own sector trailers and access bits (see `MifareClassicAccess`).
+  /// MAD) is left alone. Header and issue area in sectors 1-7 (20 blocks, 320 bytes: three
+  /// purchases), write-back slot 0 in sectors 8-11 and slot 1 in sectors 12-15 (12 blocks each,
+  /// room for all 8 latest events), so each area has its own trailers and access bits (see
+  /// `MifareClassicAccess`).
   public static let mifareClassic1K = CardLayout(
-    technology: .mifareClassic1K, logicalBlockCount: 45, issueArea: 1..<27,
-    slots: [27..<36, 36..<45])
+    technology: .mifareClassic1K, logicalBlockCount: 45, issueArea: 1..<21,
+    slots: [21..<33, 33..<45])
 
   /// NTAG215: user pages 4-129 (504 bytes); logical block n is pages 4+4n ... 7+4n, 31 blocks.
-  /// Issue area 14 blocks (224 bytes), two write-back slots of 8 blocks.
+  /// Issue area 12 blocks (192 bytes: two purchases), two write-back slots of 9 blocks (the
+  /// write-back carries as many of the latest events as fit).
   public static let ntag215 = CardLayout(
-    technology: .ntag215, logicalBlockCount: 31, issueArea: 1..<15, slots: [15..<23, 23..<31])
+    technology: .ntag215, logicalBlockCount: 31, issueArea: 1..<13, slots: [13..<22, 22..<31])
 
   public static func forTechnology(_ technology: CardTechnology) -> CardLayout {
     switch technology {
@@ -133,7 +135,7 @@ public struct CardHeader: Hashable, Sendable {
   public init(block: [UInt8], layout: CardLayout) throws(CardProblem) {
     guard block.count == CardLayout.blockSize else { throw .truncated }
     guard Array(block[0..<2]) == Self.magic,
-      CRC16.checksum(block[0..<14]) == UInt16(block[14]) << 8 | UInt16(block[15])
+      CRC16.checksum(Array(block[0..<14])) == UInt16(block[14]) << 8 | UInt16(block[15])
     else { throw .notAMeterCard }
     var reader = ByteReader(Array(block[2..<14]))
     let version = try reader.readByte()
@@ -166,7 +168,10 @@ extension CardLayout {
     guard blocks.count == expected, blocks.allSatisfy({ $0.count == Self.blockSize }) else {
       throw .truncated
     }
-    let bytes = Array(blocks.joined().prefix(header.issueLength))
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(blocks.count * Self.blockSize)
+    for block in blocks { bytes.append(contentsOf: block) }
+    bytes.removeLast(bytes.count - header.issueLength)
     var reader = ByteReader(bytes)
     var records: [SignedRecord] = []
     while !reader.isAtEnd {

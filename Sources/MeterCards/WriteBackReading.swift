@@ -14,7 +14,7 @@ extension CardLayout {
       do throws(CardProblem) {
         let record = try SignedRecord(decoding: payload)
         let body = try record.verified(as: WriteBackRecord.self, by: meterKey, checker: checker)
-        guard body.meter == meter else { throw .otherMeter(body.meter) }
+        guard body.content.meter == meter else { throw .otherMeter(body.content.meter) }
         guard body.cardGeneration == header.generation else {
           throw .outOfRange(field: "card generation")
         }

@@ -2,8 +2,8 @@
 ///
 /// Each slot starts with a commit block:
 ///
-///     0-3 generation (big-endian, 0 = empty) | 4-5 payload length | 6-7 CRC-16 of bytes 0-5, 8-15
-///     8-15 the payload's first 8 bytes
+///     0-3 generation (big-endian, 0 = empty) | 4-5 CRC-16 of bytes 0-3 and 6-15
+///     6-15 the payload's first 10 bytes (a signed record, whose header gives its length)
 ///
 /// and continues with the rest of the payload. The meter writes the slot holding the older (or
 /// an invalid) record, commit block last. A card removed after any write command therefore
@@ -13,6 +13,7 @@
 /// `vend` reads both slots whole and keeps the newest record whose signature verifies.
 public struct WriteBackSlotHeader: Hashable, Sendable {
   public var generation: UInt32
+  /// Payload bytes: the signed record's whole length.
   public var length: Int
 
   public init(generation: UInt32, length: Int) {
@@ -25,24 +26,35 @@ public struct WriteBackSlotHeader: Hashable, Sendable {
 public struct WriteBackTarget: Hashable, Sendable {
   public var slot: Int
   public var generation: UInt32
+
+  public init(slot: Int, generation: UInt32) {
+    self.slot = slot
+    self.generation = generation
+  }
 }
 
 extension CardLayout {
-  static let commitHeaderLength = 8
+  static let commitHeaderLength = 6
 
   /// Payload bytes one slot holds.
   public var slotCapacity: Int { slots[0].count * Self.blockSize - Self.commitHeaderLength }
 
   /// The commit block of a slot, or nil if it is empty, torn, or names an impossible length.
   public func slotHeader(commitBlock block: [UInt8]) -> WriteBackSlotHeader? {
+    Self.commitHeader(block, capacity: slotCapacity)
+  }
+
+  /// A commit block of an area holding at most `capacity` payload bytes.
+  static func commitHeader(_ block: [UInt8], capacity: Int) -> WriteBackSlotHeader? {
     guard block.count == Self.blockSize else { return nil }
     var reader = ByteReader(block)
-    guard let generation = try? reader.readUInt32(), let length = try? reader.readUInt16(),
-      let crc = try? reader.readUInt16(),
-      crc == CRC16.checksum(block[0..<6] + block[8..<16]),
-      generation != 0, length > 0, Int(length) <= slotCapacity
+    guard let generation = try? reader.readUInt32(), let crc = try? reader.readUInt16(),
+      crc == CRC16.checksum(Array(block[0..<4] + block[6..<16])), generation != 0,
+      block[6] == SignedRecord.formatVersion
     else { return nil }
-    return WriteBackSlotHeader(generation: generation, length: Int(length))
+    let length = SignedRecord.overhead + (Int(block[8]) << 8 | Int(block[9]))
+    guard length <= capacity else { return nil }
+    return WriteBackSlotHeader(generation: generation, length: length)
   }
 
   /// Chooses the slot for the next write-back from the two commit blocks: an invalid slot first
@@ -55,38 +67,66 @@ extension CardLayout {
     }
     let newest = headers.compactMap { $0?.generation }.max() ?? 0
     let generation = newest == UInt32.max ? 1 : newest + 1
-    if let invalid = headers.firstIndex(where: { $0 == nil }) {
-      return WriteBackTarget(slot: invalid, generation: generation)
+    guard let first = headers[0], let second = headers[1] else {
+      return WriteBackTarget(slot: headers[0] == nil ? 0 : 1, generation: generation)
     }
-    let older = headers[0]!.generation <= headers[1]!.generation ? 0 : 1
-    return WriteBackTarget(slot: older, generation: generation)
+    return WriteBackTarget(
+      slot: first.generation <= second.generation ? 0 : 1, generation: generation)
   }
 
-  /// The write commands for one write-back: continuation blocks first, the commit block last.
-  /// Only the blocks the payload needs are written. Refuses a payload larger than a slot.
+  /// The write commands for one write-back (a signed record's bytes): continuation blocks
+  /// first, the commit block last. Only the blocks the record needs are written. Refuses a
+  /// record larger than a slot.
   public func writeBackPlan(
-    payload: [UInt8], target: WriteBackTarget
+    record: SignedRecord, target: WriteBackTarget
   ) throws(CardProblem) -> [CardWrite] {
-    guard !payload.isEmpty, payload.count <= slotCapacity else {
-      throw .doesNotFit(needed: payload.count, available: slotCapacity)
-    }
     guard slots.indices.contains(target.slot) else { throw .outOfRange(field: "slot") }
-    let slot = slots[target.slot]
+    return try commitPlan(
+      record.encoded, area: slots[target.slot], generation: target.generation)
+  }
+
+  /// Writes `payload` into `area`: continuation blocks first, the commit block (generation,
+  /// CRC-16, the payload's first bytes) last. Only the blocks the payload needs are written.
+  func commitPlan(
+    _ payload: [UInt8], area: Range<Int>, generation: UInt32
+  ) throws(CardProblem) -> [CardWrite] {
+    let capacity = area.count * Self.blockSize - Self.commitHeaderLength
+    guard payload.count <= capacity else {
+      throw .doesNotFit(needed: payload.count, available: capacity)
+    }
+    let headRoom = Self.blockSize - Self.commitHeaderLength
+    let head = Array(payload.prefix(headRoom))
+    let headPadded = head + [UInt8](repeating: 0, count: headRoom - head.count)
     var commit = ByteWriter()
-    commit.appendUInt32(target.generation)
-    commit.appendUInt16(UInt16(payload.count))
-    let head = Array(payload.prefix(Self.commitHeaderLength))
-    let headPadded = head + [UInt8](repeating: 0, count: Self.commitHeaderLength - head.count)
+    commit.appendUInt32(generation)
     commit.appendUInt16(CRC16.checksum(commit.bytes + headPadded))
     commit.append(headPadded)
 
     var plan: [CardWrite] = []
-    let rest = Array(payload.dropFirst(Self.commitHeaderLength))
-    for (block, chunk) in zip(slot.dropFirst(), Self.chunks(rest)) {
+    let rest = Array(payload.dropFirst(headRoom))
+    for (block, chunk) in zip(area.dropFirst(), Self.chunks(rest)) {
       plan += writes(logicalBlock: block, data: chunk)
     }
-    plan += writes(logicalBlock: slot.lowerBound, data: commit.bytes)
+    plan += writes(logicalBlock: area.lowerBound, data: commit.bytes)
     return plan
+  }
+
+  /// The payload a commit block and its continuation blocks in `area` hold, or nil if the
+  /// commit block is invalid or a block is missing.
+  func committedPayload(
+    area: Range<Int>, blocks: [Int: [UInt8]]
+  ) -> (header: WriteBackSlotHeader, payload: [UInt8])? {
+    let capacity = area.count * Self.blockSize - Self.commitHeaderLength
+    guard let commit = blocks[area.lowerBound],
+      let header = Self.commitHeader(commit, capacity: capacity)
+    else { return nil }
+    var bytes = Array(commit[Self.commitHeaderLength...])
+    for block in area.dropFirst() where bytes.count < header.length {
+      guard let data = blocks[block], data.count == Self.blockSize else { return nil }
+      bytes += data
+    }
+    guard bytes.count >= header.length else { return nil }
+    return (header, Array(bytes.prefix(header.length)))
   }
 
   /// The logical blocks of both slots, for `vend`, which reads the write-back whole.
@@ -99,15 +139,9 @@ extension CardLayout {
   ) -> [(slot: Int, header: WriteBackSlotHeader, payload: [UInt8])] {
     var found: [(slot: Int, header: WriteBackSlotHeader, payload: [UInt8])] = []
     for (index, slot) in slots.enumerated() {
-      guard let commit = blocks[slot.lowerBound], let header = slotHeader(commitBlock: commit)
-      else { continue }
-      var bytes = Array(commit[Self.commitHeaderLength...])
-      for block in slot.dropFirst() where bytes.count < header.length {
-        guard let data = blocks[block], data.count == Self.blockSize else { break }
-        bytes += data
+      if let (header, payload) = committedPayload(area: slot, blocks: blocks) {
+        found.append((index, header, payload))
       }
-      guard bytes.count >= header.length else { continue }
-      found.append((index, header, Array(bytes.prefix(header.length))))
     }
     return found.sorted { $0.header.generation > $1.header.generation }
   }

@@ -15,7 +15,6 @@ public final class SignedCardPort: CardPort {
   private let meter: MeterID
   private let utilityKey: RecordVerifyingKey
   private let meterKey: RecordSigningKey
-  private let firmwareNumber: UInt32
   private let mifareKeys: MifareKeyProvider
   private var present = false
   private var session: Session?
@@ -33,14 +32,13 @@ public final class SignedCardPort: CardPort {
 
   public init(
     reader: any CardReader, meter: MeterID, utilityKey: RecordVerifyingKey,
-    meterKey: RecordSigningKey, firmwareNumber: UInt32,
+    meterKey: RecordSigningKey,
     mifareKeys: @escaping MifareKeyProvider = { _ in .transport }
   ) {
     self.reader = reader
     self.meter = meter
     self.utilityKey = utilityKey
     self.meterKey = meterKey
-    self.firmwareNumber = firmwareNumber
     self.mifareKeys = mifareKeys
   }
 
@@ -108,21 +106,15 @@ public final class SignedCardPort: CardPort {
 
   public func write(_ writeBack: WriteBack, outcome: CardOutcome) throws(RuntimeFault) -> Bool {
     guard let session else { return false }
-    let target = session.layout.nextWriteBack(commitBlocks: session.commitBlocks)
-    var body = Self.record(writeBack, generation: target.generation, firmware: firmwareNumber)
-    var plan: [CardWrite] = []
     // A slot that cannot hold every latest event gets the newest ones that fit; the counters
     // are always complete.
-    while true {
-      do {
-        let record = try meterKey.sign(body)
-        plan = try session.layout.writeBackPlan(payload: record.encoded, target: target)
-        break
-      } catch CardProblem.doesNotFit where !body.latestEvents.isEmpty {
-        body.latestEvents.removeFirst()
-      } catch {
-        throw .device("write-back could not be encoded: \(error)")
-      }
+    let plan: [CardWrite]
+    do {
+      plan = try MeterCardReading.writeBackPlan(
+        writeBack, layout: session.layout, commitBlocks: session.commitBlocks,
+        meterKey: meterKey)
+    } catch {
+      throw .device("write-back could not be encoded: \(error)")
     }
     for write in plan {
       do throws(CardReaderError) {
@@ -141,25 +133,5 @@ public final class SignedCardPort: CardPort {
     do throws(CardReaderError) { try reader.release() } catch {
       if case .reader(let why) = error { throw .device("card reader: \(why)") }
     }
-  }
-
-  /// The core's write-back content as the signed record's body (R-C5).
-  static func record(_ writeBack: WriteBack, generation: UInt32, firmware: UInt32)
-    -> WriteBackRecord
-  {
-    WriteBackRecord(
-      meter: writeBack.meter, cardGeneration: generation,
-      writtenAt: writeBack.time.unixMilliseconds / 1_000,
-      lastAppliedSequence: writeBack.lastAppliedSequence, purchaseCount: writeBack.purchaseCount,
-      totalPurchased: writeBack.totalPurchased, remainingCredit: writeBack.remainingCredit,
-      energy: writeBack.importTotal + writeBack.exportTotal,
-      energyPerBand: Array(writeBack.importByBand.prefix(WriteBackRecord.maximumBands)),
-      zeroCrossingEnergy: writeBack.zeroCrossingEnergy, debt: writeBack.debt,
-      eventCounters: Array(writeBack.eventCounters.prefix(WriteBackRecord.maximumEventCounters)),
-      latestEvents: writeBack.latestEvents.suffix(WriteBackRecord.maximumLatestEvents).map {
-        WriteBackRecord.Event(code: $0.kind.rawValue, at: $0.at.unixMilliseconds / 1_000)
-      },
-      relayClosed: writeBack.relay == .closed, relayReasons: writeBack.relayReasons.rawValue,
-      firmwareVersion: firmware)
   }
 }

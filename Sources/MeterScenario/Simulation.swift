@@ -323,8 +323,7 @@ public final class Simulation {
     }
     let cardPort = SignedCardPort(
       reader: cardReader, meter: currentState.configuration.meter,
-      utilityKey: TestVending.utilityKey.verifyingKey, meterKey: TestVending.meterKey,
-      firmwareNumber: 1)
+      utilityKey: TestVending.utilityKey.verifyingKey, meterKey: TestVending.meterKey)
     fram.model.powerOn()
     bus.attach(fram.model, at: MB85RC256V.defaultAddress)
     let framChip = MB85RC256V(bus: bus)

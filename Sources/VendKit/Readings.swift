@@ -23,6 +23,9 @@ extension SalesOffice {
     let receivedAt = now().unixSeconds
     let forUpdate = database.backend.forUpdate
     let month = calendar.month(of: reading.meterTime)
+    guard let monthIndex = Months.index(month) else {
+      throw VendError.invalidInput(field: "meter time", reason: "outside the calendar: \(month)")
+    }
     return try await database.transaction { sql in
       guard
         let meterRow = try await sql.raw(
@@ -86,6 +89,8 @@ extension SalesOffice {
       for flag in flags {
         try await Self.insertFlag(sql, flag, at: receivedAt, readingID: readingID)
       }
+      try await Self.updateMonthSnapshot(
+        sql, reading, key: key, monthIndex: monthIndex, newFlags: flags.count)
       try await Self.audit(
         sql, at: receivedAt, by: actor.username, action: "reading.\(source.rawValue)",
         subject: "meter \(reading.meter)",
@@ -127,6 +132,64 @@ extension SalesOffice {
       ).run()
     }
     return id
+  }
+
+  /// Keeps `meter_months` (R-V4) true after storing `reading`: the month's row holds the
+  /// counters of its latest reading and the flags raised on readings up to that month.
+  /// Readings may come home out of order (an old card read late): an older reading of a month
+  /// leaves its row's counters alone, and its flags count in every later month too.
+  private static func updateMonthSnapshot(
+    _ sql: any SQLDatabase, _ reading: MeterReading, key: Int64, monthIndex: Int64,
+    newFlags: Int
+  ) async throws {
+    let meterTime = reading.meterTime.unixSeconds
+    let existing = try await sql.raw(
+      """
+      SELECT meter_time FROM meter_months
+      WHERE meter_id = \(bind: key) AND month_index = \(bind: monthIndex)
+      """
+    ).first()
+    let counters: SQLQueryString = """
+      \(bind: meterTime), \(bind: reading.energy.milliwattHours),
+      \(bind: reading.zeroCrossingEnergy.milliwattHours), \(bind: Int64(reading.events.tamper)),
+      \(bind: Int64(reading.events.bypass)), \(bind: Int64(reading.events.imbalance)),
+      \(bind: Int64(reading.events.reverse))
+      """
+    if let existing {
+      if try existing.int("meter_time") < meterTime {
+        try await sql.raw(
+          """
+          UPDATE meter_months SET (meter_time, energy_mwh, zero_crossing_mwh, tamper_events,
+            bypass_events, imbalance_events, reverse_events) = (\(counters))
+          WHERE meter_id = \(bind: key) AND month_index = \(bind: monthIndex)
+          """
+        ).run()
+      }
+    } else {
+      let earlier = try await sql.raw(
+        """
+        SELECT flags FROM meter_months
+        WHERE meter_id = \(bind: key) AND month_index < \(bind: monthIndex)
+        ORDER BY month_index DESC LIMIT 1
+        """
+      ).first()
+      try await sql.raw(
+        """
+        INSERT INTO meter_months (meter_id, month_index, meter_time, energy_mwh,
+          zero_crossing_mwh, tamper_events, bypass_events, imbalance_events, reverse_events, flags)
+        VALUES (\(bind: key), \(bind: monthIndex), \(counters),
+          \(bind: try earlier?.int("flags") ?? 0))
+        """
+      ).run()
+    }
+    if newFlags > 0 {
+      try await sql.raw(
+        """
+        UPDATE meter_months SET flags = flags + \(bind: Int64(newFlags))
+        WHERE meter_id = \(bind: key) AND month_index >= \(bind: monthIndex)
+        """
+      ).run()
+    }
   }
 
   static func insertFlag(_ sql: any SQLDatabase, _ flag: Flag, at: Int64, readingID: Int64?)

@@ -18,8 +18,23 @@ echo 1 >"$sim/live"
 chip=$(cat "$sim/bank0/chip_name")
 platform=$(cat "$sim/dev_name")
 
-# I2C (and SPI, when a model serves it) through CUSE: real ioctl numbers and structures, served
-# by the project's chip models.
+# I2C through the kernel: an emulated CP2112 USB-I2C bridge (uhid) that the kernel's hid-cp2112
+# driver turns into a real adapter, /dev/i2c-0, whose far side is the project's chip models.
+bridge=""
+if [ -x /bin/meter-cp2112 ]; then
+    /bin/meter-cp2112 -- /bin/meter-models i2c >>/tmp/cp2112.log 2>&1 &
+    for _ in $(seq 50); do
+        for adapter in /sys/class/i2c-dev/i2c-*; do
+            grep -qs CP2112 "$adapter/name" && bridge=/dev/${adapter##*/}
+        done
+        [ -n "$bridge" ] && [ -e "$bridge" ] && break
+        sleep 0.1
+    done
+    [ -n "$bridge" ] || echo "KITL-NOTE the CP2112 bridge's I2C adapter did not appear"
+fi
+
+# I2C and SPI through CUSE as well: real ioctl numbers and structures, served by the same
+# models from userspace (SPI only this way: the guest has no SPI controller).
 serve() {
     kind=$1 name=$2
     shift 2
@@ -39,9 +54,13 @@ fi
 
 echo "KITL-BEGIN kernel $(uname -r), gpio-sim $chip, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 timeout 300 /bin/meter-hwtest run --target qemu --gpio-chip "/dev/$chip" \
-    --sim-sysfs "/sys/devices/platform/$platform/$chip" --i2c "$i2c" --spi "$spi"
+    --sim-sysfs "/sys/devices/platform/$platform/$chip" --i2c-bridge "$bridge" \
+    --i2c "$i2c" --i2c-nack-errno ENXIO --spi "$spi"
 echo "KITL-EXIT run $?"
-/bin/meter-hwtest permissions --as-user 1000 --gpio-chip "/dev/$chip" --i2c "$i2c" --spi "$spi"
+/bin/meter-hwtest permissions --as-user 1000 --gpio-chip "/dev/$chip" --i2c "$i2c" \
+    --i2c-bridge "$bridge" --spi "$spi"
 echo "KITL-EXIT permissions $?"
 [ -f /tmp/cuse.log ] && sed 's/^/cuse: /' /tmp/cuse.log
+[ -f /tmp/cp2112.log ] && sed 's/^/cp2112: /' /tmp/cp2112.log
+dmesg | grep -iE 'cp2112|tsc|clocksource' | sed 's/^/dmesg: /'
 reboot -f

@@ -9,6 +9,9 @@ enum Fixture {
   static let utility = RecordSigningKey(seed: [UInt8](repeating: 0x11, count: 32))!
   static let meterKey = RecordSigningKey(seed: [UInt8](repeating: 0x22, count: 32))!
   static let otherMeterKey = RecordSigningKey(seed: [UInt8](repeating: 0x33, count: 32))!
+  /// The utility's next key after a rotation (R-C2).
+  static let rotatedUtility = RecordSigningKey(
+    seed: [UInt8](repeating: 0x44, count: 32), version: 2)!
   static let soldAt: Int64 = 1_767_600_000
   static let uid: [UInt8] = [0x04, 0xA1, 0xB2, 0xC3]
 
@@ -22,17 +25,33 @@ enum Fixture {
         soldAt: soldAt))
   }
 
+  /// A typical write-back: one band used, one counted event, `events` latest events.
+  static func writeBackContent(
+    lastApplied: UInt32 = 1, meter: MeterID = meter, events: Int = 1
+  ) -> WriteBack {
+    let time = Timestamp(unixMilliseconds: soldAt * 1_000 + 3_600_123)
+    var counters = [UInt32](repeating: 0, count: MeterEventKind.allCases.count)
+    counters[Int(MeterEventKind.coverOpened.rawValue)] = UInt32(events)
+    let kWh = Energy(kilowattHours: 137)
+    return WriteBack(
+      meter: meter, time: time, lastAppliedSequence: lastApplied,
+      totalPurchased: Money(whole: 50 * Int64(lastApplied)), purchaseCount: lastApplied,
+      remainingCredit: Money(units: 412_345), creditMode: .money, importTotal: kWh,
+      exportTotal: .zero,
+      importByBand: [kWh] + [Energy](repeating: .zero, count: BandRegisters.count - 1),
+      exportByBand: [Energy](repeating: .zero, count: BandRegisters.count),
+      zeroCrossingEnergy: .zero, debt: .zero, eventCounters: counters,
+      latestEvents: (0..<events).map {
+        MeterEvent(.coverOpened, at: time - Int64(86_400_000 * ($0 + 1)))
+      }, latchedAnomalies: events > 0 ? .coverOpened : [], relay: .closed, relayReasons: [],
+      activeTariffID: 1, firmwareVersion: "1.0.0")
+  }
+
   static func writeBack(
     generation: UInt32 = 1, lastApplied: UInt32 = 1, meter: MeterID = meter
   ) -> WriteBackRecord {
     WriteBackRecord(
-      meter: meter, cardGeneration: generation, writtenAt: soldAt + 3_600,
-      lastAppliedSequence: lastApplied, purchaseCount: lastApplied,
-      totalPurchased: Money(whole: 50 * Int64(lastApplied)), remainingCredit: Money(whole: 42),
-      energy: Energy(milliwattHours: 8_000_000), energyPerBand: [Energy(milliwattHours: 8_000_000)],
-      zeroCrossingEnergy: .zero, debt: .zero, eventCounters: [0, 1],
-      latestEvents: [WriteBackRecord.Event(code: 1, at: soldAt + 100)], relayClosed: true,
-      relayReasons: 0, firmwareVersion: 0x01_00_00)
+      cardGeneration: generation, content: writeBackContent(lastApplied: lastApplied, meter: meter))
   }
 
   /// A card image written by the given plans, in order.

@@ -82,13 +82,15 @@ struct LayoutTests {
       refusalOf {
         try CardLayout.ntag215.issuePlan(kind: .customer, meter: Fixture.meter, records: records)
       }
-        == .doesNotFit(needed: needed, available: 224))
-    let huge = [UInt8](repeating: 1, count: CardLayout.ntag215.slotCapacity + 1)
+        == .doesNotFit(needed: needed, available: 192))
+    let huge = SignedRecord(
+      kind: .tariffSet, keyVersion: 1, body: [UInt8](repeating: 1, count: 300),
+      signature: [UInt8](repeating: 0, count: 64))
     #expect(
       refusalOf {
         try CardLayout.ntag215.writeBackPlan(
-          payload: huge, target: WriteBackTarget(slot: 0, generation: 1))
-      } == .doesNotFit(needed: huge.count, available: CardLayout.ntag215.slotCapacity))
+          record: huge, target: WriteBackTarget(slot: 0, generation: 1))
+      } == .doesNotFit(needed: huge.encoded.count, available: CardLayout.ntag215.slotCapacity))
   }
 
   @Test("R-C6: blank cards, random bytes and unknown layout versions are refused by the header")
@@ -103,7 +105,7 @@ struct LayoutTests {
     }
     var block = CardHeader(kind: .customer, meter: Fixture.meter, issueLength: 10).encoded
     block[2] = 9
-    let crc = CRC16.checksum(block[0..<14])
+    let crc = CRC16.checksum(Array(block[0..<14]))
     block[14] = UInt8(crc >> 8)
     block[15] = UInt8(crc & 0xFF)
     #expect(refusalOf { try CardHeader(block: block, layout: layout) } == .unknownLayoutVersion(9))
@@ -130,12 +132,12 @@ struct LayoutTests {
         let target = layout.nextWriteBack(commitBlocks: commits(image))
         let record = try Fixture.meterKey.sign(
           Fixture.writeBack(generation: target.generation, lastApplied: applied))
-        write(try layout.writeBackPlan(payload: record.encoded, target: target), to: &image)
+        write(try layout.writeBackPlan(record: record, target: target), to: &image)
       }
       let target = layout.nextWriteBack(commitBlocks: commits(image))
       #expect(target.generation == 4)
       let record = try Fixture.meterKey.sign(Fixture.writeBack(generation: 4, lastApplied: 4))
-      let plan = try layout.writeBackPlan(payload: record.encoded, target: target)
+      let plan = try layout.writeBackPlan(record: record, target: target)
       for cut in 0...plan.count {
         var torn = image
         write(plan.prefix(cut), to: &torn)
@@ -145,7 +147,7 @@ struct LayoutTests {
         // rewrote bytes that were already equal (NTAG pages), which leaves the new one whole.
         let expected: Set<UInt32> = cut == plan.count ? [4] : [3, 4]
         #expect(
-          newest.map { expected.contains($0.lastAppliedSequence) } == true,
+          newest.map { expected.contains($0.content.lastAppliedSequence) } == true,
           "\(technology) cut \(cut)")
         // The next write-back never overwrites the slot holding the newest valid record.
         let holding = layout.slotPayloads(blocks: blocks(torn)).first {
@@ -163,7 +165,7 @@ struct LayoutTests {
     var image = Fixture.customerCard(.mifareClassic1K, records: [Fixture.purchase(1)])
     let target = layout.nextWriteBack(commitBlocks: [])
     let forged = try Fixture.otherMeterKey.sign(Fixture.writeBack(generation: target.generation))
-    write(try layout.writeBackPlan(payload: forged.encoded, target: target), to: &image)
+    write(try layout.writeBackPlan(record: forged, target: target), to: &image)
     let blocks = Dictionary(
       uniqueKeysWithValues: layout.slotReads.map {
         ($0, image.read(logicalBlock: $0, layout: layout)!)

@@ -124,6 +124,113 @@ struct SamplingTests {
     }
   }
 
+  /// Noon UTC on `day` of `month` 2024.
+  static func time(month: Int, day: Int = 28) -> Date {
+    var components = DateComponents(year: 2024, month: month, day: day, hour: 12)
+    components.timeZone = TimeZone(identifier: "UTC")
+    return Calendar(identifier: .gregorian).date(from: components) ?? Date()
+  }
+
+  /// A reading of meter 5 with `kWh` used so far, charged at the flat 1.00/kWh (no flag).
+  static func reading(
+    month: Int, day: Int = 28, kWh: Int64, tamper: UInt32 = 0, purchased: Money = .zero
+  ) -> MeterReading {
+    MeterReading(
+      meter: MeterID(5), meterTime: time(month: month, day: day), lastAppliedSequence: 0,
+      purchasedTotal: purchased, purchaseCount: 0, remainingCredit: Money(whole: -kWh),
+      energy: Energy(kilowattHours: kWh), zeroCrossingEnergy: Energy(kilowattHours: kWh),
+      debt: Money(whole: kWh), events: EventCounts(tamper: tamper))
+  }
+
+  @Test(
+    "R-V4: month-end counters kept at ingestion equal those rebuilt from the readings, in any order",
+    arguments: Backends.all)
+  func monthSnapshotsFollowIngestion(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      _ = try await test.customerWithMeter(5)
+      // Out of order, two readings in March (the later one first), and one that reports a
+      // purchase vend never sold, so flags are raised in several months.
+      let arrivals = [
+        Self.reading(month: 3, day: 20, kWh: 900), Self.reading(month: 1, kWh: 300),
+        Self.reading(month: 5, kWh: 1_500, tamper: 1), Self.reading(month: 3, day: 2, kWh: 700),
+        Self.reading(month: 2, kWh: 600, purchased: Money(whole: 5)),
+        Self.reading(month: 3, day: 20, kWh: 900),
+      ]
+      for reading in arrivals {
+        _ = try await test.office.recordVerifiedReading(
+          by: cashier, reading, source: .card, record: nil)
+      }
+      let columns =
+        "meter_id, month_index, meter_time, energy_mwh, zero_crossing_mwh, tamper_events, "
+        + "bypass_events, imbalance_events, reverse_events, flags"
+      let (kept, rebuilt, flagCount) = try await test.office.database.transaction { sql in
+        func rows(_ query: String) async throws -> [[Int64]] {
+          try await sql.raw("\(unsafeRaw: query)").all().map { row in
+            try columns.components(separatedBy: ", ").map { try row.int($0) }
+          }
+        }
+        let kept = try await rows("SELECT \(columns) FROM meter_months ORDER BY month_index")
+        let rebuilt = try await rows(
+          "SELECT \(columns) FROM (\(Migrations.meterMonthsFromReadings)) t ORDER BY month_index")
+        let flags = try await sql.raw("SELECT COUNT(*) AS n FROM flags").first()?.int("n")
+        return (kept, rebuilt, flags ?? 0)
+      }
+      #expect(kept.count == 4, "January, February, March, May")
+      #expect(kept == rebuilt)
+      #expect(flagCount > 0)
+      #expect(kept.last?[9] == flagCount, "May counts every flag raised up to May")
+      let march = try #require(kept.first { $0[1] == 2024 * 12 + 2 })
+      #expect(march[3] == Energy(kilowattHours: 900).milliwattHours, "the month's latest")
+    }
+  }
+
+  @Test(
+    "R-V4: a range's use is the difference of month-end counters, averaged per calendar month",
+    arguments: Backends.all)
+  func featuresFromMonthEnds(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      _ = try await test.customerWithMeter(5)
+      // Read every other month at 300 kWh a month, then only 30 kWh in the last three months.
+      for month in [1, 3, 5, 7, 9, 11] {
+        _ = try await test.office.recordVerifiedReading(
+          by: cashier,
+          Self.reading(month: month, kWh: 300 * Int64(month), tamper: month >= 7 ? 1 : 0),
+          source: .card, record: nil)
+      }
+      _ = try await test.office.recordVerifiedReading(
+        by: cashier, Self.reading(month: 12, kWh: 3_330, tamper: 1), source: .card, record: nil)
+      let features = try #require(
+        try await test.office.meterFeatures(
+          SamplingCriteria(fromMonth: "2024-02", toMonth: "2024-12", recentMonths: 3)
+        ).first)
+      // From January (the last counters before the range) to September (before October, the
+      // first recent month), then to December.
+      #expect(features.baselineEnergy == Energy(kilowattHours: 2_400))
+      #expect(features.baselineMonths == 8)
+      #expect(features.recentEnergy == Energy(kilowattHours: 630))
+      #expect(features.recentMonths == 3)
+      #expect(features.zeroCrossingEnergy == Energy(kilowattHours: 3_030))
+      #expect(features.events.tamper == 1)
+      #expect(features.flags == 0)
+      #expect(features.monthsWithoutPurchase == 11, "nothing bought: January to December")
+      #expect(features.energyWithoutPurchase == Energy(kilowattHours: 3_030))
+      // A range that starts with the meter's first reading counts from that reading.
+      let fromFirst = try #require(
+        try await test.office.meterFeatures(
+          SamplingCriteria(fromMonth: "2024-01", toMonth: "2024-06", recentMonths: 2)
+        ).first)
+      #expect(fromFirst.baselineEnergy == Energy(kilowattHours: 600))
+      #expect(fromFirst.baselineMonths == 2)
+      #expect(fromFirst.recentEnergy == Energy(kilowattHours: 600))
+      #expect(fromFirst.recentMonths == 2)
+      let none = try await test.office.meterFeatures(
+        SamplingCriteria(fromMonth: "2025-01", toMonth: "2025-06"))
+      #expect(none.isEmpty, "no reading in the range")
+    }
+  }
+
   @Test("R-V4: criteria narrow the population by area, tariff and class")
   func criteriaFilter() async throws {
     try await TestOffice.with(.sqlite) { test in

@@ -14,6 +14,14 @@ enum Months {
     let newMonth = index % 12 + 1
     return String(newYear) + "-" + (newMonth < 10 ? "0" : "") + String(newMonth)
   }
+
+  /// `month` as a number, year × 12 + month − 1 (as `meter_months` stores it); nil if malformed.
+  static func index(_ month: String) -> Int64? {
+    guard Months.adding(0, to: month) != nil, let year = Int64(month.prefix(4)),
+      let number = Int64(month.suffix(2))
+    else { return nil }
+    return year * 12 + number - 1
+  }
 }
 
 extension SalesOffice {
@@ -27,14 +35,22 @@ extension SalesOffice {
     return InspectionSampler.sample(features, criteria: criteria)
   }
 
+  /// Each meter's figures over the range, from its month-end counters in `meter_months`: the
+  /// range's use is the difference between two months' counters, so the database looks up a
+  /// few rows per meter whatever the length of its history.
+  ///
+  /// The range starts at the meter's last month before `fromMonth` (or, for a meter first read
+  /// within the range, at that first month) and ends at its last month up to `toMonth`; it is
+  /// split where the recent months begin. A span's months are the months between its two
+  /// counters, so a meter read every other month still averages its use per calendar month.
   func meterFeatures(_ criteria: SamplingCriteria) async throws -> [MeterFeatures] {
-    guard let before = Months.adding(-1, to: criteria.fromMonth),
-      let recentStart = Months.adding(-(max(1, criteria.recentMonths) - 1), to: criteria.toMonth),
-      Months.adding(0, to: criteria.toMonth) != nil, criteria.fromMonth <= criteria.toMonth
+    guard let from = Months.index(criteria.fromMonth), let to = Months.index(criteria.toMonth),
+      from <= to
     else {
       throw VendError.invalidInput(
         field: "months", reason: "give a range of months as YYYY-MM, first ≤ last")
     }
+    let recentStart = max(from, to - Int64(max(1, criteria.recentMonths)) + 1)
     let lastDay = criteria.toMonth + "-31"
     var filter: SQLQueryString = "WHERE 1 = 1"
     if !criteria.areas.isEmpty {
@@ -46,59 +62,63 @@ extension SalesOffice {
     if !criteria.classes.isEmpty {
       filter += " AND m.meter_class IN (\(binds: criteria.classes.map(\.rawValue).sorted()))"
     }
-    let cancelled = SaleStatus.cancelled.rawValue
+    let purchaseMonth = Migrations.monthIndex("b.purchase_day")
+    // MATERIALIZED: each boundary lookup runs once per meter; inlined, the planner would repeat
+    // it wherever the outer query names the column.
     let query: SQLQueryString = """
-      WITH deltas AS (
-        SELECT meter_id, reading_month AS month,
-          energy_mwh - LAG(energy_mwh) OVER w AS used,
-          zero_crossing_mwh - LAG(zero_crossing_mwh) OVER w AS zc,
-          tamper_events - LAG(tamper_events) OVER w AS tamper,
-          bypass_events - LAG(bypass_events) OVER w AS bypass,
-          imbalance_events - LAG(imbalance_events) OVER w AS imbalance,
-          reverse_events - LAG(reverse_events) OVER w AS reverse_power
-        FROM readings
-        WHERE reading_month >= \(bind: before) AND reading_month <= \(bind: criteria.toMonth)
-        WINDOW w AS (PARTITION BY meter_id ORDER BY meter_time)
+      WITH bounds AS MATERIALIZED (
+        SELECT m.id AS meter_id, c.id AS customer_id, c.name AS customer_name, c.area AS area,
+          m.tariff_code AS tariff_code, m.meter_class AS meter_class,
+          (SELECT MAX(x.month_index) FROM meter_months x
+            WHERE x.meter_id = m.id AND x.month_index <= \(bind: to)) AS last_month,
+          COALESCE(
+            (SELECT MAX(x.month_index) FROM meter_months x
+              WHERE x.meter_id = m.id AND x.month_index < \(bind: from)),
+            (SELECT MIN(x.month_index) FROM meter_months x
+              WHERE x.meter_id = m.id AND x.month_index >= \(bind: from))) AS start_month,
+          (SELECT MAX(x.month_index) FROM meter_months x
+            WHERE x.meter_id = m.id AND x.month_index < \(bind: recentStart)) AS split_month,
+          (SELECT MAX(s.cash_day) FROM sales s
+            WHERE s.meter_id = m.id AND s.cash_day <= \(bind: lastDay)
+              AND s.\(unsafeRaw: Migrations.notCancelled)) AS purchase_day
+        FROM meters m
+        JOIN customers c ON c.id = m.customer_id
+        \(filter)
       ),
-      purchases AS (
-        SELECT meter_id, SUBSTR(MAX(cash_day), 1, 7) AS last_month FROM sales
-        WHERE status <> \(bind: cancelled) AND cash_day <= \(bind: lastDay)
-        GROUP BY meter_id
-      ),
-      raised AS (
-        SELECT f.meter_id, COUNT(*) AS n FROM flags f
-        JOIN readings r ON r.id = f.reading_id
-        WHERE r.reading_month >= \(bind: criteria.fromMonth)
-          AND r.reading_month <= \(bind: criteria.toMonth)
-        GROUP BY f.meter_id
+      spans AS MATERIALIZED (
+        SELECT b.meter_id, b.customer_id, b.customer_name, b.area, b.tariff_code, b.meter_class,
+          b.last_month, b.start_month,
+          CASE WHEN b.split_month IS NULL OR b.split_month < b.start_month THEN b.start_month
+            ELSE b.split_month END AS split_month,
+          \(unsafeRaw: purchaseMonth) AS purchase_month,
+          (SELECT MAX(x.month_index) FROM meter_months x
+            WHERE x.meter_id = b.meter_id AND x.month_index <= \(unsafeRaw: purchaseMonth))
+            AS paid_month
+        FROM bounds b
+        WHERE b.last_month >= \(bind: from)
       )
-      SELECT m.id AS meter_id, c.id AS customer_id, c.name AS customer_name, c.area AS area,
-        m.tariff_code AS tariff_code, m.meter_class AS meter_class,
-        CAST(COALESCE(SUM(CASE WHEN d.month >= \(bind: recentStart) THEN d.used END), 0) AS BIGINT)
-          AS recent_used,
-        COUNT(DISTINCT CASE WHEN d.month >= \(bind: recentStart) AND d.used IS NOT NULL
-          THEN d.month END) AS recent_months,
-        CAST(COALESCE(SUM(CASE WHEN d.month < \(bind: recentStart) THEN d.used END), 0) AS BIGINT)
-          AS base_used,
-        COUNT(DISTINCT CASE WHEN d.month < \(bind: recentStart) AND d.used IS NOT NULL
-          THEN d.month END) AS base_months,
-        CAST(COALESCE(SUM(d.zc), 0) AS BIGINT) AS zc,
-        CAST(COALESCE(SUM(d.tamper), 0) AS BIGINT) AS tamper,
-        CAST(COALESCE(SUM(d.bypass), 0) AS BIGINT) AS bypass,
-        CAST(COALESCE(SUM(d.imbalance), 0) AS BIGINT) AS imbalance,
-        CAST(COALESCE(SUM(d.reverse_power), 0) AS BIGINT) AS reverse_power,
-        CAST(COALESCE(MAX(raised.n), 0) AS BIGINT) AS flags,
-        CAST(COALESCE(SUM(CASE WHEN p.last_month IS NULL OR d.month > p.last_month
-          THEN d.used END), 0) AS BIGINT) AS unpaid_used,
-        COUNT(DISTINCT CASE WHEN (p.last_month IS NULL OR d.month > p.last_month) AND d.used > 0
-          THEN d.month END) AS unpaid_months
-      FROM meters m
-      JOIN customers c ON c.id = m.customer_id
-      JOIN deltas d ON d.meter_id = m.id AND d.month >= \(bind: criteria.fromMonth)
-      LEFT JOIN purchases p ON p.meter_id = m.id
-      LEFT JOIN raised ON raised.meter_id = m.id
-      \(filter)
-      GROUP BY m.id, c.id, c.name, c.area, m.tariff_code, m.meter_class
+      SELECT s.meter_id, s.customer_id, s.customer_name, s.area, s.tariff_code, s.meter_class,
+        at_last.energy_mwh - at_split.energy_mwh AS recent_used,
+        s.last_month - s.split_month AS recent_months,
+        at_split.energy_mwh - at_start.energy_mwh AS base_used,
+        s.split_month - s.start_month AS base_months,
+        at_last.zero_crossing_mwh - at_start.zero_crossing_mwh AS zc,
+        at_last.tamper_events - at_start.tamper_events AS tamper,
+        at_last.bypass_events - at_start.bypass_events AS bypass,
+        at_last.imbalance_events - at_start.imbalance_events AS imbalance,
+        at_last.reverse_events - at_start.reverse_events AS reverse_power,
+        at_last.flags - CASE WHEN s.start_month < \(bind: from) THEN at_start.flags ELSE 0 END AS flags,
+        at_last.energy_mwh - COALESCE(at_paid.energy_mwh, at_start.energy_mwh) AS unpaid_used,
+        CASE WHEN s.purchase_month IS NULL OR s.purchase_month < s.start_month
+          THEN s.last_month - s.start_month
+          WHEN s.purchase_month < s.last_month THEN s.last_month - s.purchase_month
+          ELSE 0 END AS unpaid_months
+      FROM spans s
+      JOIN meter_months at_last ON at_last.meter_id = s.meter_id AND at_last.month_index = s.last_month
+      JOIN meter_months at_start ON at_start.meter_id = s.meter_id AND at_start.month_index = s.start_month
+      JOIN meter_months at_split ON at_split.meter_id = s.meter_id AND at_split.month_index = s.split_month
+      LEFT JOIN meter_months at_paid ON at_paid.meter_id = s.meter_id
+        AND at_paid.month_index = s.paid_month AND s.paid_month > s.start_month
       """
     return try await database.transaction { sql in
       try await sql.raw(query).all().map { row in

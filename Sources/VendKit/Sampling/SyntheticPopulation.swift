@@ -141,6 +141,7 @@ public struct SyntheticPopulation: Sendable {
     var meters: [[any Encodable & Sendable]] = []
     var sales: [[any Encodable & Sendable]] = []
     var readings: [[any Encodable & Sendable]] = []
+    var months: [[any Encodable & Sendable]] = []
     var flags: [[any Encodable & Sendable]] = []
 
     mutating func add(
@@ -173,6 +174,7 @@ public struct SyntheticPopulation: Sendable {
       var events = EventCounts()
       var sold: [Sale] = []
       var previous: MeterReading?
+      var flagsRaised: Int64 = 0
       let months = population.months
       for month in 0..<months {
         let monthKey = Months.adding(month, to: population.firstMonth) ?? population.firstMonth
@@ -246,7 +248,13 @@ public struct SyntheticPopulation: Sendable {
             meterKey, flag.kind.rawValue, flag.evidence, readAt.unixSeconds, meterKey,
             readAt.unixSeconds,
           ])
+          flagsRaised += 1
         }
+        self.months.append([
+          meterKey, Months.index(monthKey) ?? 0, readAt.unixSeconds, energy.milliwattHours,
+          zeroCrossing.milliwattHours, Int64(events.tamper), Int64(events.bypass),
+          Int64(events.imbalance), Int64(events.reverse), flagsRaised,
+        ])
         previous = reading
       }
       meters.append([
@@ -273,6 +281,7 @@ public struct SyntheticPopulation: Sendable {
       let meters = meters
       let sales = sales
       let readings = readings
+      let months = months
       let flags = flags
       try await database.transaction { sql in
         try await Self.insert(
@@ -293,6 +302,12 @@ public struct SyntheticPopulation: Sendable {
             purchased_total, purchase_count, credit, energy_mwh, zero_crossing_mwh, debt,
             tamper_events, bypass_events, imbalance_events, reverse_events, relay_open)
           """, readings)
+        try await Self.insert(
+          sql,
+          """
+          meter_months (meter_id, month_index, meter_time, energy_mwh, zero_crossing_mwh,
+            tamper_events, bypass_events, imbalance_events, reverse_events, flags)
+          """, months)
         for flag in flags {
           try await sql.raw(
             """

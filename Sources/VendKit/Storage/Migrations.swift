@@ -2,7 +2,7 @@ import SQLKit
 
 /// The schema, as numbered steps applied in order and recorded in `schema_migrations` (R-V7).
 /// SQLite and PostgreSQL get the same tables, columns and constraints; only the spelling of an
-/// auto-numbered key and a trigger differs. Bytes (keys, signed records) are stored as hex text. Money is a 64-bit count of
+/// auto-numbered key, a trigger and a table's storage order differs. Bytes (keys, signed records) are stored as hex text. Money is a 64-bit count of
 /// ten-thousandths (R-U2), energy of milliwatt-hours (R-U1), times are Unix seconds.
 enum Migrations {
   struct Step: Sendable {
@@ -143,7 +143,60 @@ enum Migrations {
         "CREATE INDEX sessions_operator ON sessions (operator_id)",
       ]
     },
+    Step(version: 3, name: "monthly meter snapshots") { backend in
+      [
+        // R-V4: the inspection list reads each meter's month-end counters from this compact
+        // table (a few index lookups per meter) instead of scanning every reading. Ingestion
+        // keeps it up to date; this step fills it from the readings already stored.
+        """
+        CREATE TABLE meter_months (
+          meter_id BIGINT NOT NULL REFERENCES meters (id),
+          month_index BIGINT NOT NULL,
+          meter_time BIGINT NOT NULL,
+          energy_mwh BIGINT NOT NULL,
+          zero_crossing_mwh BIGINT NOT NULL,
+          tamper_events BIGINT NOT NULL,
+          bypass_events BIGINT NOT NULL,
+          imbalance_events BIGINT NOT NULL,
+          reverse_events BIGINT NOT NULL,
+          flags BIGINT NOT NULL,
+          PRIMARY KEY (meter_id, month_index))\(backend.withoutRowID)
+        """,
+        """
+        INSERT INTO meter_months (meter_id, month_index, meter_time, energy_mwh,
+          zero_crossing_mwh, tamper_events, bypass_events, imbalance_events, reverse_events, flags)
+        \(meterMonthsFromReadings)
+        """,
+        // The last purchase before a date, per meter, in one index lookup (R-V4, "purchases
+        // stopped"). Queries must spell the condition the same way for the index to serve them.
+        """
+        CREATE INDEX sales_meter_purchases ON sales (meter_id, cash_day)
+        WHERE \(Migrations.notCancelled)
+        """,
+      ]
+    },
   ]
+
+  /// `meter_months` computed from scratch: for each meter and month, the counters of the month's
+  /// latest reading and the flags raised on the meter's readings up to that month.
+  static let meterMonthsFromReadings = """
+    SELECT r.meter_id, \(monthIndex("r.reading_month")) AS month_index, r.meter_time,
+      r.energy_mwh, r.zero_crossing_mwh, r.tamper_events, r.bypass_events, r.imbalance_events,
+      r.reverse_events,
+      (SELECT COUNT(*) FROM flags f JOIN readings fr ON fr.id = f.reading_id
+        WHERE fr.meter_id = r.meter_id AND fr.reading_month <= r.reading_month) AS flags
+    FROM readings r
+    WHERE r.meter_time = (SELECT MAX(x.meter_time) FROM readings x
+      WHERE x.meter_id = r.meter_id AND x.reading_month = r.reading_month)
+    """
+
+  /// The condition of `sales_meter_purchases`, as every query that wants that index says it.
+  static let notCancelled = "status <> '\(SaleStatus.cancelled.rawValue)'"
+
+  /// A month as a number (year × 12 + month − 1), from `YYYY-MM` text in `column`.
+  static func monthIndex(_ column: String) -> String {
+    "(CAST(SUBSTR(\(column), 1, 4) AS BIGINT) * 12 + CAST(SUBSTR(\(column), 6, 2) AS BIGINT) - 1)"
+  }
 
   /// The audit log refuses UPDATE and DELETE in the database itself, not only in `vend`.
   private static func appendOnlyAuditLog(_ backend: SQLBackend) -> [String] {

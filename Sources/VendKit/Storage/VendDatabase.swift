@@ -39,6 +39,15 @@ public enum SQLBackend: String, Sendable {
     }
   }
 
+  /// Appended to CREATE TABLE for a table stored in its primary key's order (SQLite); PostgreSQL
+  /// keeps every table as a heap with the key as an index.
+  var withoutRowID: String {
+    switch self {
+    case .sqlite: " WITHOUT ROWID"
+    case .postgres: ""
+    }
+  }
+
   /// Appended to a SELECT that must lock the rows it reads until the transaction ends.
   /// SQLite needs none: its write transactions (`BEGIN IMMEDIATE`) already exclude each other.
   var forUpdate: String {
@@ -108,6 +117,9 @@ public final class VendDatabase: Sendable {
       let pool = EventLoopGroupConnectionPool(
         source: PostgresConnectionSource(sqlConfiguration: sqlConfiguration),
         maxConnectionsPerEventLoop: 4,
+        // Sales for one meter queue on its row lock; on a busy machine a burst of them can wait
+        // for a connection longer than AsyncKit's 10 s default, and waiting beats refusing.
+        requestTimeout: .seconds(60),
         logger: logger,
         on: MultiThreadedEventLoopGroup.singleton)
       database = VendDatabase(

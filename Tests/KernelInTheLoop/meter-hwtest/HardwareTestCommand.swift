@@ -19,6 +19,13 @@ struct HardwareTestCommand: AsyncParsableCommand {
 struct DeviceOptions: ParsableArguments {
   @Option(help: "GPIO character device.") var gpioChip = "/dev/gpiochip0"
   @Option(help: "I2C bus device node (empty to skip the I2C tests).") var i2c = "/dev/i2c-1"
+  @Option(
+    help:
+      "What that bus's adapter answers for an absent address: ENXIO, EREMOTEIO (the Pi's i2c-bcm2835, any NACK) or ETIMEDOUT."
+  )
+  var i2cNackErrno = "EREMOTEIO"
+  @Option(help: "A CP2112 USB-I2C bridge's i2c-dev node (hid-cp2112: the guest's kernel adapter).")
+  var i2cBridge = ""
   @Option(help: "SPI device node (empty to skip the SPI tests).") var spi = "/dev/spidev0.0"
   @Option(help: "ADE7953 IRQ line.") var adeIrq = 17
   @Option(help: "Relay OPEN coil line.") var openCoil = 5
@@ -47,6 +54,9 @@ struct RunTests: AsyncParsableCommand {
   @Option(help: "Samples for the edge-to-coil latency figures.") var latencySamples = 20
 
   func run() async throws {
+    guard let absentAddress = AbsentAddressAnswer.named(devices.i2cNackErrno) else {
+      throw ValidationError("--i2c-nack-errno: ENXIO, EREMOTEIO or ETIMEDOUT")
+    }
     let report = TestReport()
     let chip = try LinuxGPIOChip(path: devices.gpioChip, consumer: "meter-hwtest")
     let rig: any TestRig =
@@ -60,13 +70,21 @@ struct RunTests: AsyncParsableCommand {
     let gpio = GPIOTests(chip: chip, rig: rig, devices: devices, report: report)
     gpio.runAll()
     await gpio.measureLatency(samples: latencySamples)
+    if !devices.i2cBridge.isEmpty {
+      let bridge = I2CTests(
+        path: devices.i2cBridge, absentAddress: .named("ETIMEDOUT")!, report: report)
+      bridge.runAll()
+      bridge.checkBridgeLimits()
+      JournalTests(path: devices.i2cBridge, report: report).runAll()
+    }
     if !devices.i2c.isEmpty {
-      I2CTests(path: devices.i2c, report: report).runAll()
+      I2CTests(path: devices.i2c, absentAddress: absentAddress, report: report).runAll()
       JournalTests(path: devices.i2c, report: report).runAll()
     }
     if !devices.spi.isEmpty {
       SPITests(path: devices.spi, report: report).runAll()
     }
+    ErrorPathTests(report: report).runAll()
     report.printSummary()
     if report.failed > 0 { throw ExitCode.failure }
   }
@@ -96,6 +114,10 @@ struct PermissionTests: ParsableCommand {
         { () throws(BusError) in _ = try LinuxGPIOChip(path: devices.gpioChip) }
       ),
       (devices.i2c, .i2c, { () throws(BusError) in _ = try LinuxI2CBus(path: devices.i2c) }),
+      (
+        devices.i2cBridge, .i2c,
+        { () throws(BusError) in _ = try LinuxI2CBus(path: devices.i2cBridge) }
+      ),
       (devices.spi, .spi, { () throws(BusError) in _ = try LinuxSPIDevice(path: devices.spi) }),
     ]
     for (path, group, open) in opens where !path.isEmpty {

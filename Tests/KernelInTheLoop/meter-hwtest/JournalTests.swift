@@ -76,7 +76,7 @@ struct JournalTests {
   let report: TestReport
 
   func runAll() {
-    report.check("FRAM journal: commits over I2C_RDWR, recovery after reopening the bus") {
+    report.check("\(path): FRAM journal: commits over I2C_RDWR, recovery after reopening the bus") {
       let committed: UInt64
       do {
         let bus = try LinuxI2CBus(path: path)
