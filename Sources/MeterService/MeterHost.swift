@@ -217,6 +217,84 @@ public actor MeterHost {
     return RemoteSaleOutcome(purchase: purchase, outcome: outcome, state: runtime.meter.state)
   }
 
+  // MARK: Settings and tariff records (R-C1, R-P12)
+
+  /// Applies a signed settings or tariff record delivered over the network, exactly as from a
+  /// settings card: verified with the utility's key, for this meter (or any meter), inside its
+  /// validity window, then validated as a whole and journaled by the core before it takes
+  /// effect (R-D1). A change already in force (the same request again, or the same record from
+  /// a card) answers `alreadyApplied` and journals nothing.
+  public func settingsRecord(_ bytes: [UInt8]) throws(RemoteRefusal) -> SettingsOutcome {
+    let now = clock.now()
+    let settings: SettingsRecord
+    let target: MeterID?
+    let validity: CommandValidity
+    do throws(CardProblem) {
+      let record = try SignedRecord(decoding: bytes)
+      switch record.kind {
+      case .settings:
+        let body = try record.verified(as: SettingsRecordBody.self, by: utilityKey)
+        (settings, target, validity) = (.patch(body.patch), body.meter, body.validity)
+      case .tariffSet:
+        let body = try record.verified(as: TariffSetRecord.self, by: utilityKey)
+        (settings, target, validity) = (.tariff(body.tariff), body.meter, body.validity)
+      default:
+        throw .unexpectedRecordKind(expected: .settings, found: record.kind)
+      }
+    } catch {
+      metrics.remoteRefused()
+      throw RemoteRefusal(status: 422, reason: error.message)
+    }
+    if let target, target != meterID {
+      metrics.remoteRefused()
+      throw RemoteRefusal(
+        status: 422, reason: "the record is for meter \(target), this is meter \(meterID)")
+    }
+    guard validity.contains(now.unixMilliseconds / 1_000) else {
+      metrics.remoteRefused()
+      throw RemoteRefusal(
+        status: 422,
+        reason:
+          "the record is valid from \(Timestamp(unixSeconds: validity.issuedAt)) to \(Timestamp(unixSeconds: validity.validUntil)); the meter's time is \(now)"
+      )
+    }
+    guard let runtime else { throw RemoteRefusal(status: 503, reason: "the meter has no power") }
+    if Self.inForce(settings, in: runtime.meter.state) {
+      return SettingsOutcome(settings: settings, applied: false, state: runtime.meter.state)
+    }
+    let outcome: CardOutcome?
+    do {
+      outcome = try runtime.handle(.settings(settings), at: now)
+    } catch {
+      metrics.deviceError()
+      throw RemoteRefusal(status: 503, reason: "the meter could not apply it now: \(error)")
+    }
+    metrics.update(
+      state: runtime.meter.state, measurement: energy.last, relayClosed: relayClosed)
+    if let outcome, !outcome.accepted {
+      metrics.remoteRefused()
+      throw RemoteRefusal(
+        status: 422,
+        reason:
+          "the meter refused the settings: \(outcome.settingsError.map(\.description) ?? "\(outcome.refusal.map { "\($0)" } ?? "refused")")"
+      )
+    }
+    return SettingsOutcome(settings: settings, applied: true, state: runtime.meter.state)
+  }
+
+  /// Whether `settings` would change nothing: the patched configuration is the one in force,
+  /// or the tariff set is already the active or the passive one.
+  static func inForce(_ settings: SettingsRecord, in state: MeterState) -> Bool {
+    switch settings {
+    case .patch(let patch):
+      (try? patch.applied(to: state.configuration)) == state.configuration
+    case .configuration(let configuration):
+      configuration == state.configuration
+    case .tariff(let tariff):
+      tariff == state.activeTariff || tariff == state.passiveTariff
+    }
+  }
+
   // MARK: The simulated world (simulate mode only)
 
   /// Simulate mode's test vending key: a fixed, published seed, so it can sign nothing a real
@@ -304,6 +382,13 @@ public struct MeterClock: Sendable {
 public struct RemoteRefusal: Error, Hashable, Sendable {
   public var status: Int
   public var reason: String
+}
+
+/// What a settings or tariff record did: applied now, or already in force.
+public struct SettingsOutcome: Sendable {
+  public var settings: SettingsRecord
+  public var applied: Bool
+  public var state: MeterState
 }
 
 public struct RemoteSaleOutcome: Sendable {
