@@ -91,6 +91,7 @@ let package = Package(
         "MeterRuntime",
         "MeterSim",
         "MeterSelfTest",
+        "MeterJournal",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Logging", package: "swift-log"),

@@ -31,12 +31,18 @@ struct HTTPAPITests {
   let clock = ManualClock()
   let host: MeterHost
   let vending = MeterHost.testVendingKey
+  /// This test's own FRAM image (simulate mode keeps it in the state directory).
+  let stateDirectory = FileManager.default.temporaryDirectory
+    .appendingPathComponent("meterd-api-test-\(UInt64.random(in: 0...UInt64.max))").path
 
   init() throws {
     host = try MeterHost(
-      simulating: MeterdConfiguration(meter: MeterIdentity(id: MeterID(100_001))),
+      simulating: MeterdConfiguration(
+        meter: MeterIdentity(id: MeterID(100_001)), stateDirectory: stateDirectory),
       utilityKey: MeterHost.testVendingKey.verifyingKey, firmware: Self.firmware,
       clock: clock.meterClock)
+    // The image stays open in the host; nothing of it is left behind when the test ends.
+    try? FileManager.default.removeItem(atPath: stateDirectory)
   }
 
   func app(readsRequireToken: Bool = false) -> some ApplicationProtocol {
