@@ -61,13 +61,15 @@ public final class Simulation {
   private var leavesWhenDone = false
   private var sessionDone = false
   private var vending = TestVending()
-  private var runtime: MeterRuntime?
-  private var load = ScenarioLoad.idle
+  // The simulation runs on one thread and is not Sendable; the properties every step reads are
+  // exempt from the runtime exclusivity check, which cost more than the reads (measured).
+  @exclusivity(unchecked) private var runtime: MeterRuntime?
+  @exclusivity(unchecked) private var load = ScenarioLoad.idle
   /// The state while the meter is off: what start-up recovery will find.
   private var stateWhileOff: MeterState
   private var trace = TraceWriter()
   private var summary = RunSummary()
-  private var timeline: Timeline
+  @exclusivity(unchecked) private var timeline: Timeline
   private var fault: ScenarioError?
   private var lastRecord: TraceRecord?
 
@@ -404,13 +406,19 @@ public final class Simulation {
     }
   }
 
+  /// Samples the timeline; the credit is looked up only for a sample the timeline keeps.
   private func recordSample() {
     let flowing = runtime != nil && ((relayModel.position == .closed) || load.bypass)
+    let milliwatts = flowing ? load.phaseMilliwatts : 0
+    let relayClosed = relayModel.position == .closed
+    guard timeline.wantsSample(at: now, milliwatts: milliwatts, relayClosed: relayClosed) else {
+      return
+    }
     timeline.record(
       TimelineSample(
-        at: now, milliwatts: flowing ? load.phaseMilliwatts : 0,
+        at: now, milliwatts: milliwatts,
         credit: runtime?.meter.state.remainingCredit ?? stateWhileOff.remainingCredit,
-        relayClosed: (relayModel.position == .closed)))
+        relayClosed: relayClosed))
   }
 
   private func snapshot() -> TraceSnapshot {
