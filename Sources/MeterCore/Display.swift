@@ -110,7 +110,8 @@ extension Meter {
     let configuration = state.configuration
     let energyMode = configuration.creditMode == .energy
     func credit(_ amount: Money) -> String {
-      rightAligned(amount.displayString) + (energyMode ? " kWh" : "")
+      let figure = amount.displayString(width: rightAlignedWidth)
+      return energyMode ? figure + " kWh" : figure
     }
     switch page {
     case .remainingCredit:
@@ -189,5 +190,9 @@ extension Meter {
 
 /// Right-aligns a value in the 9-column field used on value lines (room for a unit after it).
 func rightAligned(_ text: String) -> String {
-  text.count >= 9 ? text : String(repeating: " ", count: 9 - text.count) + text
+  text.count >= rightAlignedWidth
+    ? text : String(repeating: " ", count: rightAlignedWidth - text.count) + text
 }
+
+/// Figures on the display's second line end in this column.
+let rightAlignedWidth = 9

@@ -36,8 +36,11 @@ public struct Money: Hashable, Comparable, Sendable {
   public var exactString: String { FixedPoint.format(units, fractionDigits: 4) }
 
   /// Rounded half away from zero to two decimals, e.g. `"12.35"` (R-U2: displays round to 2).
-  public var displayString: String {
-    FixedPoint.format(FixedPoint.roundedDivide(units, by: 100), fractionDigits: 2)
+  public var displayString: String { displayString(width: 0) }
+
+  /// `displayString` with spaces on the left to fill `width` characters.
+  public func displayString(width: Int) -> String {
+    FixedPoint.format(FixedPoint.roundedDivide(units, by: 100), fractionDigits: 2, width: width)
   }
 }
 
@@ -109,16 +112,38 @@ public enum FixedPoint {
   }
 
   /// Formats an integer scaled by 10^fractionDigits, e.g. (123456, 4) → "12.3456".
-  public static func format(_ value: Int64, fractionDigits: Int) -> String {
-    let scale = pow10(fractionDigits)
-    let magnitude = value.magnitude
-    let whole = magnitude / UInt64(scale)
-    let sign = value < 0 ? "-" : ""
-    guard fractionDigits > 0 else { return sign + String(whole) }
-    let fraction = String(magnitude % UInt64(scale))
-    return sign + String(whole) + "."
-      + String(repeating: "0", count: fractionDigits - fraction.count)
-      + fraction
+  ///
+  /// Digits are written right to left into one buffer and become one string: the display
+  /// formats a figure on every control-loop step, and piecewise concatenation cost a large
+  /// share of the simulator's time.
+  /// With `width`, spaces on the left fill the text to that many characters (the display's
+  /// right-aligned figures).
+  public static func format(_ value: Int64, fractionDigits: Int, width: Int = 0) -> String {
+    let capacity = max(fractionDigits + 22, width)
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+      var magnitude = value.magnitude
+      var index = capacity
+      var written = 0
+      repeat {
+        if written == fractionDigits && fractionDigits > 0 {
+          index -= 1
+          buffer[index] = UInt8(ascii: ".")
+        }
+        index -= 1
+        buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+        magnitude /= 10
+        written += 1
+      } while magnitude > 0 || written <= fractionDigits
+      if value < 0 {
+        index -= 1
+        buffer[index] = UInt8(ascii: "-")
+      }
+      while capacity - index < width {
+        index -= 1
+        buffer[index] = UInt8(ascii: " ")
+      }
+      return String(decoding: UnsafeBufferPointer(rebasing: buffer[index...]), as: UTF8.self)
+    }
   }
 
   /// Integer division rounded half away from zero.

@@ -195,7 +195,7 @@ public final class MeterRuntime {
   private func run(_ input: MeterInput, at now: Timestamp) throws(RuntimeFault) {
     meter.step(input, at: now, into: &output)
     if !output.journal.isEmpty {
-      try ports.journal.commit(output.journal, state: meter.state)
+      try Self.commit(output.journal, of: &meter, to: ports.journal)
     }
     if case .card(let presentation) = input {
       observer?(.card(presentation, outcome: output.card), now)
@@ -211,7 +211,7 @@ public final class MeterRuntime {
       shownRelay = relay
       observer?(.relay(relay), now)
     }
-    let lines = meter.lines(for: output.display, at: now)
+    let lines = Self.lines(of: &meter, for: output.display, at: now)
     if lines != shownLines {
       try ports.display.show(lines)
       shownLines = lines
@@ -226,5 +226,20 @@ public final class MeterRuntime {
       try ports.indicators.beep()
       observer?(.beep, now)
     }
+  }
+
+  // The meter is passed `inout` to these two so that the calls borrow it: read from the class's
+  // stored property, it would be copied (every field retained and released) on every step.
+
+  private static func commit(
+    _ entries: [JournalEntry], of meter: inout Meter, to journal: any JournalPort
+  ) throws(RuntimeFault) {
+    try journal.commit(entries, state: meter.state)
+  }
+
+  private static func lines(of meter: inout Meter, for page: DisplayPage, at now: Timestamp)
+    -> DisplayLines
+  {
+    meter.lines(for: page, at: now)
   }
 }

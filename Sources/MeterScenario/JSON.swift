@@ -431,6 +431,14 @@ extension JSONValue {
 
   static func writeString(_ string: String, into output: inout String) {
     output += "\""
+    // Most strings need no escape (display lines, names, codes): appended whole.
+    if !string.utf8.contains(where: {
+      $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\")
+    }) {
+      output += string
+      output += "\""
+      return
+    }
     for scalar in string.unicodeScalars {
       switch scalar {
       case "\"": output += "\\\""

@@ -28,13 +28,19 @@ public struct Timeline: Hashable, Sendable {
     sampleInterval = max(1_000, duration.milliseconds / points)
   }
 
+  /// Whether `record` keeps a sample with these values: power or the relay changed, or the
+  /// interval has passed. Lets a caller skip gathering the rest of a sample.
+  public func wantsSample(at time: VirtualTime, milliwatts: Int64, relayClosed: Bool) -> Bool {
+    guard let last = samples.last else { return true }
+    return last.milliwatts != milliwatts || last.relayClosed != relayClosed
+      || time.milliseconds - last.at.milliseconds >= sampleInterval
+  }
+
   /// Records `sample` when power or the relay changed or the interval has passed.
   public mutating func record(_ sample: TimelineSample) {
+    guard wantsSample(at: sample.at, milliwatts: sample.milliwatts, relayClosed: sample.relayClosed)
+    else { return }
     if let last = samples.last {
-      let changed = last.milliwatts != sample.milliwatts || last.relayClosed != sample.relayClosed
-      guard changed || sample.at.milliseconds - last.at.milliseconds >= sampleInterval else {
-        return
-      }
       if last.at == sample.at {
         samples[samples.count - 1] = sample
         return

@@ -187,24 +187,30 @@ public final class ADE7953Model: I2CDeviceModel {
       throw BusError(.noAcknowledgeData, "ADE7953 model: unsupported transaction shape")
     }
     let width = ADE7953Register.byteCount(address: address)
+    let statusBefore = statusA
     let value = value(at: address, consume: true)
     if !ADE7953Model.isVerificationRegister(address) {
       lastOperation = 0x35
       lastAddress = address
       lastData = value
     }
-    updateIRQ()
+    // Only reading RSTIRQSTATA changes what drives IRQ.
+    if statusA != statusBefore { updateIRQ() }
     guard count < replies.count else {
       var reply = [UInt8](repeating: 0, count: count)
       for index in 0..<width { reply[index] = byte(of: value, index, width) }
       return reply
     }
     // Register-sized answers reuse one buffer per length: the driver drops each answer before
-    // the next read, so the buffer is uniquely referenced again and nothing is allocated.
+    // the next read, so the buffer taken out here is uniquely referenced and nothing is
+    // allocated.
+    var reply: [UInt8] = []
+    swap(&reply, &replies[count])
     for index in 0..<count {
-      replies[count][index] = index < width ? byte(of: value, index, width) : 0
+      reply[index] = index < width ? byte(of: value, index, width) : 0
     }
-    return replies[count]
+    replies[count] = reply
+    return reply
   }
 
   @exclusivity(unchecked) private var replies: [[UInt8]] = (0...4).map {

@@ -30,7 +30,7 @@ public final class I2CBusModel: I2CBus {
   @exclusivity(unchecked) public private(set) var counters = Counters()
   @exclusivity(unchecked) private var perAddress = [Counters](repeating: Counters(), count: 128)
   /// A failure to raise on the next transaction (arbitration loss, bus error).
-  public var nextFailure: BusError?
+  @exclusivity(unchecked) public var nextFailure: BusError?
 
   public init() {}
 

@@ -19,10 +19,16 @@ public final class MFRC522Model: SPIDevice {
 
   /// What VersionReg answers: 0x92 for a v2.0 chip; a test sets 0x00 for a dead bus.
   public var version: UInt8 = 0x92
-  public private(set) var counters = Counters()
+  // Single-threaded simulator state; see ADE7953Model for why exclusivity checks are off (the
+  // card poll touches these a dozen times every simulated second).
+  @exclusivity(unchecked) public private(set) var counters = Counters()
   public private(set) var card: VirtualCard?
-  private var registers = [UInt8](repeating: 0, count: 64)
-  private var fifo: [UInt8] = []
+  @exclusivity(unchecked) private var registers = [UInt8](repeating: 0, count: 64)
+  @exclusivity(unchecked) private var fifo: [UInt8] = []
+  /// Answers of a single two-byte transfer (a register read) reuse this buffer: the driver
+  /// drops each answer before the next read, so it is uniquely referenced again and nothing is
+  /// allocated.
+  @exclusivity(unchecked) private var registerReadReply = [UInt8](repeating: 0, count: 2)
 
   public init() { softReset() }
 
@@ -44,16 +50,42 @@ public final class MFRC522Model: SPIDevice {
 
   public func transaction(_ operations: [SPIOperation]) throws(BusError) -> [UInt8] {
     counters.spiTransactions += 1
+    if operations.count == 1 {
+      switch operations[0] {
+      case .write(let bytes):
+        write(bytes)
+        return []
+      case .transfer(let bytes) where bytes.count == 2 && bytes[0] & 0x80 != 0:
+        registerReadReply[0] = 0
+        registerReadReply[1] = readRegister(bytes[0] >> 1 & 0x3F)
+        return registerReadReply
+      default:
+        break
+      }
+    }
     var reply: [UInt8] = []
     for operation in operations {
       switch operation {
       case .transfer(let bytes): reply += exchange(bytes)
-      case .write(let bytes): _ = exchange(bytes)
+      case .write(let bytes): write(bytes)
       case .read(let count): reply += [UInt8](repeating: 0, count: count)
       case .delayMicroseconds: break
       }
     }
     return reply
+  }
+
+  /// Clocks bytes in with nothing wanted back: a write needs no answer buffer.
+  private func write(_ bytes: [UInt8]) {
+    guard let first = bytes.first else { return }
+    if first & 0x80 != 0 {
+      for index in 1..<bytes.count where bytes[index - 1] & 0x80 != 0 {
+        _ = readRegister(bytes[index - 1] >> 1 & 0x3F)
+      }
+    } else {
+      let register = first >> 1 & 0x3F
+      for index in 1..<bytes.count { writeRegister(register, bytes[index]) }
+    }
   }
 
   private func exchange(_ bytes: [UInt8]) -> [UInt8] {
@@ -151,12 +183,17 @@ public final class MFRC522Model: SPIDevice {
   }
 
   private func transmit() {
-    let frame = fifo
     let lastBits = Int(registers[0x0D] & 0x07)
-    fifo.removeAll(keepingCapacity: true)
     counters.framesSent += 1
     registers[0x04] |= 0x40
-    guard let card = cardInField,
+    // With no card in the field the frame goes nowhere: emptied in place, not copied out.
+    guard let card = cardInField else {
+      fifo.removeAll(keepingCapacity: true)
+      return noAnswer()
+    }
+    let frame = fifo
+    fifo.removeAll(keepingCapacity: true)
+    guard
       let answer = card.receive(frame, lastBits: lastBits, encrypted: registers[0x08] & 0x08 != 0)
     else { return noAnswer() }
     fifo = answer.bytes

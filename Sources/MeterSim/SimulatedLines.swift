@@ -46,8 +46,14 @@ public final class SimulatedOutputLine: OutputLine {
 }
 
 /// A GPIO input line whose level a test, the simulator or a model sets; every change is
-/// recorded as an edge with the virtual time, like the kernel's GPIO event queue.
+/// recorded as an edge with the virtual time, like the kernel's GPIO event queue, which holds
+/// 16 events per line by default and drops the oldest when full (GPIO v2 uAPI,
+/// `event_buffer_size`). The bound also keeps a line nobody drains, such as the IRQ line the
+/// loop reads by level, from growing through a simulated year.
 public final class SimulatedInputLine: InputLine, EdgeEventSource {
+  /// The kernel's default event buffer for a one-line request.
+  public static let eventBufferSize = 16
+
   // Single-threaded simulator state; see ADE7953Model for why exclusivity checks are off.
   @exclusivity(unchecked) public private(set) var currentLevel: LineLevel
   @exclusivity(unchecked) private var queuedEdges: [LineEdge] = []
@@ -65,6 +71,7 @@ public final class SimulatedInputLine: InputLine, EdgeEventSource {
     guard level != currentLevel else { return }
     currentLevel = level
     let edge = LineEdge(level == .high ? .rising : .falling, at: clock.nowNanoseconds)
+    if queuedEdges.count == SimulatedInputLine.eventBufferSize { queuedEdges.removeFirst() }
     queuedEdges.append(edge)
     for continuation in listeners { continuation.yield(edge) }
   }

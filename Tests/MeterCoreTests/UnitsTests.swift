@@ -26,6 +26,23 @@ struct UnitsTests {
     #expect(Money.zero.displayString == "0.00")
   }
 
+  @Test("R-U1, R-U2: fixed-point text has every fraction digit, a leading 0 and the sign")
+  func fixedPointFormat() {
+    let cases: [(value: Int64, digits: Int, text: String)] = [
+      (123_456, 4, "12.3456"), (5, 4, "0.0005"), (-5, 2, "-0.05"), (0, 2, "0.00"), (0, 0, "0"),
+      (-7, 0, "-7"), (100, 2, "1.00"), (1_000_000, 6, "1.000000"), (-123_400, 2, "-1234.00"),
+      (Int64.max, 6, "9223372036854.775807"), (Int64.min, 0, "-9223372036854775808"),
+      (Int64.min, 18, "-9.223372036854775808"),
+    ]
+    for (value, digits, text) in cases {
+      #expect(FixedPoint.format(value, fractionDigits: digits) == text, "\(value), \(digits)")
+    }
+    #expect(FixedPoint.format(12_345, fractionDigits: 2, width: 9) == "   123.45")
+    #expect(FixedPoint.format(-5, fractionDigits: 2, width: 9) == "    -0.05")
+    #expect(FixedPoint.format(123_456_789_012, fractionDigits: 2, width: 9) == "1234567890.12")
+    #expect(Money(units: 123_456).displayString(width: 9) == "    12.35")
+  }
+
   @Test("R-U1: energy is integer mWh and displays kWh without rounding up")
   func energyUnits() {
     #expect(Energy(kilowattHourDecimal: "1.5") == Energy(milliwattHours: 1_500_000))

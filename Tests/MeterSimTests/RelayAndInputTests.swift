@@ -120,6 +120,21 @@ struct RelayAndInputTests {
     #expect(input.isActive)
   }
 
+  @Test("an undrained input line keeps its 16 newest edges, as the kernel's event buffer does")
+  func boundedEdgeQueue() throws {
+    let clock = VirtualClock()
+    let line = SimulatedInputLine(clock: clock, initial: .high)
+    for _ in 0..<1_000 {
+      clock.advance(nanoseconds: 1_000_000)
+      line.drive(line.currentLevel == .high ? .low : .high)
+    }
+    let edges = try line.pendingEdges()
+    #expect(edges.count == SimulatedInputLine.eventBufferSize)
+    #expect(edges.last?.timestampNanoseconds == 1_000_000_000)
+    #expect(edges.first?.timestampNanoseconds == 985_000_000)
+    #expect(try line.pendingEdges().isEmpty)
+  }
+
   @Test("buzzer beep is a pulse of the asked length (R-P2)")
   func buzzer() throws {
     let clock = VirtualClock()

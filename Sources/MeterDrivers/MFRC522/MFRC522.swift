@@ -113,6 +113,8 @@ public final class MFRC522: CardReader {
   // ISO 14443-3 and card commands.
   static let reqA: UInt8 = 0x26
   static let wupA: UInt8 = 0x52
+  static let reqAFrame: [UInt8] = [reqA]
+  static let wupAFrame: [UInt8] = [wupA]
   static let cascadeTag: UInt8 = 0x88
   static let selectCommands: [UInt8] = [0x93, 0x95]
   static let anticollision: UInt8 = 0x20
@@ -137,6 +139,17 @@ public final class MFRC522: CardReader {
   /// The card this reader last selected.
   public private(set) var card: CardIdentity?
   private var authenticatedSector: (sector: Int, key: MifareKey)?
+  /// Register writes' operation lists, indexed by register << 8 | value, each built on first
+  /// use (empty until then): the card poll repeats the same few writes every second, and a list
+  /// per call would be two allocations each (STYLE: the ADE7953 driver's prebuilt reads). An
+  /// array rather than a dictionary, because hashing the key cost more than the write. Only
+  /// `write` touches it, and never re-entrantly, so the runtime exclusivity check is off.
+  @exclusivity(unchecked) private var writeOperations = [[SPIOperation]](
+    repeating: [], count: 64 << 8)
+  /// A register read per register (§8.1.2: the address with bit 7 set, then one filler byte).
+  private static let readOperations: [[SPIOperation]] = (0..<64).map { register in
+    [.transfer([0x80 | UInt8(register) << 1, 0x00])]
+  }
 
   public init(device: any SPIDevice, clock: any DriverClock, resetLine: (any OutputLine)? = nil) {
     self.device = device
@@ -189,7 +202,13 @@ public final class MFRC522: CardReader {
   // MARK: Registers over SPI (§8.1.2)
 
   func write(_ register: UInt8, _ value: UInt8) throws(MFRC522Error) {
-    do throws(BusError) { _ = try device.transaction([.write([register << 1, value])]) } catch {
+    let key = Int(register & 0x3F) << 8 | Int(value)
+    var operations = writeOperations[key]
+    if operations.isEmpty {
+      operations = [.write([register << 1, value])]
+      writeOperations[key] = operations
+    }
+    do throws(BusError) { _ = try device.transaction(operations) } catch {
       throw .bus(error)
     }
   }
@@ -197,7 +216,7 @@ public final class MFRC522: CardReader {
   func read(_ register: UInt8) throws(MFRC522Error) -> UInt8 {
     let reply: [UInt8]
     do throws(BusError) {
-      reply = try device.transaction([.transfer([0x80 | register << 1, 0x00])])
+      reply = try device.transaction(MFRC522.readOperations[Int(register & 0x3F)])
     } catch {
       throw .bus(error)
     }
@@ -206,6 +225,8 @@ public final class MFRC522: CardReader {
   }
 
   private func writeFIFO(_ bytes: [UInt8]) throws(MFRC522Error) {
+    // One byte is an ordinary register write (REQA / WUPA of every poll): same bytes on the wire.
+    if bytes.count == 1 { return try write(MFRC522.fifoDataReg, bytes[0]) }
     do throws(BusError) {
       _ = try device.transaction([.write([MFRC522.fifoDataReg << 1] + bytes)])
     } catch {
@@ -304,7 +325,7 @@ public final class MFRC522: CardReader {
   public func request(wakeUp: Bool) throws(MFRC522Error) -> UInt16? {
     let answer: (bytes: [UInt8], lastBits: Int)
     do {
-      answer = try transceive([wakeUp ? MFRC522.wupA : MFRC522.reqA], lastBits: 7)
+      answer = try transceive(wakeUp ? MFRC522.wupAFrame : MFRC522.reqAFrame, lastBits: 7)
     } catch .noAnswer {
       return nil
     }
