@@ -12,26 +12,6 @@ final class VirtualPanel: DisplayPort, IndicatorPort {
   func beep() throws(RuntimeFault) { beeps += 1 }
 }
 
-/// The button and the tamper switches: the world queues changes, the loop takes them.
-final class VirtualInputs: InputPort {
-  private var queued: [InputChange] = []
-  private(set) var tamper = TamperInputs(coverOpen: false, magnetDetected: false)
-
-  func pressButton() { queued.append(.buttonPressed) }
-
-  func setTamper(cover: TamperCover?, magnet: Bool?) {
-    if let cover { tamper.coverOpen = cover == .open }
-    if let magnet { tamper.magnetDetected = magnet }
-    queued.append(.tamper(tamper))
-  }
-
-  func changes() throws(RuntimeFault) -> [InputChange] {
-    guard !queued.isEmpty else { return [] }
-    defer { queued.removeAll(keepingCapacity: true) }
-    return queued
-  }
-}
-
 /// The journal kept as the list of committed entries after a checkpoint: recovery replays them
 /// onto the checkpoint through `MeterState.apply`, as the FRAM journal does.
 final class VirtualJournal: JournalPort {
