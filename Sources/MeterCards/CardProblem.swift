@@ -37,6 +37,11 @@ public enum CardProblem: Error, Hashable, Sendable {
   case cardRemoved
   /// A staff card (settings, tariff, command) outside its validity window.
   case expired
+  /// A record signed with a key version the verifier has replaced (R-C2 key rotation), or a key
+  /// card that would install a version not newer than the current one (no rollback).
+  case retiredKey(version: UInt8, current: UInt8)
+  /// A record signed with a key version newer than any the verifier has been given.
+  case unknownKey(version: UInt8, current: UInt8)
 
   /// The refusal reason the meter shows, journals and returns: its code and display text.
   public var refusal: CardRefusal {
@@ -53,6 +58,8 @@ public enum CardProblem: Error, Hashable, Sendable {
     case .doesNotFit: .doesNotFit
     case .cardRemoved: .removedMidRead
     case .expired: .expired
+    case .retiredKey: .retiredKey
+    case .unknownKey: .unknownKey
     }
   }
 
@@ -79,6 +86,10 @@ public enum CardProblem: Error, Hashable, Sendable {
       "the records need \(needed) bytes, the card has room for \(available)"
     case .cardRemoved: "the card was removed before the meter finished"
     case .expired: "the card's validity window does not include the meter's time"
+    case .retiredKey(let version, let current):
+      "the record is signed with key version \(version), retired: the meter uses key version \(current)"
+    case .unknownKey(let version, let current):
+      "the record is signed with key version \(version), unknown: the meter uses key version \(current)"
     }
   }
 }

@@ -1,12 +1,12 @@
 import MeterCore
 
 /// What the meter does with a card it has read: MeterCore's `CardPresentation` (purchases,
-/// settings, tariff, clear-tamper, relay-test, inspection), or a utility key to install, which
-/// the service keeps outside the billing core. A refused card carries the detailed problem for
+/// settings, tariff, clear-tamper, relay-test, inspection), or the utility key (with its
+/// version) to trust from now on, which the service keeps outside the billing core. A refused card carries the detailed problem for
 /// the API and the journal; MeterCore gets its `CardRefusal` reason (R-C6).
 public enum MeterCardAction: Hashable, Sendable {
   case core(CardPresentation)
-  case installUtilityKey(KeyInstallationRecord)
+  case installUtilityKey(RecordVerifyingKey)
 }
 
 /// The meter's card step (R-C1, R-C2, R-C6) as one pure function: everything on the card is
@@ -68,7 +68,11 @@ public enum MeterCardReading {
     case (.key, .keyInstallation):
       let body = try record.verified(as: KeyInstallationRecord.self, by: key, checker: checker)
       try check(body.meter, body.validity)
-      return .installUtilityKey(body)
+      // R-C2: rotation only moves forward; re-installing or rolling back is refused.
+      guard body.utilityKey.version > key.version else {
+        throw .retiredKey(version: body.utilityKey.version, current: key.version)
+      }
+      return .installUtilityKey(body.utilityKey)
     default:
       throw .unexpectedRecordKind(expected: header.kind.recordKind, found: record.kind)
     }

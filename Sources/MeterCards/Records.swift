@@ -66,6 +66,43 @@ public struct PurchaseRecord: RecordBody {
   }
 }
 
+/// Cancels a sold purchase before it reaches the meter (R-V2 refund/cancel). It takes the
+/// purchase's place on the card, with the same sequence number: the meter consumes the sequence
+/// number without adding credit, so any other card still carrying the purchase is a replay from
+/// then on. Signed by the utility; its own kind, so it can never verify as a purchase.
+public struct PurchaseCancellationRecord: RecordBody {
+  public static let kind = RecordKind.purchaseCancellation
+
+  public var meter: MeterID
+  public var sequence: UInt32
+  /// Seconds since 1970-01-01T00:00:00Z.
+  public var cancelledAt: Int64
+
+  public init(meter: MeterID, sequence: UInt32, cancelledAt: Int64) {
+    self.meter = meter
+    self.sequence = sequence
+    self.cancelledAt = cancelledAt
+  }
+
+  public func encode(into writer: inout ByteWriter) {
+    writer.appendMeter(meter)
+    writer.appendVarint(UInt64(sequence))
+    writer.appendTime(cancelledAt)
+  }
+
+  public static func decode(
+    from reader: inout ByteReader
+  ) throws(CardProblem) -> PurchaseCancellationRecord {
+    let meter = try reader.readMeter()
+    let sequence: UInt32 = try reader.readVarint("sequence", in: 1...UInt32.max)
+    return PurchaseCancellationRecord(
+      meter: meter, sequence: sequence, cancelledAt: try reader.readTime("cancelled at"))
+  }
+
+  /// What MeterCore applies for it: the sequence number, with no credit.
+  public var void: Purchase { Purchase(meter: meter, sequence: sequence, amount: .zero) }
+}
+
 /// When a utility command (clear-tamper, relay-test, inspection) may be used: a staff card is
 /// good for a working window only, so a lost one stops working by itself.
 public struct CommandValidity: Hashable, Sendable {
@@ -191,28 +228,26 @@ public struct InspectionRequestRecord: RecordBody {
 }
 
 /// Installs or rotates the utility's public key in one meter (R-C1 key card, R-C2). The meter
-/// accepts it only if signed by the key it currently trusts and `keyVersion` is newer than the
-/// installed one, so an old key card cannot roll a meter back to a retired key.
+/// accepts it only if it is signed by the key it currently trusts and names a newer key
+/// version, so an old key card cannot roll a meter back to a retired key. From then on records
+/// signed with the old version are refused as `retiredKey`; `vend` re-signs what is pending.
 public struct KeyInstallationRecord: RecordBody {
   public static let kind = RecordKind.keyInstallation
 
   public var meter: MeterID
-  public var keyVersion: UInt32
+  /// The new key and its version.
   public var utilityKey: RecordVerifyingKey
   public var validity: CommandValidity
 
-  public init(
-    meter: MeterID, keyVersion: UInt32, utilityKey: RecordVerifyingKey, validity: CommandValidity
-  ) {
+  public init(meter: MeterID, utilityKey: RecordVerifyingKey, validity: CommandValidity) {
     self.meter = meter
-    self.keyVersion = keyVersion
     self.utilityKey = utilityKey
     self.validity = validity
   }
 
   public func encode(into writer: inout ByteWriter) {
     writer.appendMeter(meter)
-    writer.appendVarint(UInt64(keyVersion))
+    writer.appendVarint(UInt64(utilityKey.version))
     writer.append(utilityKey.rawRepresentation)
     validity.encode(into: &writer)
   }
@@ -221,13 +256,12 @@ public struct KeyInstallationRecord: RecordBody {
     from reader: inout ByteReader
   ) throws(CardProblem) -> KeyInstallationRecord {
     let meter = try reader.readMeter()
-    let version: UInt32 = try reader.readVarint("key version", in: 1...UInt32.max)
+    let version: UInt8 = try reader.readVarint("key version", in: RecordSigningKey.versions)
     guard
       let key = RecordVerifyingKey(
-        rawRepresentation: try reader.readBytes(RecordVerifyingKey.length))
+        rawRepresentation: try reader.readBytes(RecordVerifyingKey.length), version: version)
     else { throw .outOfRange(field: "utility key") }
     return KeyInstallationRecord(
-      meter: meter, keyVersion: version, utilityKey: key,
-      validity: try CommandValidity.decode(from: &reader))
+      meter: meter, utilityKey: key, validity: try CommandValidity.decode(from: &reader))
   }
 }

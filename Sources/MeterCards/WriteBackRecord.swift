@@ -27,9 +27,14 @@ public struct WriteBackRecord: RecordBody {
   static let timeBound: ClosedRange<Int64> = -(1 << 45)...(1 << 45)
 
   public func encode(into writer: inout ByteWriter) {
-    let content = self.content
     writer.appendMeter(content.meter)
     writer.appendVarint(UInt64(cardGeneration))
+    Self.encodeFields(content, into: &writer)
+  }
+
+  /// Every field of `content` after the meter id; shared with the inspection record, which
+  /// carries the same registers with a longer event list.
+  static func encodeFields(_ content: WriteBack, into writer: inout ByteWriter) {
     writer.appendSignedVarint(content.time.unixMilliseconds)
     writer.appendVarint(UInt64(content.lastAppliedSequence))
     writer.appendSignedVarint(content.totalPurchased.units)
@@ -39,8 +44,8 @@ public struct WriteBackRecord: RecordBody {
       (content.creditMode == .energy ? 1 : 0) | (content.relay == .open ? 2 : 0) as UInt8)
     writer.append(content.latchedAnomalies.rawValue)
     writer.appendVarint(UInt64(content.relayReasons.rawValue))
-    Self.appendBands(content.importByBand, total: content.importTotal, into: &writer)
-    Self.appendBands(content.exportByBand, total: content.exportTotal, into: &writer)
+    appendBands(content.importByBand, total: content.importTotal, into: &writer)
+    appendBands(content.exportByBand, total: content.exportTotal, into: &writer)
     writer.appendSignedVarint(content.zeroCrossingEnergy.milliwattHours)
     writer.appendSignedVarint(content.debt.units)
     writer.appendVarint(UInt64(content.eventCounters.count))
@@ -57,7 +62,7 @@ public struct WriteBackRecord: RecordBody {
       writer.appendSignedVarint(content.time.unixMilliseconds &- event.at.unixMilliseconds)
     }
     writer.appendVarint(UInt64(content.activeTariffID))
-    let firmware = Array(content.firmwareVersion.utf8.prefix(Self.maximumFirmwareVersionLength))
+    let firmware = Array(content.firmwareVersion.utf8.prefix(maximumFirmwareVersionLength))
     writer.appendVarint(UInt64(firmware.count))
     writer.append(firmware)
   }
@@ -96,6 +101,16 @@ public struct WriteBackRecord: RecordBody {
   public static func decode(from reader: inout ByteReader) throws(CardProblem) -> WriteBackRecord {
     let meter = try reader.readMeter()
     let generation: UInt32 = try reader.readVarint("card generation", in: 1...UInt32.max)
+    return WriteBackRecord(
+      cardGeneration: generation,
+      content: try decodeFields(
+        meter: meter, from: &reader, maximumEvents: EventLog.latestCapacity))
+  }
+
+  /// The fields `encodeFields` wrote, with at most `maximumEvents` events.
+  static func decodeFields(
+    meter: MeterID, from reader: inout ByteReader, maximumEvents: Int
+  ) throws(CardProblem) -> WriteBack {
     let time = try reader.readSignedVarint("time", in: timeBound)
     let lastApplied: UInt32 = try reader.readVarint("last applied", in: 0...UInt32.max)
     let total = try reader.readSignedVarint("total purchased", in: 0...moneyBound.upperBound)
@@ -116,7 +131,7 @@ public struct WriteBackRecord: RecordBody {
       guard index < counterCount else { throw .malformed(field: "event counter bitmap") }
       counters[index] = try reader.readVarint("event counter", in: 1...UInt32.max)
     }
-    let eventCount = try reader.readCount("event count", max: EventLog.latestCapacity)
+    let eventCount = try reader.readCount("event count", max: maximumEvents)
     var events: [MeterEvent] = []
     for _ in 0..<eventCount {
       guard let kind = MeterEventKind(rawValue: try reader.readByte()) else {
@@ -130,18 +145,16 @@ public struct WriteBackRecord: RecordBody {
     let firmwareLength = try reader.readCount("firmware length", max: maximumFirmwareVersionLength)
     guard let firmware = String(validating: try reader.readBytes(firmwareLength), as: UTF8.self)
     else { throw .malformed(field: "firmware version") }
-    return WriteBackRecord(
-      cardGeneration: generation,
-      content: WriteBack(
-        meter: meter, time: Timestamp(unixMilliseconds: time), lastAppliedSequence: lastApplied,
-        totalPurchased: Money(units: total), purchaseCount: count,
-        remainingCredit: Money(units: credit), creditMode: flags & 1 == 1 ? .energy : .money,
-        importTotal: imports.total, exportTotal: exports.total, importByBand: imports.bands,
-        exportByBand: exports.bands, zeroCrossingEnergy: Energy(milliwattHours: zeroCrossing),
-        debt: Money(units: debt), eventCounters: counters, latestEvents: events,
-        latchedAnomalies: latched, relay: flags & 2 == 2 ? .open : .closed,
-        relayReasons: RelayReasons(rawValue: reasons), activeTariffID: tariff,
-        firmwareVersion: firmware))
+    return WriteBack(
+      meter: meter, time: Timestamp(unixMilliseconds: time), lastAppliedSequence: lastApplied,
+      totalPurchased: Money(units: total), purchaseCount: count,
+      remainingCredit: Money(units: credit), creditMode: flags & 1 == 1 ? .energy : .money,
+      importTotal: imports.total, exportTotal: exports.total, importByBand: imports.bands,
+      exportByBand: exports.bands, zeroCrossingEnergy: Energy(milliwattHours: zeroCrossing),
+      debt: Money(units: debt), eventCounters: counters, latestEvents: events,
+      latchedAnomalies: latched, relay: flags & 2 == 2 ? .open : .closed,
+      relayReasons: RelayReasons(rawValue: reasons), activeTariffID: tariff,
+      firmwareVersion: firmware)
   }
 }
 

@@ -41,6 +41,11 @@ extension CardLayout {
 
   /// The commit block of a slot, or nil if it is empty, torn, or names an impossible length.
   public func slotHeader(commitBlock block: [UInt8]) -> WriteBackSlotHeader? {
+    Self.commitHeader(block, capacity: slotCapacity)
+  }
+
+  /// A commit block of an area holding at most `capacity` payload bytes.
+  static func commitHeader(_ block: [UInt8], capacity: Int) -> WriteBackSlotHeader? {
     guard block.count == Self.blockSize else { return nil }
     var reader = ByteReader(block)
     guard let generation = try? reader.readUInt32(), let crc = try? reader.readUInt16(),
@@ -48,7 +53,7 @@ extension CardLayout {
       block[6] == SignedRecord.formatVersion
     else { return nil }
     let length = SignedRecord.overhead + (Int(block[8]) << 8 | Int(block[9]))
-    guard length <= slotCapacity else { return nil }
+    guard length <= capacity else { return nil }
     return WriteBackSlotHeader(generation: generation, length: length)
   }
 
@@ -75,27 +80,53 @@ extension CardLayout {
   public func writeBackPlan(
     record: SignedRecord, target: WriteBackTarget
   ) throws(CardProblem) -> [CardWrite] {
-    let payload = record.encoded
-    guard payload.count <= slotCapacity else {
-      throw .doesNotFit(needed: payload.count, available: slotCapacity)
-    }
     guard slots.indices.contains(target.slot) else { throw .outOfRange(field: "slot") }
-    let slot = slots[target.slot]
+    return try commitPlan(
+      record.encoded, area: slots[target.slot], generation: target.generation)
+  }
+
+  /// Writes `payload` into `area`: continuation blocks first, the commit block (generation,
+  /// CRC-16, the payload's first bytes) last. Only the blocks the payload needs are written.
+  func commitPlan(
+    _ payload: [UInt8], area: Range<Int>, generation: UInt32
+  ) throws(CardProblem) -> [CardWrite] {
+    let capacity = area.count * Self.blockSize - Self.commitHeaderLength
+    guard payload.count <= capacity else {
+      throw .doesNotFit(needed: payload.count, available: capacity)
+    }
     let headRoom = Self.blockSize - Self.commitHeaderLength
     let head = Array(payload.prefix(headRoom))
     let headPadded = head + [UInt8](repeating: 0, count: headRoom - head.count)
     var commit = ByteWriter()
-    commit.appendUInt32(target.generation)
+    commit.appendUInt32(generation)
     commit.appendUInt16(CRC16.checksum(commit.bytes + headPadded))
     commit.append(headPadded)
 
     var plan: [CardWrite] = []
     let rest = Array(payload.dropFirst(headRoom))
-    for (block, chunk) in zip(slot.dropFirst(), Self.chunks(rest)) {
+    for (block, chunk) in zip(area.dropFirst(), Self.chunks(rest)) {
       plan += writes(logicalBlock: block, data: chunk)
     }
-    plan += writes(logicalBlock: slot.lowerBound, data: commit.bytes)
+    plan += writes(logicalBlock: area.lowerBound, data: commit.bytes)
     return plan
+  }
+
+  /// The payload a commit block and its continuation blocks in `area` hold, or nil if the
+  /// commit block is invalid or a block is missing.
+  func committedPayload(
+    area: Range<Int>, blocks: [Int: [UInt8]]
+  ) -> (header: WriteBackSlotHeader, payload: [UInt8])? {
+    let capacity = area.count * Self.blockSize - Self.commitHeaderLength
+    guard let commit = blocks[area.lowerBound],
+      let header = Self.commitHeader(commit, capacity: capacity)
+    else { return nil }
+    var bytes = Array(commit[Self.commitHeaderLength...])
+    for block in area.dropFirst() where bytes.count < header.length {
+      guard let data = blocks[block], data.count == Self.blockSize else { return nil }
+      bytes += data
+    }
+    guard bytes.count >= header.length else { return nil }
+    return (header, Array(bytes.prefix(header.length)))
   }
 
   /// The logical blocks of both slots, for `vend`, which reads the write-back whole.
@@ -108,15 +139,9 @@ extension CardLayout {
   ) -> [(slot: Int, header: WriteBackSlotHeader, payload: [UInt8])] {
     var found: [(slot: Int, header: WriteBackSlotHeader, payload: [UInt8])] = []
     for (index, slot) in slots.enumerated() {
-      guard let commit = blocks[slot.lowerBound], let header = slotHeader(commitBlock: commit)
-      else { continue }
-      var bytes = Array(commit[Self.commitHeaderLength...])
-      for block in slot.dropFirst() where bytes.count < header.length {
-        guard let data = blocks[block], data.count == Self.blockSize else { break }
-        bytes += data
+      if let (header, payload) = committedPayload(area: slot, blocks: blocks) {
+        found.append((index, header, payload))
       }
-      guard bytes.count >= header.length else { continue }
-      found.append((index, header, Array(bytes.prefix(header.length))))
     }
     return found.sorted { $0.header.generation > $1.header.generation }
   }

@@ -18,6 +18,10 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
   case doesNotFit = 13
   /// A staff card used outside its validity window.
   case expired = 14
+  /// A record signed with a utility key version the meter has retired (R-C2 key rotation).
+  case retiredKey = 15
+  /// A record signed with a utility key version the meter has not been given.
+  case unknownKey = 16
 
   /// Stable machine-readable code.
   public var code: String {
@@ -35,6 +39,8 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .malformed: "malformed"
     case .doesNotFit: "does_not_fit"
     case .expired: "expired"
+    case .retiredKey: "retired_key"
+    case .unknownKey: "unknown_key"
     }
   }
 
@@ -54,6 +60,8 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .malformed: DisplayLines("Card refused", "Bad data")
     case .doesNotFit: DisplayLines("Card refused", "Card full")
     case .expired: DisplayLines("Card refused", "Card expired")
+    case .retiredKey: DisplayLines("Card refused", "Old key: reissue")
+    case .unknownKey: DisplayLines("Card refused", "Unknown key")
     }
   }
 

@@ -90,7 +90,8 @@ struct TestVending {
       let writeBack = try? card.layout.newestWriteBack(
         blocks: card.writeBackBlocks(), meter: meter, meterKey: key)
     {
-      list.acknowledge(lastApplied: writeBack.lastAppliedSequence)
+      list.acknowledge(
+        lastApplied: writeBack.lastAppliedSequence, totalPurchased: writeBack.totalPurchased)
     }
     let record = try list.sell(
       amount: amount, soldAt: time, utilityKey: Self.utilityKey, layout: card.layout)

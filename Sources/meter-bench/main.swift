@@ -119,3 +119,41 @@ for technology in CardTechnology.allCases {
 }
 print("")
 print("NTAG215: a READ returns 4 pages (16 bytes); a WRITE stores one 4-byte page.")
+
+// MARK: inspection card
+
+print("")
+print("inspection card    log events | meter: reads writes | events kept, omitted")
+let validity = CommandValidity(issuedAt: soldAt, validUntil: soldAt + 3_600)
+let request = try utility.sign(
+  InspectionRequestRecord(meter: nil, inspector: 7, validity: validity))
+for technology in CardTechnology.allCases {
+  let layout = CardLayout.forTechnology(technology)
+  for events in [8, 1_000] {
+    var card = CardImage(blank: technology)
+    for write in try layout.issuePlan(kind: .inspection, meter: nil, records: [request]) {
+      _ = card.write(write)
+    }
+    let readout = try layout.readForPresentation { card.read($0) }
+    var registers = writeBack(lastApplied: 3, events: events)
+    registers.eventCounters[Int(MeterEventKind.coverOpened.rawValue)] = UInt32(events)
+    let data = InspectionData(
+      inspector: 7, registers: registers, totalCharged: Money(units: 87_655),
+      lastPurchaseAmount: Money(whole: 50), blockPeriodEnergy: registers.importTotal,
+      passiveTariffID: nil, clockInvalid: false, eventsOmitted: 0)
+    let plan = try MeterCardReading.inspectionPlan(data, layout: layout, meterKey: meterKey)
+    for write in plan { _ = card.write(write) }
+    var blocks: [Int: [UInt8]] = [:]
+    for block in layout.inspectionArea {
+      blocks[block] = card.read(logicalBlock: block, layout: layout)
+    }
+    let collected = try layout.inspectionData(
+      blocks: blocks, meter: meter, meterKey: meterKey.verifyingKey)!
+    let unit = technology == .ntag215 ? "page" : "block"
+    print(
+      technology.rawValue + String(repeating: " ", count: 19 - technology.rawValue.count)
+        + "\(events)" + String(repeating: " ", count: 11 - String(events).count)
+        + "| \(readout.blocksRead) reads, \(plan.count) \(unit) writes"
+        + " | \(collected.registers.latestEvents.count) kept, \(collected.eventsOmitted) omitted")
+  }
+}

@@ -16,6 +16,9 @@ struct ExactlyOnceModelTests {
         technology: .mifareClassic1K, sales: 3, meterVisits: 3, vendVisits: 1, interruptions: 2),
       ExactlyOnceModel.Bounds(
         technology: .ntag215, sales: 2, meterVisits: 2, vendVisits: 1, interruptions: 1),
+      ExactlyOnceModel.Bounds(
+        technology: .mifareClassic1K, sales: 2, meterVisits: 3, vendVisits: 1, interruptions: 1,
+        cancellations: 1),
     ])
   func exhaustive(bounds: ExactlyOnceModel.Bounds) throws {
     var model = ExactlyOnceModel(bounds: bounds)
@@ -34,6 +37,12 @@ struct ExactlyOnceModelTests {
     // The exploration must reach the hard cases, not only the easy path.
     #expect(report.tornVendWrites > 0 && report.tornWriteBacks > 0)
     #expect(report.replacements > 0 && report.foundCardPresentations > 0)
+    if bounds.cancellations > 0 {
+      print(
+        "R-V2 cancellations: \(report.refunds) refunds confirmed, \(report.reversals) refunds "
+          + "reversed (an older card reached the meter first)")
+      #expect(report.refunds > 0 && report.reversals > 0)
+    }
   }
 
   @Test("R-C4: the checker catches a broken protocol (vend drops a purchase unacknowledged)")
@@ -82,7 +91,7 @@ struct ByteKey: Hashable {
 /// Results of the pure protocol functions by their exact inputs: the explored worlds repeat
 /// the same card areas over and over, and a pure function's result does not change.
 final class ProtocolMemo {
-  var writeBacks: [ByteKey: UInt32?] = [:]
+  var writeBacks: [ByteKey: (lastApplied: UInt32, total: Money)?] = [:]
   var cardPlans: [PendingPurchases: [CardWrite]] = [:]
   var presentations: [ByteKey: (applied: [Purchase], plan: [CardWrite])] = [:]
 }
@@ -95,7 +104,11 @@ struct ExactlyOnceModel {
     var vendVisits: Int
     /// Card removals or power cuts in the middle of a write, per path.
     var interruptions: Int
-    var description: String { "\(technology.rawValue), \(sales) sales" }
+    /// Purchases cancelled at the counter (R-V2), per path.
+    var cancellations = 0
+    var description: String {
+      "\(technology.rawValue), \(sales) sales, \(cancellations) cancellations"
+    }
   }
 
   struct Report {
@@ -108,6 +121,8 @@ struct ExactlyOnceModel {
     var tornWriteBacks = 0
     var replacements = 0
     var foundCardPresentations = 0
+    var refunds = 0
+    var reversals = 0
     var violations: [String] = []
   }
 
@@ -121,6 +136,11 @@ struct ExactlyOnceModel {
     /// Every application the meter ever made, in order (a duplicate would show here).
     var appliedLog: [Purchase] = []
     var cards: [CardImage]
+    /// Sequence numbers `vend` cancelled, and how write-backs resolved them.
+    var cancelled: Set<UInt32> = []
+    var refunded: Set<UInt32> = []
+    var reversed: Set<UInt32> = []
+    var unexplained: [String] = []
 
     /// Hashes what tells worlds apart cheaply; equality still compares everything.
     func hash(into hasher: inout Hasher) {
@@ -138,10 +158,12 @@ struct ExactlyOnceModel {
     var meterVisits = 0
     var vendVisits = 0
     var interruptions = 0
+    var cancellations = 0
 
     func covers(_ other: Used) -> Bool {
       saleAttempts <= other.saleAttempts && meterVisits <= other.meterVisits
         && vendVisits <= other.vendVisits && interruptions <= other.interruptions
+        && cancellations <= other.cancellations
     }
   }
 
@@ -176,6 +198,8 @@ struct ExactlyOnceModel {
       report.states += 1
       report.depth = max(report.depth, depth)
       report.maximumSold = max(report.maximumSold, world.soldAmounts.count)
+      report.refunds += world.refunded.count
+      report.reversals += world.reversed.count
       if let violation = safetyViolation(world) { report.violations.append(violation) }
       if let violation = try completionViolation(world) { report.violations.append(violation) }
       report.completions += 1
@@ -243,6 +267,14 @@ struct ExactlyOnceModel {
       let plan = try vendVisit(&next, sell: nil)
       result += outcomes(of: plan, on: active, in: next, nextUsed, torn: .tornVendWrite)
     }
+    if used.cancellations < bounds.cancellations {
+      var next = world
+      var nextUsed = used
+      nextUsed.cancellations += 1
+      if let plan = try cancelVisit(&next) {
+        result += outcomes(of: plan, on: active, in: next, nextUsed, torn: .tornVendWrite)
+      }
+    }
     if world.cards.count == 1 && !world.soldAmounts.isEmpty {
       var next = world
       next.cards.append(CardImage(blank: bounds.technology))
@@ -275,8 +307,26 @@ struct ExactlyOnceModel {
         amount: amount, soldAt: Fixture.soldAt, utilityKey: utility, layout: layout)) != nil
     {
       world.soldAmounts.append(amount)
-      if faultyVendAcknowledgesOnSale { world.vend.acknowledge(lastApplied: world.vend.lastSold) }
+      if faultyVendAcknowledgesOnSale {
+        world.vend.acknowledge(
+          lastApplied: world.vend.lastSold,
+          totalPurchased: world.soldAmounts.reduce(Money.zero, +))
+      }
     }
+    return try cardPlan(world.vend)
+  }
+
+  /// At the counter: read the card's write-back, cancel the newest pending purchase (R-V2) and
+  /// return the plan that writes the pending list, with its cancellation, onto the card; nil if
+  /// nothing can be cancelled.
+  func cancelVisit(_ world: inout World) throws -> [CardWrite]? {
+    ingest(&world, card: activeCard(world))
+    let sequence = world.vend.lastSold
+    guard
+      (try? world.vend.cancel(
+        sequence: sequence, cancelledAt: Fixture.soldAt, utilityKey: utility)) != nil
+    else { return nil }
+    world.cancelled.insert(sequence)
     return try cardPlan(world.vend)
   }
 
@@ -289,17 +339,28 @@ struct ExactlyOnceModel {
       blocks[block] = data
       key += data
     }
-    let lastApplied: UInt32?
+    let shown: (lastApplied: UInt32, total: Money)?
     if let known = memo.writeBacks[ByteKey(bytes: key)] {
-      lastApplied = known
+      shown = known
     } else {
-      lastApplied =
+      shown =
         (try? layout.newestWriteBack(
           blocks: blocks, meter: meter, meterKey: Fixture.meterKey.verifyingKey,
-          checker: meterCrypto))??.content.lastAppliedSequence
-      memo.writeBacks[ByteKey(bytes: key)] = lastApplied
+          checker: meterCrypto))?.map {
+          ($0.content.lastAppliedSequence, $0.content.totalPurchased)
+        }
+      memo.writeBacks[ByteKey(bytes: key)] = shown
     }
-    if let lastApplied { world.vend.acknowledge(lastApplied: lastApplied) }
+    guard let shown else { return }
+    switch world.vend.acknowledge(lastApplied: shown.lastApplied, totalPurchased: shown.total)
+      .cancellation
+    {
+    case .refunded(let cancellation)?: world.refunded.insert(cancellation.sequence)
+    case .purchaseApplied(let cancellation)?: world.reversed.insert(cancellation.sequence)
+    case .unexplained(let cancellation, let total)?:
+      world.unexplained.append("cancellation \(cancellation.sequence) against total \(total)")
+    case nil: break
+    }
   }
 
   func cardPlan(_ vend: PendingPurchases) throws -> [CardWrite] {
@@ -319,6 +380,9 @@ struct ExactlyOnceModel {
     }
     key += layout.slots.flatMap { image.read(logicalBlock: $0.lowerBound, layout: layout)! }
     key += withUnsafeBytes(of: world.meterLastApplied.bigEndian, Array.init)
+    // The write-back's totals: with cancellations the log is not fixed by its length.
+    let logTotal = world.appliedLog.reduce(Money.zero) { $0 + $1.amount }
+    key += withUnsafeBytes(of: logTotal.units.bigEndian, Array.init)
     let result: (applied: [Purchase], plan: [CardWrite])
     if let known = memo.presentations[ByteKey(bytes: key)] {
       result = known
@@ -365,10 +429,26 @@ struct ExactlyOnceModel {
     }
     for purchase in world.appliedLog {
       let index = Int(purchase.sequence) - 1
-      guard index < world.soldAmounts.count, world.soldAmounts[index] == purchase.amount else {
+      // A cancelled sequence number is consumed once: by its cancellation (no credit), or by
+      // the purchase from a card written before the cancellation.
+      let void = purchase.amount == .zero && world.cancelled.contains(purchase.sequence)
+      guard index < world.soldAmounts.count, world.soldAmounts[index] == purchase.amount || void
+      else {
         return "applied purchase \(purchase.sequence) was never sold as \(purchase.amount)"
       }
     }
+    // vend's verdict on a cancellation matches what the meter did.
+    let appliedAsVoid = { (sequence: UInt32) -> Bool? in
+      let index = Int(sequence) - 1
+      return index < world.appliedLog.count ? world.appliedLog[index].amount == .zero : nil
+    }
+    for sequence in world.refunded where appliedAsVoid(sequence) != true {
+      return "vend confirmed refund \(sequence), but the meter did not apply the cancellation"
+    }
+    for sequence in world.reversed where appliedAsVoid(sequence) != false {
+      return "vend reversed refund \(sequence), but the meter did not apply the purchase"
+    }
+    if let first = world.unexplained.first { return "unexplained write-back: " + first }
     guard world.vend.acknowledged <= world.meterLastApplied else {
       return "vend dropped purchase \(world.vend.acknowledged) the meter has not applied"
     }
@@ -391,6 +471,9 @@ struct ExactlyOnceModel {
     }
     guard world.vend.records.isEmpty else {
       return "vend still has \(world.vend.records.count) pending after the write-back"
+    }
+    guard world.refunded.union(world.reversed) == world.cancelled else {
+      return "cancellations \(world.cancelled) not all resolved by the write-back"
     }
     return nil
   }

@@ -9,6 +9,9 @@ enum Fixture {
   static let utility = RecordSigningKey(seed: [UInt8](repeating: 0x11, count: 32))!
   static let meterKey = RecordSigningKey(seed: [UInt8](repeating: 0x22, count: 32))!
   static let otherMeterKey = RecordSigningKey(seed: [UInt8](repeating: 0x33, count: 32))!
+  /// The utility's next key after a rotation (R-C2).
+  static let rotatedUtility = RecordSigningKey(
+    seed: [UInt8](repeating: 0x44, count: 32), version: 2)!
   static let soldAt: Int64 = 1_767_600_000
   static let uid: [UInt8] = [0x04, 0xA1, 0xB2, 0xC3]
 

@@ -84,7 +84,7 @@ struct LayoutTests {
       }
         == .doesNotFit(needed: needed, available: 192))
     let huge = SignedRecord(
-      kind: .tariffSet, body: [UInt8](repeating: 1, count: 300),
+      kind: .tariffSet, keyVersion: 1, body: [UInt8](repeating: 1, count: 300),
       signature: [UInt8](repeating: 0, count: 64))
     #expect(
       refusalOf {

@@ -73,10 +73,12 @@ struct MeterCardReadingTests {
       action(staffCard(.inspection, inspection, technology: .ntag215)).action == .core(.inspection))
 
     let keyBody = KeyInstallationRecord(
-      meter: Fixture.meter, keyVersion: 2, utilityKey: Fixture.otherMeterKey.verifyingKey,
+      meter: Fixture.meter, utilityKey: Fixture.rotatedUtility.verifyingKey,
       validity: validity)
     let keyRecord = try Fixture.utility.sign(keyBody)
-    #expect(action(staffCard(.key, keyRecord)).action == .installUtilityKey(keyBody))
+    #expect(
+      action(staffCard(.key, keyRecord)).action
+        == .installUtilityKey(Fixture.rotatedUtility.verifyingKey))
   }
 
   @Test("R-C6: a staff card for another meter, outside its window, or of the wrong kind is refused")

@@ -126,14 +126,16 @@ struct ProtocolTests {
         amount: Money(whole: whole), soldAt: 0, utilityKey: Fixture.utility,
         layout: .mifareClassic1K)
     }
-    #expect(pending.acknowledge(lastApplied: 1) == [1])
-    #expect(pending.acknowledge(lastApplied: 1) == [])
-    #expect(pending.acknowledge(lastApplied: 0) == [])
+    let ten = Money(whole: 10)
+    #expect(pending.acknowledge(lastApplied: 1, totalPurchased: ten).dropped == [1])
+    #expect(pending.acknowledge(lastApplied: 1, totalPurchased: ten).dropped == [])
+    #expect(pending.acknowledge(lastApplied: 0, totalPurchased: .zero).dropped == [])
     let replacement = Fixture.card(.mifareClassic1K, try pending.cardPlan(layout: .mifareClassic1K))
     let result = try examine(replacement, lastApplied: 1)
     #expect(result.sequencing.toApply.map(\.amount) == [Money(whole: 20), Money(whole: 30)])
     // A write-back claiming more than was sold acknowledges only what was sold.
-    #expect(pending.acknowledge(lastApplied: 99) == [2, 3])
+    #expect(
+      pending.acknowledge(lastApplied: 99, totalPurchased: Money(whole: 60)).dropped == [2, 3])
     #expect(pending.records.isEmpty)
   }
 }

@@ -26,7 +26,7 @@ struct RecordTests {
       meter: Fixture.meter, action: .openThenClose, holdSeconds: 10, validity: validity)
     let inspection = InspectionRequestRecord(meter: nil, inspector: 42, validity: validity)
     let keyRecord = KeyInstallationRecord(
-      meter: Fixture.meter, keyVersion: 2, utilityKey: Fixture.otherMeterKey.verifyingKey,
+      meter: Fixture.meter, utilityKey: Fixture.rotatedUtility.verifyingKey,
       validity: validity)
     func check<Body: RecordBody>(_ body: Body) throws {
       let record = try Fixture.utility.sign(body)
@@ -105,9 +105,12 @@ struct RecordTests {
   @Test("R-C6: unknown format version, unknown kind and trailing bytes are refused by name")
   func unknownVersionAndKind() {
     var bytes = Fixture.purchase(1).encoded
-    bytes[0] = 2
-    #expect(refusalOf { try SignedRecord(decoding: bytes) } == .unknownRecordVersion(2))
-    bytes[0] = 1
+    // Format 1 (before key versions) and a future format 3 are both unknown to this firmware.
+    for version: UInt8 in [1, 3] {
+      bytes[0] = version
+      #expect(refusalOf { try SignedRecord(decoding: bytes) } == .unknownRecordVersion(version))
+    }
+    bytes[0] = SignedRecord.formatVersion
     bytes[1] = 0xEE
     #expect(refusalOf { try SignedRecord(decoding: bytes) } == .unknownRecordKind(0xEE))
     #expect(
@@ -136,7 +139,7 @@ struct RecordTests {
         // A well-formed envelope around random body and signature bytes.
         let bodyLength = Int(random.next() % 60)
         bytes =
-          [SignedRecord.formatVersion, UInt8(1 + random.next() % 9), 0, UInt8(bodyLength)]
+          [SignedRecord.formatVersion, UInt8(1 + random.next() % 9), 0, UInt8(bodyLength), 1]
           + random.bytes(bodyLength + SignedRecord.signatureLength)
       }
       if let record = try? SignedRecord(decoding: bytes) {

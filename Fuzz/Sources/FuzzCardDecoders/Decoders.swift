@@ -10,7 +10,7 @@ func fuzzCardDecoders(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   // The first byte picks one decoder, the rest is its input: bodies are reached without a
   // valid signature, and each input costs one decoder's work.
   let input = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-  switch data[0] % 11 {
+  switch data[0] % 12 {
   case 0: roundTrip(PurchaseRecord.self, input)
   case 1: roundTrip(WriteBackRecord.self, input)
   case 2: roundTrip(ClearTamperRecord.self, input)
@@ -21,10 +21,13 @@ func fuzzCardDecoders(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   case 7: roundTrip(TariffSetRecord.self, input)
   case 8: checkRecord(input)
   case 9: checkLayout(input, .mifareClassic1K)
-  default: checkLayout(input, .ntag215)
+  case 10: checkLayout(input, .ntag215)
+  default: roundTrip(InspectionDataRecord.self, input)
   }
   return 0
 }
+
+let fuzzMeterKey = RecordSigningKey(seed: [UInt8](repeating: 0x22, count: 32))!.verifyingKey
 
 func check(_ condition: Bool, _ message: @autoclosure () -> String) {
   if !condition { fatalError("fuzz finding: " + message()) }
@@ -59,4 +62,8 @@ func checkLayout(_ bytes: [UInt8], _ technology: CardTechnology) {
     check(found.payload.count == found.header.length, "slot payload length")
     _ = try? SignedRecord(decoding: found.payload)
   }
+  // An inspection card's area, as `vend` reads it; no input is signed by this key.
+  let inspection = try? layout.inspectionData(
+    blocks: blocks, meter: MeterID(1), meterKey: fuzzMeterKey)
+  check(inspection == nil, "unsigned inspection data accepted")
 }

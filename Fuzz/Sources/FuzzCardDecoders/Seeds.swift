@@ -1,0 +1,135 @@
+import MeterCards
+import MeterCore
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The seed corpus (`Fuzz/corpus`), made from the real encoders with fixed keys so it follows
+/// the record format: `FuzzCardDecoders --write-seeds corpus`. The first byte of each seed
+/// picks its decoder (see `fuzzCardDecoders`).
+func writeSeeds(to directory: String) throws {
+  let meter = MeterID(4_711_000_123)
+  let utility = RecordSigningKey(seed: [UInt8](repeating: 0x11, count: 32))!
+  let meterKey = RecordSigningKey(seed: [UInt8](repeating: 0x22, count: 32))!
+  let validity = CommandValidity(issuedAt: 1_767_600_000, validUntil: 1_767_603_600)
+  let time = Timestamp(unixSeconds: 1_767_603_600)
+  func purchase(_ sequence: UInt32) throws -> SignedRecord {
+    try utility.sign(
+      PurchaseRecord(
+        purchase: Purchase(meter: meter, sequence: sequence, amount: Money(whole: 50)),
+        soldAt: 1_767_600_000))
+  }
+  var counters = [UInt32](repeating: 0, count: MeterEventKind.allCases.count)
+  counters[0] = 3
+  let events = (0..<3).map { MeterEvent(.coverOpened, at: time - Int64(3_600_000 * ($0 + 1))) }
+  let used = Energy(kilowattHours: 137)
+  let writeBack = WriteBack(
+    meter: meter, time: time, lastAppliedSequence: 2, totalPurchased: Money(whole: 100),
+    purchaseCount: 2, remainingCredit: Money(units: 412_345), creditMode: .money,
+    importTotal: used, exportTotal: .zero,
+    importByBand: [used] + [Energy](repeating: .zero, count: BandRegisters.count - 1),
+    exportByBand: [Energy](repeating: .zero, count: BandRegisters.count),
+    zeroCrossingEnergy: .zero, debt: .zero, eventCounters: counters, latestEvents: events,
+    latchedAnomalies: .coverOpened, relay: .closed, relayReasons: [], activeTariffID: 1,
+    firmwareVersion: "1.0.0")
+  let inspection = InspectionData(
+    inspector: 42, registers: writeBack, totalCharged: Money(units: 87_655),
+    lastPurchaseAmount: Money(whole: 50), blockPeriodEnergy: used, passiveTariffID: nil,
+    clockInvalid: false, eventsOmitted: 12)
+
+  func image(_ technology: CardTechnology, _ plans: [[CardWrite]]) -> [UInt8] {
+    var card = CardImage(blank: technology)
+    for write in plans.joined() { _ = card.write(write) }
+    return card.memory
+  }
+  let mifare = CardLayout.mifareClassic1K
+  let ntag = CardLayout.ntag215
+  let writeBackRecord = try meterKey.signWriteBack(
+    writeBack, generation: 1, capacity: mifare.slotCapacity)
+  let inspectionRequest = try utility.sign(
+    InspectionRequestRecord(meter: nil, inspector: 42, validity: validity))
+  let inspectionPlan = try MeterCardReading.inspectionPlan(
+    inspection, layout: ntag, meterKey: meterKey)
+
+  let seeds: [(String, UInt8, [UInt8])] = [
+    ("body-purchase", 0, try purchase(1).body),
+    ("body-writeback", 1, WriteBackRecord(cardGeneration: 1, content: writeBack).encodedBody),
+    ("body-clear-tamper", 2, ClearTamperRecord(meter: meter, validity: validity).encodedBody),
+    (
+      "body-relay-test", 3,
+      RelayTestRecord(meter: meter, action: .openThenClose, holdSeconds: 30, validity: validity)
+        .encodedBody
+    ),
+    ("body-inspection", 4, inspectionRequest.body),
+    (
+      "body-key", 5,
+      KeyInstallationRecord(
+        meter: meter,
+        utilityKey: RecordSigningKey(seed: [UInt8](repeating: 0x44, count: 32), version: 2)!
+          .verifyingKey, validity: validity
+      ).encodedBody
+    ),
+    (
+      "body-settings", 6,
+      SettingsRecordBody(
+        meter: nil, validity: validity,
+        patch: SettingsPatch([SettingsPatch.Change(key: "alarm1", value: "25.00")])
+      ).encodedBody
+    ),
+    (
+      "body-tariff", 7,
+      TariffSetRecord(
+        meter: meter, validity: validity, tariff: .flat(price: Money(units: 2_500), id: 3)
+      ).encodedBody
+    ),
+    ("purchase-record", 8, try purchase(1).encoded),
+    ("writeback-record", 8, writeBackRecord.encoded),
+    (
+      "mifare-card-one-purchase", 9,
+      image(
+        .mifareClassic1K,
+        [
+          try mifare.issuePlan(kind: .customer, meter: meter, records: [try purchase(1)]),
+          try mifare.writeBackPlan(record: writeBackRecord, target: .init(slot: 0, generation: 1)),
+        ])
+    ),
+    (
+      "mifare-card-three-purchases", 9,
+      image(
+        .mifareClassic1K,
+        [try mifare.issuePlan(kind: .customer, meter: meter, records: try (1...3).map(purchase))])
+    ),
+    (
+      "ntag-card-one-purchase", 10,
+      image(
+        .ntag215, [try ntag.issuePlan(kind: .customer, meter: meter, records: [try purchase(1)])])
+    ),
+    (
+      "ntag-card-two-purchases", 10,
+      image(
+        .ntag215,
+        [try ntag.issuePlan(kind: .customer, meter: meter, records: try (1...2).map(purchase))])
+    ),
+    (
+      "ntag-inspection-card", 10,
+      image(
+        .ntag215,
+        [
+          try ntag.issuePlan(kind: .inspection, meter: nil, records: [inspectionRequest]),
+          inspectionPlan,
+        ])
+    ),
+    ("body-inspection-data", 11, InspectionDataRecord(inspection).encodedBody),
+  ]
+  for (name, selector, bytes) in seeds {
+    guard let file = fopen(directory + "/" + name, "wb") else {
+      fatalError("cannot write \(directory)/\(name)")
+    }
+    let contents = [selector] + bytes
+    _ = contents.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, file) }
+    fclose(file)
+  }
+}
