@@ -90,6 +90,7 @@ let package = Package(
         "MeterCards",
         "MeterRuntime",
         "MeterSim",
+        "MeterSelfTest",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Logging", package: "swift-log"),
@@ -101,6 +102,8 @@ let package = Package(
       name: "meterd",
       dependencies: [
         "MeterService",
+        "MeterLinux",
+        "MeterDrivers",
         "MeterCards",
         "MeterCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -114,6 +117,8 @@ let package = Package(
         "MeterService",
         "MeterCards",
         "MeterCore",
+        "MeterDrivers",
+        "MeterSim",
         .product(name: "HummingbirdTesting", package: "hummingbird"),
       ]
     ),

@@ -7,8 +7,12 @@ cd "$(dirname "$0")/.."
 storage=${1:-sqlite}
 work=$(mktemp -d)
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
-swift build -c release --product vend >/dev/null
-vend=.build/release/vend
+# VEND_BIN: a release `vend` already built (e.g. with --scratch-path); otherwise build one.
+if [ -z "${VEND_BIN:-}" ]; then
+    swift build -c release --product vend >/dev/null
+    VEND_BIN=.build/release/vend
+fi
+vend=$VEND_BIN
 if [ "$storage" = sqlite ]; then database="$work/bench.sqlite"; else database="$storage"; fi
 export VEND_DATABASE="$database" VEND_UTILITY_KEY="$work/utility.key" VEND_OPERATOR=bench
 

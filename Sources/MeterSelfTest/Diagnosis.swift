@@ -5,8 +5,10 @@ func hex(_ value: UInt8) -> String {
   (value < 0x10 ? "0x0" : "0x") + String(value, radix: 16)
 }
 
-/// The likely wiring fault behind a failed transfer to an I2C chip.
-func i2cFault(_ error: BusError, address: UInt8, bus: String, chip: String, extra: String) -> String
+/// The likely wiring fault behind a failed transfer to an I2C chip (also meterd's start-up
+/// refusal wording).
+public func i2cFault(_ error: BusError, address: UInt8, bus: String, chip: String, extra: String)
+  -> String
 {
   switch error.kind {
   case .noAcknowledgeAddress, .noAcknowledgeData:
@@ -18,8 +20,8 @@ func i2cFault(_ error: BusError, address: UInt8, bus: String, chip: String, extr
   }
 }
 
-/// The likely cause of a GPIO line that cannot be requested.
-func lineFault(_ error: BusError, line: Int, role: String) -> String {
+/// The likely cause of a GPIO line that cannot be requested (also meterd's start-up refusals).
+public func lineFault(_ error: BusError, line: Int, role: String) -> String {
   if error.message.contains("(EBUSY)") {
     return
       "GPIO\(line) (\(role)) is held by another program: stop meterd (sudo systemctl stop meterd) and run the self-test again"

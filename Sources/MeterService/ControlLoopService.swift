@@ -1,5 +1,6 @@
 import Logging
 import MeterCore
+import MeterDrivers
 import ServiceLifecycle
 
 /// The meter's control loop in real time, as a `Service`: steps the runtime whenever it is
@@ -25,6 +26,22 @@ public struct ControlLoopService: Service {
     } catch {
       logger.warning("systemd notification failed: \(error)")
     }
+    // On hardware the energy IC's IRQ edges step the loop at once (R-P8, R-P9): the host is an
+    // actor, so these steps and the timed ones take turns.
+    let interrupts = await host.interruptEdges().map { edges in
+      Task { [host, logger] in
+        do {
+          for try await edge in edges where edge.kind == .falling {
+            do { try await host.step() } catch {
+              logger.error("interrupt step stopped: \(error)")
+            }
+          }
+        } catch {
+          logger.error("ADE7953 IRQ edges stopped: \(error)")
+        }
+      }
+    }
+    defer { interrupts?.cancel() }
     while !Task.isShuttingDownGracefully && !Task.isCancelled {
       do {
         try await host.step()

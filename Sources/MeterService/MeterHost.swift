@@ -1,58 +1,127 @@
 import MeterCards
 import MeterCore
+import MeterDrivers
 import MeterRuntime
 
 /// The running meter: the control loop (`MeterRuntime`, shared with the simulator) on its
 /// hardware, behind an actor, so the control-loop service, the HTTP handlers and the simulate
 /// page all reach it one at a time.
 ///
-/// Time is injected (`MeterClock`): the service passes the system clock, tests a manual one.
+/// The hardware is either the meter's own (`init(hardware:...)`, the drivers on the backends
+/// `meterd` passes) or the chip models (`init(simulating:...)`, `meterd --simulate`). Time is
+/// injected (`MeterClock`): the service passes the system clock, tests a manual one.
 public actor MeterHost {
   public let meterID: MeterID
   public let bandNames: [String]
   public let simulated: Bool
   private let clock: MeterClock
   private let utilityKey: RecordVerifyingKey
-  private let runtime: MeterRuntime
-  private let hardware: SimulatedHardware
+  private let firmware: Firmware
+  private let devices: Devices
   private let energy: RecordingEnergyPort
   private let journal: MemoryJournal
   private let log: ObservationLog
+  /// nil while the power is cut (simulate mode's "cut power"): nothing runs.
+  private var runtime: MeterRuntime?
+  /// What start-up recovery will find while the power is cut.
+  private var stateWhileOff: MeterState
   let metrics: MeterMetrics
+
+  /// Where the loop's ports come from.
+  private enum Devices {
+    case simulated(SimulatedHardware)
+    case hardware(MeterHardware)
+  }
 
   /// A meter on simulated hardware (`meterd --simulate`), commissioned from `configuration`.
   public init(
     simulating configuration: MeterdConfiguration, utilityKey: RecordVerifyingKey,
     firmware: Firmware, clock: MeterClock
   ) throws(RuntimeFault) {
+    let hardware = try SimulatedHardware(meter: configuration.meter.id)
+    try self.init(
+      configuration: configuration, utilityKey: utilityKey, firmware: firmware, clock: clock,
+      devices: .simulated(hardware),
+      energy: ADE7953EnergyPort(chip: hardware.chip, irq: hardware.irq))
+  }
+
+  /// A meter on its own hardware, wired from `configuration.hardware` through `backend`.
+  /// A missing or miswired part refuses the start with `HardwareStartupError`; a part that
+  /// fails during the first step with `RuntimeFault`.
+  public init(
+    hardware configuration: MeterdConfiguration, backend: some HardwareBackend,
+    utilityKey: RecordVerifyingKey, meterKey: RecordSigningKey, firmware: Firmware,
+    clock: MeterClock
+  ) throws {
+    let hardware = try MeterHardware(
+      configuration: configuration.hardware, meter: configuration.meter.id,
+      utilityKey: utilityKey, meterKey: meterKey, backend: backend)
+    try self.init(
+      configuration: configuration, utilityKey: utilityKey, firmware: firmware, clock: clock,
+      devices: .hardware(hardware), energy: hardware.energy)
+  }
+
+  private init(
+    configuration: MeterdConfiguration, utilityKey: RecordVerifyingKey, firmware: Firmware,
+    clock: MeterClock, devices: Devices, energy base: any EnergyPort
+  ) throws(RuntimeFault) {
     meterID = configuration.meter.id
     bandNames = configuration.tariff.bands.map(\.name)
-    simulated = true
+    if case .simulated = devices { simulated = true } else { simulated = false }
     self.clock = clock
     self.utilityKey = utilityKey
+    self.firmware = firmware
+    self.devices = devices
     let metrics = MeterMetrics()
     self.metrics = metrics
-    let hardware = try SimulatedHardware(meter: configuration.meter.id)
-    self.hardware = hardware
     let commissioned = MeterState(
       configuration: configuration.settings, tariff: configuration.tariff.tariffSet)
-    let journal = MemoryJournal(initial: commissioned)
-    self.journal = journal
-    let energy = RecordingEnergyPort(
-      ADE7953EnergyPort(chip: hardware.chip, irq: hardware.irq))
-    self.energy = energy
-    let log = ObservationLog(metrics: metrics)
-    self.log = log
-    let now = clock.now()
-    let runtime = MeterRuntime(
-      meter: Meter(state: journal.recover(), firmware: firmware),
-      ports: hardware.ports(journal: journal, energy: energy), now: now)
-    runtime.observer = { observation, time in log.observe(observation, at: time) }
-    hardware.catchUp(toElapsedNanoseconds: clock.elapsedNanoseconds())
-    try runtime.start(at: now)
+    journal = MemoryJournal(initial: commissioned)
+    stateWhileOff = commissioned
+    energy = RecordingEnergyPort(base)
+    log = ObservationLog(metrics: metrics)
+    let runtime = try Self.start(
+      devices: devices, journal: journal, energy: energy, log: log, firmware: firmware,
+      clock: clock)
     self.runtime = runtime
-    metrics.update(
-      state: runtime.meter.state, measurement: nil, relayClosed: hardware.relay.closed)
+    metrics.update(state: runtime.meter.state, measurement: nil, relayClosed: log.relayClosed)
+  }
+
+  /// Start-up: recovers the meter from the journal and runs the first step, which drives the
+  /// relay to the recovered decision (R-D2).
+  private static func start(
+    devices: Devices, journal: MemoryJournal, energy: RecordingEnergyPort, log: ObservationLog,
+    firmware: Firmware, clock: MeterClock
+  ) throws(RuntimeFault) -> MeterRuntime {
+    let now = clock.now()
+    let ports: MeterRuntime.Ports
+    switch devices {
+    case .simulated(let hardware):
+      try hardware.powerOn(atElapsedNanoseconds: clock.elapsedNanoseconds())
+      ports = hardware.ports(journal: journal, energy: energy)
+    case .hardware(let hardware):
+      ports = hardware.ports(journal: journal, energy: energy)
+    }
+    let runtime = MeterRuntime(
+      meter: Meter(state: journal.recover(), firmware: firmware), ports: ports, now: now)
+    runtime.observer = { observation, time in log.observe(observation, at: time) }
+    try runtime.start(at: now)
+    return runtime
+  }
+
+  /// Whether the relay's contact is closed: the modelled relay in simulate mode, the last
+  /// command (confirmed by the auxiliary contact each interval, R-T5) on hardware.
+  private var relayClosed: Bool {
+    switch devices {
+    case .simulated(let hardware): hardware.relay.closed
+    case .hardware: log.relayClosed
+    }
+  }
+
+  private func catchUp() {
+    if case .simulated(let hardware) = devices {
+      hardware.catchUp(toElapsedNanoseconds: clock.elapsedNanoseconds())
+    }
   }
 
   /// Does whatever is due now (an interrupt, inputs, the accumulation, a card poll) and returns
@@ -60,10 +129,11 @@ public actor MeterHost {
   /// loop tries again at the next wake.
   @discardableResult
   public func step() throws(RuntimeFault) -> Timestamp {
-    hardware.catchUp(toElapsedNanoseconds: clock.elapsedNanoseconds())
+    catchUp()
+    guard let runtime else { return clock.now() + Self.poweredOffWakeMilliseconds }
     defer {
       metrics.update(
-        state: runtime.meter.state, measurement: energy.last, relayClosed: hardware.relay.closed)
+        state: runtime.meter.state, measurement: energy.last, relayClosed: relayClosed)
     }
     do {
       try runtime.step(at: clock.now())
@@ -74,24 +144,40 @@ public actor MeterHost {
     return runtime.nextWake
   }
 
+  /// How often the loop looks again while the power is cut.
+  static let poweredOffWakeMilliseconds: Int64 = 1_000
+
   /// Milliseconds from now until the loop's next wake (0 if it is due).
   public func millisecondsUntilNextWake() -> Int64 {
-    max(0, runtime.nextWake.milliseconds(since: clock.now()))
+    guard let runtime else { return Self.poweredOffWakeMilliseconds }
+    return max(0, runtime.nextWake.milliseconds(since: clock.now()))
   }
 
   /// Whether the energy IC's IRQ line is asserted: the loop steps at once (R-P8, R-P9).
   public func interruptPending() -> Bool {
-    hardware.catchUp(toElapsedNanoseconds: clock.elapsedNanoseconds())
+    catchUp()
+    guard runtime != nil else { return false }
     return (try? energy.interruptPending()) ?? false
+  }
+
+  /// The energy IC's IRQ edges on hardware, so the service steps as soon as the chip asserts
+  /// it (R-P8, R-P9); nil in simulate mode, where the load control steps the loop itself.
+  public func interruptEdges() -> AsyncThrowingStream<LineEdge, any Error>? {
+    guard case .hardware(let hardware) = devices,
+      let source = hardware.energyIRQ as? any EdgeEventSource
+    else { return nil }
+    return source.edges()
   }
 
   // MARK: Reading
 
   public func snapshot() -> MeterSnapshot {
-    MeterSnapshot(
-      meter: meterID, state: runtime.meter.state, bandNames: bandNames,
-      measurement: energy.last, relayClosed: hardware.relay.closed,
-      display: hardware.panel.lines, alarmLED: hardware.panel.alarmLED, time: clock.now())
+    let powered = runtime != nil
+    return MeterSnapshot(
+      meter: meterID, state: runtime?.meter.state ?? stateWhileOff, bandNames: bandNames,
+      measurement: powered ? energy.last : nil, relayClosed: relayClosed,
+      display: powered ? log.lines : DisplayLines("", ""), alarmLED: powered && log.alarmLED,
+      powered: powered, time: clock.now())
   }
 
   public func metricsExposition() -> String { metrics.exposition() }
@@ -116,6 +202,9 @@ public actor MeterHost {
         status: 422, reason: "the purchase is for meter \(purchase.meter), this is meter \(meterID)"
       )
     }
+    guard let runtime else {
+      throw RemoteRefusal(status: 503, reason: "the meter has no power")
+    }
     let outcome: CardOutcome?
     do {
       outcome = try runtime.handle(.purchases([purchase]), at: clock.now())
@@ -124,7 +213,7 @@ public actor MeterHost {
       throw RemoteRefusal(status: 503, reason: "the meter could not apply it now: \(error)")
     }
     metrics.update(
-      state: runtime.meter.state, measurement: energy.last, relayClosed: hardware.relay.closed)
+      state: runtime.meter.state, measurement: energy.last, relayClosed: relayClosed)
     return RemoteSaleOutcome(purchase: purchase, outcome: outcome, state: runtime.meter.state)
   }
 
@@ -137,8 +226,9 @@ public actor MeterHost {
   /// Sells `amount` with the test vending key as the next purchase in this meter's sequence and
   /// delivers it as a remote sale (the page's "buy credit").
   public func buyWithTestKey(_ amount: Money) throws(RemoteRefusal) -> RemoteSaleOutcome {
+    let state = runtime?.meter.state ?? stateWhileOff
     let purchase = Purchase(
-      meter: meterID, sequence: runtime.meter.state.ledger.lastAppliedSequence + 1, amount: amount)
+      meter: meterID, sequence: state.ledger.lastAppliedSequence + 1, amount: amount)
     let record: SignedRecord
     do {
       record = try Self.testVendingKey.sign(
@@ -149,21 +239,51 @@ public actor MeterHost {
     return try remoteSale(record: record.encoded)
   }
 
-  public func setLoad(_ load: SimulatedLoad) {
-    hardware.catchUp(toElapsedNanoseconds: clock.elapsedNanoseconds())
-    hardware.setLoad(load)
+  private var simulatedHardware: SimulatedHardware? {
+    guard case .simulated(let hardware) = devices else { return nil }
+    return hardware
   }
 
-  public var load: SimulatedLoad { hardware.load }
+  public func setLoad(_ load: SimulatedLoad) {
+    catchUp()
+    simulatedHardware?.setLoad(load)
+  }
 
-  public func pressButton() { hardware.inputs.pressButton() }
+  public var load: SimulatedLoad { simulatedHardware?.load ?? SimulatedLoad() }
+
+  public func pressButton() { simulatedHardware?.inputs.pressButton() }
 
   /// Taps the customer's card on the reader; the next step reads it.
-  public func tapCard() { hardware.cards.tap() }
+  public func tapCard() { simulatedHardware?.cards.tap() }
 
   public func setTamper(coverOpen: Bool?, magnetDetected: Bool?) {
-    hardware.inputs.setTamper(coverOpen: coverOpen, magnetDetected: magnetDetected)
+    simulatedHardware?.inputs.setTamper(coverOpen: coverOpen, magnetDetected: magnetDetected)
   }
+
+  /// Cuts the meter's supply (simulate mode): the loop stops where it is, the load stops
+  /// drawing, the display goes dark; the latching relay keeps its contact. What the journal
+  /// holds is what start-up recovery will find.
+  public func cutPower() {
+    guard let hardware = simulatedHardware, runtime != nil else { return }
+    catchUp()
+    runtime = nil
+    stateWhileOff = journal.recover()
+    hardware.powerOff()
+    log.powerLost()
+  }
+
+  /// Restores the supply: the meter starts as after any power cut, recovering from the
+  /// journal and driving the relay to the recovered decision (R-D2).
+  public func restorePower() throws(RuntimeFault) {
+    guard simulatedHardware != nil, runtime == nil else { return }
+    let runtime = try Self.start(
+      devices: devices, journal: journal, energy: energy, log: log, firmware: firmware,
+      clock: clock)
+    self.runtime = runtime
+    metrics.update(state: runtime.meter.state, measurement: nil, relayClosed: relayClosed)
+  }
+
+  public var powered: Bool { runtime != nil }
 }
 
 /// The wall clock and a monotonic clock, injected.
@@ -211,8 +331,8 @@ final class RecordingEnergyPort: EnergyPort {
   }
 }
 
-/// A journal in memory: a checkpoint and the entries since. Simulate mode only; it does not
-/// survive the process (the FRAM-image journal is not wired in yet).
+/// A journal in memory: a checkpoint and the entries since. It survives a simulated power cut
+/// but not the process: the FRAM journal (MeterJournal) is not wired into meterd yet.
 final class MemoryJournal: JournalPort {
   private var checkpoint: MeterState
   private var entries: [JournalEntry] = []
@@ -239,16 +359,31 @@ final class MemoryJournal: JournalPort {
 final class ObservationLog {
   private let metrics: MeterMetrics
   private var reasons: RelayReasons = []
+  /// What the display and the alarm LED show now, and the relay's last command.
+  private(set) var lines = DisplayLines("", "")
+  private(set) var alarmLED = false
+  private(set) var relayClosed = false
 
   init(metrics: MeterMetrics) { self.metrics = metrics }
+
+  /// The loop shows and drives everything again after power returns.
+  func powerLost() {
+    lines = DisplayLines("", "")
+    alarmLED = false
+  }
 
   func observe(_ observation: MeterRuntime.Observation, at time: Timestamp) {
     switch observation {
     case .journaled:
       metrics.journaled(1)
+    case .display(let shown):
+      lines = shown
+    case .alarmLED(let on):
+      alarmLED = on
     case .relay(let command):
       metrics.relayReasonsAdded(command.reasons.subtracting(reasons))
       reasons = command.reasons
+      relayClosed = command.state == .closed
     case .card(let presentation, let outcome):
       if case .refused = presentation {
         metrics.cardRefused()

@@ -320,8 +320,10 @@ public final class SalesOffice: Sendable {
       guard
         let meterRow = try await sql.raw(
           """
-          SELECT active, hoarding_limit, last_sequence, last_applied FROM meters
-          WHERE id = \(bind: key)\(unsafeRaw: forUpdate)
+          SELECT active, hoarding_limit, last_sequence, last_applied,
+            (SELECT credit FROM readings r WHERE r.meter_id = m.id
+              ORDER BY meter_time DESC LIMIT 1) AS credit
+          FROM meters m WHERE id = \(bind: key)\(unsafeRaw: forUpdate)
           """
         ).first()
       else { throw VendError.notFound(what: "meter", key: meterID.description) }
@@ -331,8 +333,9 @@ public final class SalesOffice: Sendable {
       let lastApplied = try meterRow.int("last_applied")
       let unapplied = try await sql.raw(
         """
-        SELECT COUNT(*) AS n FROM sales WHERE meter_id = \(bind: key)
-          AND sequence > \(bind: lastApplied) AND status = \(bind: SaleStatus.pending.rawValue)
+        SELECT COUNT(*) AS n, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM sales
+        WHERE meter_id = \(bind: key) AND sequence > \(bind: lastApplied)
+          AND status = \(bind: SaleStatus.pending.rawValue)
         """
       ).first()
       let pendingCount = Int(try unapplied?.int("n") ?? 0)
@@ -340,8 +343,9 @@ public final class SalesOffice: Sendable {
       guard pendingCount < CardLayout.maximumIssueRecords else {
         throw VendError.cardFull(meter: meterID, pending: pendingCount)
       }
-      let credit = try await Self.creditIncludingUnapplied(
-        sql, meter: key, lastApplied: lastApplied)
+      // The meter's last reported credit plus every purchase sold after its last applied one.
+      let credit = Money(
+        units: (try meterRow.optionalInt("credit") ?? 0) + (try unapplied?.int("total") ?? 0))
       guard credit + amount <= limit else {
         throw VendError.overHoardingLimit(
           meter: meterID, credit: credit, amount: amount, limit: limit)
@@ -376,28 +380,8 @@ public final class SalesOffice: Sendable {
       return Sale(
         id: receipt, purchase: purchase,
         operatorID: actor.id, soldAt: Date(timeIntervalSince1970: TimeInterval(soldAt.unixSeconds)),
-        cashDay: cashDay, status: .pending)
+        cashDay: cashDay, status: .pending, record: record.encoded)
     }
-  }
-
-  /// The meter's last reported credit plus every purchase sold after its last applied one.
-  private static func creditIncludingUnapplied(
-    _ sql: any SQLDatabase, meter: Int64, lastApplied: Int64
-  ) async throws -> Money {
-    let reading = try await sql.raw(
-      """
-      SELECT credit FROM readings WHERE meter_id = \(bind: meter)
-      ORDER BY meter_time DESC LIMIT 1
-      """
-    ).first()
-    let unapplied = try await sql.raw(
-      """
-      SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM sales
-      WHERE meter_id = \(bind: meter) AND sequence > \(bind: lastApplied)
-        AND status = \(bind: SaleStatus.pending.rawValue)
-      """
-    ).first()
-    return Money(units: (try reading?.int("credit") ?? 0) + (try unapplied?.int("total") ?? 0))
   }
 
   /// Cancels a sale the meter has not applied (R-V2) and gives the money back.
@@ -509,7 +493,8 @@ public final class SalesOffice: Sendable {
       operatorID: try row.int("operator_id"), soldAt: try row.date("sold_at"),
       cashDay: try row.text("cash_day"), status: status,
       cancelledBy: try row.optionalInt("cancelled_by"),
-      cancelledAt: cancelledAt.map { Date(timeIntervalSince1970: TimeInterval($0)) })
+      cancelledAt: cancelledAt.map { Date(timeIntervalSince1970: TimeInterval($0)) },
+      record: try row.optionalText("record").flatMap(Hex.decode))
   }
 
   /// The signed purchase records a card for `meterID` must carry: every sale not yet shown
@@ -533,18 +518,6 @@ public final class SalesOffice: Sendable {
         else { throw VendError.unsupported("the signed record of a sale is damaged") }
         return (UInt32(try row.int("sequence")), record)
       }
-    }
-  }
-
-  /// The signed record of one sale, as written onto the card.
-  public func signedRecord(receipt: Int64) async throws -> [UInt8] {
-    try await database.transaction { sql in
-      guard
-        let row = try await sql.raw("SELECT record FROM sales WHERE id = \(bind: receipt)")
-          .first(),
-        let bytes = Hex.decode(try row.text("record"))
-      else { throw VendError.notFound(what: "receipt", key: String(receipt)) }
-      return bytes
     }
   }
 

@@ -29,7 +29,7 @@ struct Meterd: AsyncParsableCommand {
   @Flag(
     name: .long,
     help:
-      "Run on the chip models instead of hardware, trusting the test vending key. Without a configuration file, meter 100001 on the defaults."
+      "Run on the chip models instead of hardware, trusting the test vending key. Without a configuration file, meter 100001 on the defaults. Without it, meterd opens the buses and lines [i2c], [gpio] and the chip tables name, and refuses to start, naming the part and the likely fault, if one is missing."
   )
   var simulate = false
 
@@ -61,22 +61,21 @@ struct Meterd: AsyncParsableCommand {
       print("\(config): meter \(configuration.meter.id), configuration valid")
       return
     }
-    guard simulate else {
-      printError(
-        "meterd: the hardware backends are not wired into meterd yet; run with --simulate")
-      throw ExitCode.failure
-    }
-
     LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
     let logger = Logger(label: "meterd")
     let token: APIToken
     if let loaded = try? APIToken.load(path: configuration.keys.apiToken) {
       token = loaded
-    } else {
+    } else if simulate {
       let generated = (0..<16).map { _ in String(UInt16.random(in: 0x1000...0xFFFF), radix: 16) }
         .joined()
       token = APIToken(generated)!
       logger.notice("simulate mode: no API token file; this run's token is \(generated)")
+    } else {
+      printError(
+        "meterd cannot start: \(configuration.keys.apiToken) ([keys] api_token): no readable API token (install.sh writes one)"
+      )
+      throw ExitCode(78)
     }
     let start = ContinuousClock.now
     let clock = MeterClock(
@@ -92,9 +91,29 @@ struct Meterd: AsyncParsableCommand {
         return UInt64(elapsed.components.seconds) * 1_000_000_000
           + UInt64(elapsed.components.attoseconds / 1_000_000_000)
       })
-    let host = try MeterHost(
-      simulating: configuration, utilityKey: MeterHost.testVendingKey.verifyingKey,
-      firmware: Self.firmware, clock: clock)
+    let host: MeterHost
+    if simulate {
+      host = try MeterHost(
+        simulating: configuration, utilityKey: MeterHost.testVendingKey.verifyingKey,
+        firmware: Self.firmware, clock: clock)
+    } else {
+      do {
+        host = try MeterHost(
+          hardware: configuration,
+          backend: LinuxBackend(gpioChipPath: configuration.hardware.gpioChip),
+          utilityKey: try KeyFiles.utilityKey(path: configuration.keys.utilityPublicKey),
+          meterKey: try KeyFiles.meterKey(path: configuration.keys.meterPrivateKey),
+          firmware: Self.firmware, clock: clock)
+      } catch {
+        // A missing chip or key is the installer's to fix: systemd shows status=78/CONFIG and
+        // the journal has this message; Restart= tries again.
+        printError("\(error)")
+        throw ExitCode(78)
+      }
+      logger.warning(
+        "the FRAM journal is not wired into meterd yet: the meter's state lives in memory and does not survive a restart"
+      )
+    }
     let loop = ControlLoopService(
       host: host, notifier: SystemdNotifier.fromEnvironment(), logger: logger)
     let server = buildApplication(
@@ -104,7 +123,7 @@ struct Meterd: AsyncParsableCommand {
         services: [.init(service: loop), .init(service: server)],
         gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     logger.info(
-      "meter \(configuration.meter.id) simulated; HTTP on \(configuration.http.address):\(configuration.http.port)"
+      "meter \(configuration.meter.id) \(simulate ? "simulated" : "on its hardware"); HTTP on \(configuration.http.address):\(configuration.http.port)"
     )
     try await group.run()
   }

@@ -47,16 +47,26 @@ serve() {
 }
 i2c=""
 spi=""
+spi_absent=""
 if [ -x /bin/meter-cuse ]; then
     serve i2c i2c-1 /bin/meter-models i2c && i2c=/dev/i2c-1
     serve spi spidev0.0 /bin/meter-models spi && spi=/dev/spidev0.0
+    serve spi spidev0.1 /bin/meter-models spi-absent && spi_absent=/dev/spidev0.1
 fi
+
+mount -t tracefs tracefs /sys/kernel/tracing
 
 echo "KITL-BEGIN kernel $(uname -r), gpio-sim $chip, clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 timeout 300 /bin/meter-hwtest run --target qemu --gpio-chip "/dev/$chip" \
     --sim-sysfs "/sys/devices/platform/$platform/$chip" --i2c-bridge "$bridge" \
-    --i2c "$i2c" --i2c-nack-errno ENXIO --spi "$spi"
+    --i2c "$i2c" --i2c-nack-errno ENXIO --spi "$spi" --spi-absent "$spi_absent"
 echo "KITL-EXIT run $?"
+if [ -x /bin/meter-hwtest-libgpiod2 ]; then
+    # The GPIO backend again, built against libgpiod 2.x (uAPI v2).
+    timeout 120 /bin/meter-hwtest-libgpiod2 run --target qemu --gpio-chip "/dev/$chip" \
+        --sim-sysfs "/sys/devices/platform/$platform/$chip" --i2c "" --spi "" --latency-samples 0
+    echo "KITL-EXIT libgpiod2 $?"
+fi
 /bin/meter-hwtest permissions --as-user 1000 --gpio-chip "/dev/$chip" --i2c "$i2c" \
     --i2c-bridge "$bridge" --spi "$spi"
 echo "KITL-EXIT permissions $?"

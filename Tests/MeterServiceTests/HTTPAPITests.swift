@@ -312,6 +312,58 @@ struct HTTPAPITests {
     }
   }
 
+  @Test("R-D2: cut power stops the meter and the load; restoring it recovers from the journal")
+  func cutPower() async throws {
+    _ = try await host.buyWithTestKey(Money(whole: 50))
+    await host.setLoad(SimulatedLoad(watts: 3_600, volts: 230))
+    try await run(seconds: 10)
+    let before = await host.snapshot()
+    #expect(before.state.registers.importTotal.milliwattHours > 8_000)
+    try await app().test(.router) { client in
+      try await client.execute(
+        uri: "/api/v1/sim/power", method: .post, headers: [.contentType: "application/json"],
+        body: ByteBuffer(string: #"{"on":false}"#)
+      ) { response in
+        #expect(response.status == .noContent)
+      }
+      try await client.execute(uri: "/api/v1/display", method: .get) { response in
+        let display = try json(DisplayResponse.self, response)
+        #expect(display.lines == ["", ""])
+      }
+      try await client.execute(
+        uri: "/api/v1/sim/buy", method: .post, headers: [.contentType: "application/json"],
+        body: ByteBuffer(string: #"{"amount":"5.00"}"#)
+      ) { response in
+        #expect(response.status == .serviceUnavailable)
+        #expect(errorMessage(response) == "the meter has no power")
+      }
+    }
+    // Nothing is measured or billed without supply, however long the cut.
+    try await run(seconds: 30)
+    let off = await host.snapshot()
+    #expect(!off.powered)
+    #expect(off.state.registers == before.state.registers)
+    #expect(off.state.ledger == before.state.ledger)
+    try await app().test(.router) { client in
+      try await client.execute(
+        uri: "/api/v1/sim/power", method: .post, headers: [.contentType: "application/json"],
+        body: ByteBuffer(string: #"{"on":true}"#)
+      ) { response in
+        #expect(response.status == .noContent)
+      }
+      try await client.execute(uri: "/api/v1/state", method: .get) { response in
+        let state = try json(StateResponse.self, response)
+        #expect(state.powered)
+        #expect(state.relay == "closed")
+        #expect(state.credit == before.state.remainingCredit.exactString)
+      }
+    }
+    let recovered = await host.snapshot()
+    #expect(recovered.display.top != "")
+    try await run(seconds: 5)
+    #expect(await host.snapshot().state.registers.importTotal > before.state.registers.importTotal)
+  }
+
   @Test("the bearer token compares in constant time over every byte, and by length")
   func tokenComparison() throws {
     let token = try #require(APIToken("0123456789abcdef"))

@@ -96,4 +96,26 @@ struct SimulatePageBrowserTests {
       #expect(dom.contains(#"<td id="relay" class="relay-open">open</td>"#))
     }
   }
+
+  @Test(
+    "cut power: the page shows the meter off; restore power: start-up recovery finds the credit and closes the relay",
+    .enabled(if: chromiumInstalled))
+  func cutAndRestorePower() async throws {
+    try await withMeterd { port in
+      let page = "http://127.0.0.1:\(port)/"
+      let off = try chromium(["--dump-dom", page + "#buy=50.00&power"])
+      #expect(off.contains("power cut"))
+      #expect(off.contains(#"<td id="supply">cut (the meter is off)</td>"#))
+      #expect(off.contains(#"<button id="cut-power">Restore power</button>"#))
+      #expect(off.contains(#"<div id="lcd-top">                </div>"#))
+
+      let on = try chromium(["--dump-dom", page + "#power"])
+      #expect(on.contains("power restored: the meter recovered from its journal"))
+      #expect(on.contains(#"<td id="supply">on</td>"#))
+      #expect(on.contains(#"<td id="relay" class="relay-closed">closed</td>"#))
+      #expect(on.contains(#"<button id="cut-power">Cut power</button>"#))
+      #expect(on.contains(#"<td id="credit">50.0000</td>"#))
+      #expect(!on.contains(#"<div id="lcd-top">                </div>"#))
+    }
+  }
 }

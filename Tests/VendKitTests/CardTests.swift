@@ -71,7 +71,9 @@ struct CardTests {
       _ = try await test.customerWithMeter(12)
       let sale = try await test.office.sell(
         by: cashier, meter: MeterID(12), amount: Money(whole: 25))
-      let record = try SignedRecord(decoding: try await test.office.signedRecord(receipt: sale.id))
+      let stored = try #require(try await test.office.sale(receipt: sale.id).record)
+      #expect(stored == sale.record)
+      let record = try SignedRecord(decoding: stored)
       let body = try record.verified(
         as: PurchaseRecord.self,
         by: RecordVerifyingKey(rawRepresentation: test.office.utilityPublicKey)!)

@@ -73,6 +73,53 @@ struct SalesTests {
     }
   }
 
+  @Test("R-V7: sales waiting for SQLite share one durable commit; a refused one changes nothing")
+  func groupCommit() async throws {
+    try await TestOffice.with(.sqlite) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      for number in 1...30 {
+        _ = try await test.customerWithMeter(UInt64(number), hoardingLimit: Money(whole: 100))
+      }
+      let group = try #require(test.office.database.groupCommit)
+      let started = AsyncStream<Void>.makeStream()
+      let release = AsyncStream<Void>.makeStream()
+      // Holds the connection so that every sale below queues for the next transaction.
+      async let held: Void = test.office.database.transaction { _ in
+        started.continuation.yield()
+        for await _ in release.stream { break }
+      }
+      for await _ in started.stream { break }
+      let before = await group.commits
+      let outcomes = await withTaskGroup(of: Bool.self) { tasks in
+        for number in 1...30 {
+          tasks.addTask {
+            (try? await test.office.sell(
+              by: cashier, meter: MeterID(UInt64(number)), amount: Money(whole: 50))) != nil
+          }
+          if number % 3 == 0 {
+            tasks.addTask {
+              (try? await test.office.sell(
+                by: cashier, meter: MeterID(UInt64(number)), amount: Money(whole: 500))) != nil
+            }
+          }
+        }
+        while await group.waitingUnits < 40 { await Task.yield() }
+        release.continuation.yield()
+        return await tasks.reduce(into: [Bool]()) { $0.append($1) }
+      }
+      try await held
+      #expect(outcomes.filter { $0 }.count == 30)
+      #expect(outcomes.filter { !$0 }.count == 10, "over the hoarding limit")
+      #expect(await group.commits - before == 2, "the holding transaction, then all 40 sales")
+      for number in 1...30 {
+        let sales = try await test.office.sales(forMeter: MeterID(UInt64(number)))
+        #expect(sales.map(\.purchase.amount) == [Money(whole: 50)])
+      }
+      let audited = try await test.office.auditLog(by: test.admin, limit: 1_000)
+      #expect(audited.filter { $0.action == "sale" }.count == 30)
+    }
+  }
+
   @Test("R-V7: two processes selling on one SQLite file never share a sequence number")
   func twoConnectionsOneFile() async throws {
     try await TestOffice.with(.sqlite) { test in

@@ -9,6 +9,8 @@ public struct MeterSnapshot: Sendable {
   public var relayClosed: Bool
   public var display: DisplayLines
   public var alarmLED: Bool
+  /// False while simulate mode's power is cut: the state is what start-up recovery will find.
+  public var powered: Bool
   public var time: Timestamp
 }
 
@@ -94,9 +96,10 @@ struct StateResponse: Codable, Sendable, Equatable {
   var alarmLED: Bool
   var clockInvalid: Bool
   var latchedTamper: Bool
+  var powered: Bool
 
   enum CodingKeys: String, CodingKey {
-    case meter, time, credit, debt, relay
+    case meter, time, credit, debt, relay, powered
     case creditMode = "credit_mode"
     case purchasedTotal = "purchased_total"
     case purchaseCount = "purchase_count"
@@ -127,6 +130,7 @@ struct StateResponse: Codable, Sendable, Equatable {
     alarmLED = snapshot.alarmLED
     clockInvalid = state.clockInvalid
     latchedTamper = !state.events.latched.isEmpty
+    powered = snapshot.powered
   }
 }
 

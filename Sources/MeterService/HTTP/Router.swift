@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MeterCore
+import MeterRuntime
 
 extension ReadingsResponse: ResponseEncodable {}
 extension StateResponse: ResponseEncodable {}
@@ -85,6 +86,19 @@ public func buildRouter(host: MeterHost, token: APIToken, readsRequireToken: Boo
       _ = try? await host.step()
       return .noContent
     }
+    world.post("power") { request, context -> HTTPResponse.Status in
+      let body = try await request.decode(as: PowerRequest.self, context: context)
+      if body.on {
+        do throws(RuntimeFault) {
+          try await host.restorePower()
+        } catch {
+          throw HTTPError(.serviceUnavailable, message: "the meter did not start: \(error)")
+        }
+      } else {
+        await host.cutPower()
+      }
+      return .noContent
+    }
     world.post("cover") { request, context -> HTTPResponse.Status in
       let body = try await request.decode(as: TamperRequest.self, context: context)
       await host.setTamper(coverOpen: body.open, magnetDetected: body.magnet)
@@ -97,6 +111,12 @@ public func buildRouter(host: MeterHost, token: APIToken, readsRequireToken: Boo
 
 struct TestSaleRequest: Codable, Sendable {
   var amount: String
+}
+
+/// Simulate mode's supply: `{"on": false}` cuts it, `{"on": true}` restores it (start-up
+/// recovery runs).
+struct PowerRequest: Codable, Sendable {
+  var on: Bool
 }
 
 struct TamperRequest: Codable, Sendable {

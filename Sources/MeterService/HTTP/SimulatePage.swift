@@ -3,7 +3,8 @@
 /// button). Plain HTML and a little JavaScript over the same API as everyone else.
 ///
 /// For a headless browser (and anyone bookmarking a demo), `#buy=50.00&load=2000&button&cover`
-/// in the address performs those actions through the page's own handlers once it has loaded.
+/// in the address performs those actions through the page's own handlers once it has loaded;
+/// `power` toggles the supply like the "Cut power" button.
 let simulatePage = """
   <!doctype html>
   <html lang="en">
@@ -35,6 +36,7 @@ let simulatePage = """
       <p><span id="led" class="lamp"></span>alarm LED</p>
     </div>
     <table>
+      <tr><td>Supply</td><td id="supply">…</td></tr>
       <tr><td>Relay</td><td id="relay">…</td></tr>
       <tr><td>Held open by</td><td id="reasons">…</td></tr>
       <tr><td>Credit</td><td id="credit">…</td></tr>
@@ -57,11 +59,13 @@ let simulatePage = """
     <button id="tap">Tap customer card</button>
     <button id="button">Press display button</button>
     <button id="cover">Open terminal cover</button>
+    <button id="cut-power">Cut power</button>
   </fieldset>
   <div id="message"></div>
   <script>
   const $ = id => document.getElementById(id);
   let coverOpen = false;
+  let powered = true;
   let loadShown = false;
   async function call(method, path, body) {
     const response = await fetch(path, { method, headers: { 'Content-Type': 'application/json' },
@@ -77,6 +81,9 @@ let simulatePage = """
       call('GET', '/api/v1/state'), call('GET', '/api/v1/display'),
       call('GET', '/api/v1/readings'), call('GET', '/api/v1/sim/load')]);
     $('meter').textContent = state.meter;
+    powered = state.powered;
+    $('supply').textContent = powered ? 'on' : 'cut (the meter is off)';
+    $('cut-power').textContent = powered ? 'Cut power' : 'Restore power';
     $('lcd-top').textContent = display.lines[0].padEnd(16);
     $('lcd-bottom').textContent = display.lines[1].padEnd(16);
     $('led').className = display.alarm_led ? 'lamp on' : 'lamp';
@@ -119,6 +126,11 @@ let simulatePage = """
       $('cover').textContent = coverOpen ? 'Close terminal cover' : 'Open terminal cover';
       say(coverOpen ? 'cover opened' : 'cover closed');
     },
+    async power() {
+      await call('POST', '/api/v1/sim/power', { on: !powered });
+      powered = !powered;
+      say(powered ? 'power restored: the meter recovered from its journal' : 'power cut');
+    },
   };
   function wire(id, action) {
     $(id).addEventListener('click', async () => {
@@ -130,7 +142,9 @@ let simulatePage = """
   wire('button', () => actions.button());
   wire('tap', () => actions.tap());
   wire('cover', () => actions.cover());
+  wire('cut-power', () => actions.power());
   async function start() {
+    await refresh().catch(error => say(error.message));
     for (const part of location.hash.slice(1).split('&').filter(Boolean)) {
       const [name, value] = part.split('=');
       try { await actions[name](value); } catch (error) { say('refused: ' + error.message); }

@@ -27,10 +27,14 @@ final class SimulatedHardware {
   /// What the load draws when the relay lets it (watts, volts), unless bypassed.
   private(set) var load = SimulatedLoad()
 
+  /// Whether the meter has supply power (simulate mode's "cut power" takes it away).
+  private(set) var powered = false
+
   init(meter: MeterID) throws(RuntimeFault) {
     cards = TappedCardReader(meter: meter)
     irq = SimulatedInputLine(clock: clock, initial: .high)
     energyChip = ADE7953Model(clock: clock, irqLine: irq)
+    energyChip.powerOff()
     bus.attach(energyChip, at: ADE7953.defaultAddress)
     var calibration = energyChip.frontEnd.idealCalibration()
     calibration.overCurrentLevel = calibration.overCurrentLevel(
@@ -39,11 +43,29 @@ final class SimulatedHardware {
       millivolts: Self.overVoltageInterruptMillivolts)
     do throws(ADE7953Error) {
       chip = try ADE7953(bus: bus, clock: clock, calibration: calibration)
-      try chip.start()
     } catch {
       throw .device("simulated ADE7953: \(error)")
     }
     relay.onChange = { [unowned self] in applyLoad() }
+  }
+
+  /// Supply power returns at `elapsed` since start-up: the energy IC powers up and the driver
+  /// starts it again (its registers are back at their reset values).
+  func powerOn(atElapsedNanoseconds elapsed: UInt64) throws(RuntimeFault) {
+    catchUp(toElapsedNanoseconds: elapsed)
+    energyChip.powerOn()
+    do throws(ADE7953Error) { try chip.start() } catch {
+      throw .device("simulated ADE7953: \(error)")
+    }
+    powered = true
+    applyLoad()
+  }
+
+  /// Supply power is gone: the chips stop and nothing draws through the meter.
+  func powerOff() {
+    powered = false
+    energyChip.powerOff()
+    applyLoad()
   }
 
   /// Brings the models to `elapsedNanoseconds` since start-up (never backwards: a driver's
@@ -60,9 +82,10 @@ final class SimulatedHardware {
     applyLoad()
   }
 
-  /// The load reaches the chip only through a closed relay, or around it (R-T4 bypass).
+  /// The load reaches the chip only with supply power, through a closed relay or around it
+  /// (R-T4 bypass).
   private func applyLoad() {
-    let flowing = relay.closed || load.bypass
+    let flowing = powered && (relay.closed || load.bypass)
     energyChip.setLoad(
       .watts(
         flowing ? Double(load.watts) : 0, volts: Double(load.volts), powerFactor: 1,

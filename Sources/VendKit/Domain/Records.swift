@@ -102,10 +102,14 @@ public struct Sale: Hashable, Sendable {
   public var status: SaleStatus
   public var cancelledBy: Int64?
   public var cancelledAt: Date?
+  /// The signed purchase record (R-C2) as a card carries it, or an online meter applies it
+  /// (R-V5); nil for sales loaded without one (a generated population).
+  public var record: [UInt8]?
 
   public init(
     id: Int64, purchase: Purchase, operatorID: Int64, soldAt: Date, cashDay: String,
-    status: SaleStatus, cancelledBy: Int64? = nil, cancelledAt: Date? = nil
+    status: SaleStatus, cancelledBy: Int64? = nil, cancelledAt: Date? = nil,
+    record: [UInt8]? = nil
   ) {
     self.id = id
     self.purchase = purchase
@@ -115,6 +119,7 @@ public struct Sale: Hashable, Sendable {
     self.status = status
     self.cancelledBy = cancelledBy
     self.cancelledAt = cancelledAt
+    self.record = record
   }
 }
 

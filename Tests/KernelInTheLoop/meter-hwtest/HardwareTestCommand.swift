@@ -51,7 +51,10 @@ struct RunTests: AsyncParsableCommand {
   @Option(help: "Bench rig: GPIO wired to the IRQ line through a diode (pi).") var irqInjector = 22
   @Option(help: "Bench rig: input wired to the OPEN coil gate (pi).") var openCoilMonitor = 20
   @Option(help: "Bench rig: input wired to the CLOSE coil gate (pi).") var closeCoilMonitor = 23
-  @Option(help: "Samples for the edge-to-coil latency figures.") var latencySamples = 20
+  @Option(help: "An SPI device node with no chip behind it (MISO low), for the absent-chip check.")
+  var spiAbsent = ""
+  @Option(help: "Samples for the edge-to-coil latency figures (0 skips the measurement).")
+  var latencySamples = 20
 
   func run() async throws {
     guard let absentAddress = AbsentAddressAnswer.named(devices.i2cNackErrno) else {
@@ -69,7 +72,7 @@ struct RunTests: AsyncParsableCommand {
       }
     let gpio = GPIOTests(chip: chip, rig: rig, devices: devices, report: report)
     gpio.runAll()
-    await gpio.measureLatency(samples: latencySamples)
+    if latencySamples > 0 { await gpio.measureLatency(samples: latencySamples) }
     if !devices.i2cBridge.isEmpty {
       let bridge = I2CTests(
         path: devices.i2cBridge, absentAddress: .named("ETIMEDOUT")!, report: report)
@@ -83,6 +86,9 @@ struct RunTests: AsyncParsableCommand {
     }
     if !devices.spi.isEmpty {
       SPITests(path: devices.spi, report: report).runAll()
+    }
+    if !spiAbsent.isEmpty {
+      SPITests(path: spiAbsent, report: report).checkAbsentChip()
     }
     ErrorPathTests(report: report).runAll()
     report.printSummary()

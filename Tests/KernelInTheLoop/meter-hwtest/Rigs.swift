@@ -12,6 +12,11 @@ protocol TestRig: Sendable {
   /// Called while a driver waits: the guest's stand-in relay moves its auxiliary contact when
   /// a coil is energised. A real rig has a real relay and does nothing.
   func relayStep() throws
+  /// Starts recording, with kernel timestamps, when the coil output goes high.
+  func startCoilTimestamps(_ offset: Int) throws
+  /// The kernel's CLOCK_MONOTONIC timestamps (ns) of the coil going high since the start, oldest
+  /// first.
+  func coilRiseTimestamps(_ offset: Int) throws -> [UInt64]
 }
 
 /// gpio-sim in the QEMU guest: each line's `sim_gpioN/pull` sets what an input reads (and makes
@@ -44,6 +49,55 @@ struct GPIOSimRig: TestRig {
   func setPull(_ offset: Int, _ pull: String) throws {
     try writeAttribute("\(sysfs)/sim_gpio\(offset)/pull", pull)
   }
+
+  /// gpio-sim raises no event when an output changes, so the kernel's `gpio_value` tracepoint
+  /// (gpiolib, fired as the value is handed to the chip) stamps the coil writes, on the trace
+  /// clock "mono": ktime_get_mono_fast_ns, the CLOCK_MONOTONIC of the GPIO edge events.
+  func startCoilTimestamps(_ offset: Int) throws {
+    try writeAttribute("\(GPIOSimRig.tracing)/tracing_on", "0")
+    try writeAttribute("\(GPIOSimRig.tracing)/trace_clock", "mono")
+    try writeAttribute("\(GPIOSimRig.tracing)/events/gpio/gpio_value/enable", "1")
+    try writeAttribute("\(GPIOSimRig.tracing)/trace", "")
+    try writeAttribute("\(GPIOSimRig.tracing)/tracing_on", "1")
+  }
+
+  /// Only the coil is written while the trace runs (the IRQ edges come from the simulator's
+  /// pull, which is not a gpiolib write): every "set" line is the coil's, which the check that
+  /// they all name one GPIO confirms.
+  func coilRiseTimestamps(_ offset: Int) throws -> [UInt64] {
+    try writeAttribute("\(GPIOSimRig.tracing)/tracing_on", "0")
+    let writes = try readTextFile("\(GPIOSimRig.tracing)/trace").split(separator: "\n")
+      .compactMap(TracedGPIOWrite.init)
+    try expect(!writes.isEmpty, "the gpio_value trace recorded no coil write")
+    try expect(
+      Set(writes.map(\.gpio)).count == 1,
+      "the trace has writes to GPIOs \(Set(writes.map(\.gpio)).sorted()), not only the coil's")
+    return writes.filter(\.high).map(\.timestampNanoseconds)
+  }
+
+  static let tracing = "/sys/kernel/tracing"
+}
+
+/// One line of the kernel's trace: `<task>-<pid> [000] ..... 12.345678: gpio_value: 517 set 1`.
+struct TracedGPIOWrite {
+  let timestampNanoseconds: UInt64
+  let gpio: Int
+  let high: Bool
+
+  init?(_ line: Substring) {
+    let fields = line.split(separator: " ")
+    guard let event = fields.firstIndex(of: "gpio_value:"), event >= 1,
+      event + 3 < fields.count, fields[event + 2] == "set",
+      let gpio = Int(fields[event + 1])
+    else { return nil }
+    let stamp = fields[event - 1].dropLast().split(separator: ".")
+    guard stamp.count == 2, stamp[1].count == 6, let seconds = UInt64(stamp[0]),
+      let microseconds = UInt64(stamp[1])
+    else { return nil }
+    timestampNanoseconds = seconds * 1_000_000_000 + microseconds * 1000
+    self.gpio = gpio
+    high = fields[event + 3] == "1"
+  }
 }
 
 /// The bench rig (Hardware/bench-rig.md): an injector output pulls the IRQ line low through a
@@ -65,11 +119,24 @@ final class BenchRig: TestRig, @unchecked Sendable {
   }
 
   func coilLevel(_ offset: Int) throws -> LineLevel {
-    guard let monitor = monitors[offset] else { throw TestFailure("no monitor for GPIO\(offset)") }
-    return try monitor.level()
+    try monitor(offset).level()
   }
 
   func relayStep() throws {}
+
+  /// The monitor input wired to the coil gate is edge-stamped by the kernel like any input.
+  func startCoilTimestamps(_ offset: Int) throws {
+    _ = try monitor(offset).pendingEdges()
+  }
+
+  func coilRiseTimestamps(_ offset: Int) throws -> [UInt64] {
+    try monitor(offset).pendingEdges().filter { $0.kind == .rising }.map(\.timestampNanoseconds)
+  }
+
+  private func monitor(_ offset: Int) throws -> LinuxInputLine {
+    guard let monitor = monitors[offset] else { throw TestFailure("no monitor for GPIO\(offset)") }
+    return monitor
+  }
 }
 
 /// A driver clock that lets the rig act while a driver waits (a coil pulse, a settle time),
@@ -100,17 +167,27 @@ final class ObservingClock: DriverClock {
 }
 
 func readAttribute(_ path: String) throws -> String {
+  try readTextFile(path).trimmingWhitespace()
+}
+
+func readTextFile(_ path: String) throws -> String {
   let descriptor = open(path, O_RDONLY | O_CLOEXEC)
   try expect(descriptor >= 0, "cannot open \(path): errno \(errno)")
   defer { close(descriptor) }
-  var buffer = [UInt8](repeating: 0, count: 64)
-  let count = read(descriptor, &buffer, buffer.count)
-  try expect(count >= 0, "cannot read \(path): errno \(errno)")
-  return String(decoding: buffer[..<count], as: UTF8.self).trimmingWhitespace()
+  var bytes: [UInt8] = []
+  var buffer = [UInt8](repeating: 0, count: 65536)
+  while true {
+    let count = read(descriptor, &buffer, buffer.count)
+    try expect(count >= 0, "cannot read \(path): errno \(errno)")
+    if count == 0 { break }
+    bytes += buffer[..<count]
+  }
+  return String(decoding: bytes, as: UTF8.self)
 }
 
+/// Writes a sysfs or tracefs attribute (truncating: that is what clears a trace buffer).
 func writeAttribute(_ path: String, _ value: String) throws {
-  let descriptor = open(path, O_WRONLY | O_CLOEXEC)
+  let descriptor = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
   try expect(descriptor >= 0, "cannot open \(path): errno \(errno)")
   defer { close(descriptor) }
   let bytes = Array(value.utf8)

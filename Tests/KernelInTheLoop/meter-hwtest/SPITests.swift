@@ -39,4 +39,22 @@ struct SPITests {
         "\(card.type), UID \(card.uid.map { String($0, radix: 16) }.joined(separator: ":")), block \(Self.scratchBlock) written and read back"
     }
   }
+
+  /// SPI has no acknowledge: an absent or unpowered chip shows as MISO held at one level. The
+  /// driver must say so rather than carry on with a VersionReg of 0x00.
+  func checkAbsentChip() {
+    report.check(
+      "\(path): an SPI chip that does not answer (MISO low) is reported as not responding"
+    ) {
+      let device = try LinuxSPIDevice(path: path, speedHz: 4_000_000)
+      let reader = MFRC522(device: device, clock: MonotonicClock())
+      do throws(MFRC522Error) {
+        try reader.start()
+      } catch .notResponding(let version) {
+        try expect(version == 0, "VersionReg read 0x\(String(version, radix: 16))")
+        return MFRC522Error.notResponding(version: version).description
+      }
+      throw TestFailure("MFRC522 start-up succeeded with no chip")
+    }
+  }
 }

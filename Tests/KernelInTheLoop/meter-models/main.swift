@@ -9,6 +9,7 @@ import MeterSim
 //
 //   meter-models i2c     ADE7953 at 0x38 (2 kW load at 230 V), FRAM at 0x50, LCD at 0x27
 //   meter-models spi     MFRC522 with a MIFARE Classic 1K card in its field
+//   meter-models spi-absent   no chip behind the chip select: MISO stays low
 //
 // Request: u32 length, payload. I2C payload: 'I', address, count, then per operation 'W' len16
 // bytes or 'R' len16. SPI payload: 'S', count, then per operation 'T' len16 bytes, 'W' len16
@@ -99,9 +100,22 @@ func spiOperation(_ kind: UInt8, _ length: Int, _ data: [UInt8]?) -> SPIOperatio
   }
 }
 
+/// What an SPI master reads with nothing driving MISO and a pull-down on it: zeros.
+func misoLow(_ operations: [SPIOperation]) -> [UInt8] {
+  var count = 0
+  for operation in operations {
+    switch operation {
+    case .transfer(let bytes): count += bytes.count
+    case .read(let length): count += length
+    case .write, .delayMicroseconds: break
+    }
+  }
+  return [UInt8](repeating: 0, count: count)
+}
+
 let mode = CommandLine.arguments.dropFirst().first ?? ""
-guard mode == "i2c" || mode == "spi" else {
-  let usage = Array("usage: meter-models i2c|spi\n".utf8)
+guard ["i2c", "spi", "spi-absent"].contains(mode) else {
+  let usage = Array("usage: meter-models i2c|spi|spi-absent\n".utf8)
   _ = write(2, usage, usage.count)
   exit(2)
 }
@@ -130,10 +144,10 @@ while let header = readExactly(4) {
       let list = operations(payload, from: 3, count: Int(payload[2]), i2cOperation)
     {
       reply(status: 0, try bus.transaction(address: payload[1], list))
-    } else if mode == "spi", payload.count >= 2, payload[0] == UInt8(ascii: "S"),
+    } else if mode.hasPrefix("spi"), payload.count >= 2, payload[0] == UInt8(ascii: "S"),
       let list = operations(payload, from: 2, count: Int(payload[1]), spiOperation)
     {
-      reply(status: 0, try cardReader.transaction(list))
+      reply(status: 0, mode == "spi" ? try cardReader.transaction(list) : misoLow(list))
     } else {
       reply(status: EINVAL)
     }

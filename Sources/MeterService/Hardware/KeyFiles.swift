@@ -1,0 +1,66 @@
+import Foundation
+import MeterCards
+
+/// The two keys a meter on real hardware needs (`[keys]`): the utility's public key, which
+/// verifies every purchase, settings and tariff record (R-C2), and the meter's own private key,
+/// which signs its card write-backs (R-C5). Both are 32 bytes written as 64 hexadecimal digits
+/// (how `vend` prints a public key); the meter's key is made on first start, readable by the
+/// service user only.
+public enum KeyFiles {
+  public static func utilityKey(path: String) throws(KeyFileError) -> RecordVerifyingKey {
+    guard let bytes = try hexFile(path, what: "the utility's public key"),
+      let key = RecordVerifyingKey(rawRepresentation: bytes)
+    else {
+      throw KeyFileError(
+        path: path,
+        reason:
+          "no such file: install the utility's Ed25519 public key (64 hex digits, as `vend` prints it) there"
+      )
+    }
+    return key
+  }
+
+  /// The meter's signing key; made and written (mode 0600) if the file does not exist yet.
+  public static func meterKey(path: String) throws(KeyFileError) -> RecordSigningKey {
+    if let seed = try hexFile(path, what: "the meter's private key") {
+      guard let key = RecordSigningKey(seed: seed) else {
+        throw KeyFileError(path: path, reason: "is not a 32-byte Ed25519 key")
+      }
+      return key
+    }
+    let key = RecordSigningKey()
+    let text = key.seed.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() + "\n"
+    guard
+      FileManager.default.createFile(
+        atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+    else {
+      throw KeyFileError(
+        path: path,
+        reason:
+          "the meter's new key cannot be written (the directory must exist and be writable by the service user: StateDirectory=)"
+      )
+    }
+    return key
+  }
+
+  /// The bytes of a hex key file, or nil when there is no file.
+  static func hexFile(_ path: String, what: String) throws(KeyFileError) -> [UInt8]? {
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw KeyFileError(path: path, reason: "\(what) cannot be read by this user")
+    }
+    let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard text.utf8.count == 64, let bytes = hexBytes(text) else {
+      throw KeyFileError(
+        path: path,
+        reason: "\(what) must be 64 hexadecimal digits, found \(text.utf8.count) characters")
+    }
+    return bytes
+  }
+}
+
+public struct KeyFileError: Error, Hashable, Sendable, CustomStringConvertible {
+  public var path: String
+  public var reason: String
+  public var description: String { "\(path): \(reason)" }
+}
