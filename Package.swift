@@ -59,11 +59,15 @@ let package = Package(
     // Release-mode speed figure for the per-second path through driver and model.
     .executableTarget(name: "drivers-benchmark", dependencies: ["MeterDrivers", "MeterSim"]),
     // The meter's control loop, time injected: drivers → core → journal → drivers.
-    .target(name: "MeterRuntime", dependencies: ["MeterCore", "MeterDrivers", "MeterCards"]),
+    .target(
+      name: "MeterRuntime",
+      dependencies: ["MeterCore", "MeterDrivers", "MeterCards", "MeterJournal"]),
     // The simulator: scenario files, the virtual world of chip models, the trace (SPEC §9).
     .target(
       name: "MeterScenario",
-      dependencies: ["MeterCore", "MeterCards", "MeterDrivers", "MeterSim", "MeterRuntime"]
+      dependencies: [
+        "MeterCore", "MeterCards", "MeterDrivers", "MeterSim", "MeterRuntime", "MeterJournal",
+      ]
     ),
     // Simulated seconds per wall second, through drivers and models and through the core.
     .executableTarget(name: "simulator-benchmark", dependencies: ["MeterScenario", "MeterCore"]),
@@ -71,7 +75,7 @@ let package = Package(
     .executableTarget(
       name: "meterctl",
       dependencies: [
-        "MeterScenario", "MeterSelfTest", "MeterLinux", "MeterDrivers",
+        "MeterScenario", "MeterSelfTest", "MeterLinux", "MeterDrivers", "MeterJournal",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -188,7 +192,8 @@ let package = Package(
       dependencies: ["MeterSim", "MeterDrivers", "MeterLinux"],
       path: "Tests/KernelInTheLoop/meter-models"
     ),
-    .testTarget(name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore"]),
+    .testTarget(
+      name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore", "MeterJournal"]),
   ],
   swiftLanguageModes: [.v6]
 )

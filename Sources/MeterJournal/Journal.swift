@@ -158,6 +158,29 @@ public final class Journal<Schema: JournalSchema> {
     } catch { throw .storage(error) }
   }
 
+  // MARK: Start-up
+
+  /// What the meter does at power-on: recovers the journal in `storage` (`open`), or, when the
+  /// memory holds none yet, formats it with `commissioned`. "None yet" means that no header
+  /// copy is valid and copy B is blank: `format` writes copy B last, so that is a new memory or
+  /// a format cut short, never a journal. Any other memory without a valid header is refused
+  /// as `open` refuses it: a damaged journal is kept for inspection, never wiped (R-D3).
+  /// The result's `recoveryReport` is nil when it was formatted.
+  public static func startUp(
+    _ storage: any JournalStorage, commissioned: @autoclosure () -> Schema.State
+  ) throws(JournalError) -> Journal {
+    do {
+      return try open(storage)
+    } catch .noJournal(let report) {
+      let copyB: [UInt8]
+      do {
+        copyB = try storage.read(at: JournalLayout.headerSize, count: JournalLayout.headerSize)
+      } catch { throw .storage(error) }
+      guard JournalHeader.isBlank(copyB) else { throw .noJournal(report) }
+      return try format(storage, initialState: commissioned())
+    }
+  }
+
   // MARK: Recovery
 
   /// Recovers the journal in `storage`: the newest checkpoint that passes its check, then
@@ -186,13 +209,16 @@ public final class Journal<Schema: JournalSchema> {
   /// What `open` would recover, reading only: no upgrade is written and nothing is refused.
   /// The library side of `meterctl journal inspect`: `refusal` is the error `open` would
   /// throw, `state` the state the meter would start from.
-  public static func inspect(_ storage: any JournalStorage) -> JournalInspection<Schema.State> {
+  public static func inspect(_ storage: any JournalStorage) -> JournalInspection<Schema> {
     let counter = CountingJournalStorage(storage)
     var report = RecoveryReport()
     var state: Schema.State?
+    var events: JournalEventLog<Schema.Event>?
     var refusal: JournalError?
     do {
-      state = try recover(counter, storage: storage, report: &report, upgrade: false).state
+      let journal = try recover(counter, storage: storage, report: &report, upgrade: false)
+      state = journal.state
+      events = try journal.readEventLog()
     } catch let error as JournalError {
       refusal = error
     } catch {
@@ -200,7 +226,7 @@ public final class Journal<Schema: JournalSchema> {
     }
     report.bytesRead = counter.bytesRead
     report.readTransactions = counter.readTransactions
-    return JournalInspection(report: report, state: state, refusal: refusal)
+    return JournalInspection(report: report, state: state, events: events, refusal: refusal)
   }
 
   private static func recover(
@@ -456,10 +482,12 @@ public struct JournalEventLog<Event: Equatable & Sendable>: Sendable, Equatable 
 }
 
 /// What `Journal.inspect` found.
-public struct JournalInspection<State: Sendable>: Sendable {
+public struct JournalInspection<Schema: JournalSchema> {
   public var report: RecoveryReport
   /// The recovered state; nil when the journal was refused.
-  public var state: State?
+  public var state: Schema.State?
+  /// The bounded event log as the recovered journal shows it; nil when refused.
+  public var events: JournalEventLog<Schema.Event>?
   /// The error `Journal.open` would throw, if any.
   public var refusal: JournalError?
 }

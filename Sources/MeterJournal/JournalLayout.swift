@@ -126,6 +126,11 @@ struct JournalHeader: Hashable {
     case invalid(String)
   }
 
+  /// Never written: all 0x00 or all 0xFF, as a new part or a zeroed memory holds.
+  static func isBlank(_ bytes: [UInt8]) -> Bool {
+    bytes.allSatisfy { $0 == 0x00 } || bytes.allSatisfy { $0 == 0xFF }
+  }
+
   func encoded() -> [UInt8] {
     var writer = ByteWriter()
     writer.append(contentsOf: JournalHeader.magic)
@@ -146,9 +151,7 @@ struct JournalHeader: Hashable {
 
   static func decode(_ bytes: [UInt8]) -> Decoded {
     guard bytes.count == JournalLayout.headerSize else { return .invalid("short header") }
-    if bytes.allSatisfy({ $0 == 0x00 }) || bytes.allSatisfy({ $0 == 0xFF }) {
-      return .invalid("blank")
-    }
+    if isBlank(bytes) { return .invalid("blank") }
     guard Array(bytes[0..<4]) == magic else { return .invalid("not a journal header (magic)") }
     var reader = ByteReader(bytes, offset: 4)
     do {

@@ -1,6 +1,7 @@
 import MeterCards
 import MeterCore
 import MeterDrivers
+import MeterJournal
 import MeterRuntime
 import MeterSim
 
@@ -10,12 +11,16 @@ public struct SimulationResult: Sendable {
   public var trace: [UInt8]
   public var summary: RunSummary
   public var timeline: Timeline
+  /// The FRAM's 32 KiB at the end: the journal, as `meterctl journal inspect` reads it.
+  public var framImage: [UInt8]
 }
 
 /// The whole meter in virtual time: the real core and control loop, the real ADE7953 driver
 /// against its register-level model on a modelled I2C bus, the real MFRC522 driver and card
 /// layer against the MFRC522 model with virtual MIFARE Classic 1K and NTAG215 cards, and the
 /// world around them (load, supply power, tamper switches, the button), driven by a scenario.
+/// The journal is the real one (`FRAMJournalPort`) through the real MB85RC256V driver on the
+/// FRAM model: every power-on runs start-up recovery from the model's bytes.
 ///
 /// Nothing here reads the machine's clock or a random source: a scenario gives the same trace,
 /// byte for byte, on every run.
@@ -53,7 +58,8 @@ public final class Simulation {
   private let lcdModel = LCDModel()
   private let panel = VirtualPanel()
   private let inputs = VirtualInputs()
-  private let journal: VirtualJournal
+  /// The FRAM: its bytes are the journal, across every power cut.
+  let fram: SimulatedFRAMStorage
   private let readerModel = MFRC522Model()
   private var cards: [String: SimulatedCard] = [:]
   /// The card on the reader, and whether it leaves by itself when the meter is done (`tap`).
@@ -104,7 +110,7 @@ public final class Simulation {
     }
     commissioned = MeterState(configuration: configuration, tariff: Simulation.defaultTariff)
     stateWhileOff = commissioned
-    journal = VirtualJournal(initial: commissioned)
+    fram = SimulatedFRAMStorage(model: FRAMModel())
     startUnixMilliseconds = scenario.start.clockUnixSeconds * 1_000
     irq = SimulatedInputLine(clock: clock, initial: .high)
     energyChip = ADE7953Model(clock: clock, irqLine: irq)
@@ -167,7 +173,8 @@ public final class Simulation {
     }
     if lastRecord != .snapshot(snapshot()) { write(.snapshot(snapshot())) }
     if let traceSink { traceSink(trace.drain()) }
-    return SimulationResult(trace: trace.bytes, summary: summary, timeline: timeline)
+    return SimulationResult(
+      trace: trace.bytes, summary: summary, timeline: timeline, framImage: fram.model.memory)
   }
 
   private func advance(to target: VirtualTime) {
@@ -243,8 +250,8 @@ public final class Simulation {
       if runtime != nil { powerOff() }
     case .powerOn:
       if runtime == nil { powerOn() }
-    case .powerOffAfterFRAMBytes:
-      journal.cutAtNextCommit = true
+    case .powerOffAfterFRAMBytes(let bytes):
+      fram.cutPower(afterWrittenBytes: bytes)
     case .tamper(let cover, let magnet):
       inputs.setTamper(cover: cover, magnet: magnet)
     case .buttonPress:
@@ -280,6 +287,7 @@ public final class Simulation {
   // MARK: Power
 
   private func powerOn() {
+    if trace.recordCount > 0 { write(.power(on: true)) }
     energyChip.powerOn()
     let chip: ADE7953
     do throws(ADE7953Error) {
@@ -318,15 +326,29 @@ public final class Simulation {
     let cardPort = SignedCardPort(
       reader: cardReader, meter: currentState.configuration.meter,
       utilityKey: TestVending.utilityKey.verifyingKey, meterKey: TestVending.meterKey)
-    let recovered = journal.recover()
-    let meter = Meter(state: recovered, firmware: Simulation.firmware)
+    fram.model.powerOn()
+    bus.attach(fram.model, at: MB85RC256V.defaultAddress)
+    let framChip = MB85RC256V(bus: bus)
+    let journal: FRAMJournalPort
+    do {
+      try framChip.start()
+      fram.driver = FRAMJournalStorage(framChip)
+      journal = try FRAMJournalPort(storage: fram, commissioned: commissioned)
+    } catch JournalError.storage(.powerLost) {
+      // A scenario cut inside the writes of start-up (formatting, an upgrade checkpoint).
+      powerOff()
+      return
+    } catch {
+      fault = ScenarioError(line: 0, message: "start-up recovery failed: \(error)")
+      return
+    }
+    let meter = Meter(state: journal.recovered, firmware: Simulation.firmware)
     let ports = MeterRuntime.Ports(
       energy: ADE7953EnergyPort(chip: chip, irq: irq), journal: journal, relay: relayPort,
       display: LCDPort(lcd: lcd), indicators: panel, inputs: inputs, cards: cardPort)
     let loop = MeterRuntime(meter: meter, ports: ports, now: wallClock)
     loop.observer = { [unowned self] observation, _ in observe(observation) }
     runtime = loop
-    if trace.recordCount > 0 { write(.power(on: true)) }
     applyLoad()
     do throws(RuntimeFault) {
       try loop.start(at: wallClock)
@@ -341,9 +363,19 @@ public final class Simulation {
   private func powerOff() {
     runtime = nil
     energyChip.powerOff()
-    stateWhileOff = journal.recover()
+    fram.powerOff()
+    stateWhileOff = recoverFromFRAM()
     write(.power(on: false))
     recordSample()
+  }
+
+  /// What start-up recovery will find in the FRAM's bytes, read without the bus.
+  private func recoverFromFRAM() -> MeterState {
+    let inspection = Journal<MeterSchema>.inspect(InMemoryJournalStorage(image: fram.model.memory))
+    if let refusal = inspection.refusal {
+      fault = ScenarioError(line: 0, message: "the journal cannot be recovered: \(refusal)")
+    }
+    return inspection.state ?? stateWhileOff
   }
 
   /// The load draws through the relay, or around it when bypassed (R-T4); nothing without

@@ -1,5 +1,7 @@
 import MeterCore
+import MeterJournal
 import MeterRuntime
+import MeterSim
 
 /// The display, the LED and the buzzer: they only need to remember what they were told.
 final class VirtualPanel: DisplayPort, IndicatorPort {
@@ -32,34 +34,55 @@ final class VirtualInputs: InputPort {
   }
 }
 
-/// The journal kept as the list of committed entries after a checkpoint: recovery replays them
-/// onto the checkpoint through `MeterState.apply`, as the FRAM journal does.
-final class VirtualJournal: JournalPort {
-  private(set) var checkpoint: MeterState
-  private(set) var entries: [JournalEntry] = []
-  /// Cuts power at the next commit: its entries are lost, as with a write torn at its start.
-  var cutAtNextCommit = false
-  /// Checkpoint after this many entries, so a long run does not keep them all.
-  private let checkpointEvery = 4_096
+/// The journal's memory in the simulator: the real MB85RC256V driver on the modelled I2C bus,
+/// against the FRAM model, whose bytes outlive every power cut. The scenario's
+/// `off_after_fram_bytes` cuts power after exactly that many further bytes stored in the
+/// FRAM: inside a write the model stops storing and acknowledging (the driver reports a bus
+/// error, which is the power loss); at the end of a write this store ends it, so the meter
+/// does nothing more after the last byte either.
+final class SimulatedFRAMStorage: JournalStorage {
+  let model: FRAMModel
+  /// The driver of the current power-on; nil while the meter is off.
+  var driver: FRAMJournalStorage?
+  /// The model's count of stored bytes at which power goes.
+  private var cutAtBytesWritten: Int?
 
-  init(initial: MeterState) { checkpoint = initial }
+  init(model: FRAMModel) { self.model = model }
 
-  func commit(_ newEntries: [JournalEntry], state: MeterState) throws(RuntimeFault) {
-    if cutAtNextCommit {
-      cutAtNextCommit = false
-      throw .powerLost
-    }
-    entries.append(contentsOf: newEntries)
-    if entries.count >= checkpointEvery {
-      checkpoint = state
-      entries.removeAll(keepingCapacity: true)
+  var capacity: Int { FRAMModel.capacity }
+
+  func cutPower(afterWrittenBytes count: Int) {
+    model.cutPower(afterWrittenBytes: count)
+    cutAtBytesWritten = model.counters.bytesWritten + count
+  }
+
+  /// Supply power goes: the part stops, an armed cut is void.
+  func powerOff() {
+    model.powerOff()
+    cutAtBytesWritten = nil
+    driver = nil
+  }
+
+  func read(at address: Int, count: Int) throws(JournalStorageError) -> [UInt8] {
+    guard let driver else { throw .powerLost }
+    do {
+      return try driver.read(at: address, count: count)
+    } catch {
+      throw model.isPowered ? error : .powerLost
     }
   }
 
-  /// The state start-up recovery finds.
-  func recover() -> MeterState {
-    var state = checkpoint
-    for entry in entries { state.apply(entry) }
-    return state
+  func write(at address: Int, bytes: [UInt8]) throws(JournalStorageError) {
+    guard let driver else { throw .powerLost }
+    do {
+      try driver.write(at: address, bytes: bytes)
+    } catch {
+      throw model.isPowered ? error : .powerLost
+    }
+    if let cutAtBytesWritten, model.counters.bytesWritten >= cutAtBytesWritten {
+      model.powerOff()
+      self.cutAtBytesWritten = nil
+      throw .powerLost
+    }
   }
 }

@@ -6,5 +6,5 @@ struct Meterctl: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "meterctl",
     abstract: "Bench and installer tool for the prepaid meter.",
-    subcommands: [Simulate.self, SelfTestCommand.self])
+    subcommands: [Simulate.self, SelfTestCommand.self, JournalCommand.self])
 }

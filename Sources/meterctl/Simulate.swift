@@ -22,6 +22,11 @@ struct Simulate: ParsableCommand {
   @Option(help: "Write an SVG plot of power, credit and relay state over time here.")
   var report: String?
 
+  @Option(
+    name: .customLong("fram-out"),
+    help: "Save the FRAM's 32 KiB (the journal) here at the end, for 'meterctl journal inspect'.")
+  var framOut: String?
+
   @Flag(help: "Print no summary.")
   var quiet = false
 
@@ -66,6 +71,11 @@ struct Simulate: ParsableCommand {
         try svg.write(toFile: report, atomically: true, encoding: .utf8)
       } catch {
         throw ValidationError("cannot write \(report): \(error.localizedDescription)")
+      }
+    }
+    if let framOut {
+      guard FileManager.default.createFile(atPath: framOut, contents: Data(result.framImage)) else {
+        throw ValidationError("cannot write \(framOut)")
       }
     }
     if !quiet && trace != "-" { print(result.summary.text, terminator: "") }
