@@ -95,6 +95,7 @@ let package = Package(
         "MeterRuntime",
         "MeterSim",
         "MeterSelfTest",
+        "MeterJournal",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Logging", package: "swift-log"),

@@ -15,9 +15,10 @@ base="http://127.0.0.1:$port"
 
 now_ms() { date +%s%3N; }
 start=$(now_ms)
-"$meterd" --simulate --config /nonexistent/meterd.toml --port "$port" 2>/dev/null &
+state=$(mktemp -d)   # a new meter: a blank FRAM image
+"$meterd" --simulate --config /nonexistent/meterd.toml --port "$port" --state-directory "$state" 2>/dev/null &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$state"' EXIT
 
 until curl -sf "$base/api/v1/state" >/dev/null; do sleep 0.005; done
 http_ready=$(( $(now_ms) - start ))

@@ -1,6 +1,7 @@
 import MeterCards
 import MeterCore
 import MeterDrivers
+import MeterJournal
 import MeterRuntime
 
 /// The running meter: the control loop (`MeterRuntime`, shared with the simulator) on its
@@ -19,10 +20,16 @@ public actor MeterHost {
   private let firmware: Firmware
   private let devices: Devices
   private let energy: RecordingEnergyPort
-  private let journal: MemoryJournal
+  /// The FRAM the journal lives in: the MB85RC256V on the meter, its model over an image file
+  /// in simulate mode.
+  private let journalStorage: any JournalStorage
+  /// What a blank FRAM is formatted with: the meter as the configuration commissions it.
+  private let commissioned: MeterState
   private let log: ObservationLog
   /// nil while the power is cut (simulate mode's "cut power"): nothing runs.
   private var runtime: MeterRuntime?
+  /// The journal as recovered at the last start; nil while the power is cut.
+  private var journal: MeterdJournal?
   /// What start-up recovery will find while the power is cut.
   private var stateWhileOff: MeterState
   let metrics: MeterMetrics
@@ -33,16 +40,20 @@ public actor MeterHost {
     case hardware(MeterHardware)
   }
 
-  /// A meter on simulated hardware (`meterd --simulate`), commissioned from `configuration`.
+  /// A meter on simulated hardware (`meterd --simulate`): its FRAM is
+  /// `<state directory>/fram.img`, recovered if it holds a journal, else commissioned from
+  /// `configuration`.
   public init(
     simulating configuration: MeterdConfiguration, utilityKey: RecordVerifyingKey,
     firmware: Firmware, clock: MeterClock
-  ) throws(RuntimeFault) {
-    let hardware = try SimulatedHardware(meter: configuration.meter.id)
+  ) throws {
+    let image = try FRAMImageFile(directory: configuration.stateDirectory)
+    let hardware = try SimulatedHardware(meter: configuration.meter.id, framImage: image)
     try self.init(
       configuration: configuration, utilityKey: utilityKey, firmware: firmware, clock: clock,
       devices: .simulated(hardware),
-      energy: ADE7953EnergyPort(chip: hardware.chip, irq: hardware.irq))
+      energy: ADE7953EnergyPort(chip: hardware.chip, irq: hardware.irq),
+      journalStorage: FRAMJournalStorage(hardware.fram))
   }
 
   /// A meter on its own hardware, wired from `configuration.hardware` through `backend`.
@@ -58,12 +69,14 @@ public actor MeterHost {
       utilityKey: utilityKey, meterKey: meterKey, backend: backend)
     try self.init(
       configuration: configuration, utilityKey: utilityKey, firmware: firmware, clock: clock,
-      devices: .hardware(hardware), energy: hardware.energy)
+      devices: .hardware(hardware), energy: hardware.energy,
+      journalStorage: FRAMJournalStorage(hardware.fram))
   }
 
   private init(
     configuration: MeterdConfiguration, utilityKey: RecordVerifyingKey, firmware: Firmware,
-    clock: MeterClock, devices: Devices, energy base: any EnergyPort
+    clock: MeterClock, devices: Devices, energy base: any EnergyPort,
+    journalStorage: any JournalStorage
   ) throws(RuntimeFault) {
     meterID = configuration.meter.id
     bandNames = configuration.tariff.bands.map(\.name)
@@ -76,37 +89,40 @@ public actor MeterHost {
     self.metrics = metrics
     let commissioned = MeterState(
       configuration: configuration.settings, tariff: configuration.tariff.tariffSet)
-    journal = MemoryJournal(initial: commissioned)
+    self.commissioned = commissioned
+    self.journalStorage = journalStorage
     stateWhileOff = commissioned
     energy = RecordingEnergyPort(base)
     log = ObservationLog(metrics: metrics)
-    let runtime = try Self.start(
-      devices: devices, journal: journal, energy: energy, log: log, firmware: firmware,
-      clock: clock)
+    let (runtime, journal) = try Self.start(
+      devices: devices, storage: journalStorage, commissioned: commissioned, energy: energy,
+      log: log, firmware: firmware, clock: clock)
     self.runtime = runtime
+    self.journal = journal
     metrics.update(state: runtime.meter.state, measurement: nil, relayClosed: log.relayClosed)
   }
 
-  /// Start-up: recovers the meter from the journal and runs the first step, which drives the
-  /// relay to the recovered decision (R-D2).
+  /// Start-up: recovers the meter from the FRAM journal and runs the first step, which drives
+  /// the relay to the recovered decision (R-D2).
   private static func start(
-    devices: Devices, journal: MemoryJournal, energy: RecordingEnergyPort, log: ObservationLog,
-    firmware: Firmware, clock: MeterClock
-  ) throws(RuntimeFault) -> MeterRuntime {
+    devices: Devices, storage: any JournalStorage, commissioned: MeterState,
+    energy: RecordingEnergyPort, log: ObservationLog, firmware: Firmware, clock: MeterClock
+  ) throws(RuntimeFault) -> (MeterRuntime, MeterdJournal) {
     let now = clock.now()
+    if case .simulated(let hardware) = devices {
+      try hardware.powerOn(atElapsedNanoseconds: clock.elapsedNanoseconds())
+    }
+    let journal = try MeterdJournal(storage: storage, commissioned: commissioned)
     let ports: MeterRuntime.Ports
     switch devices {
-    case .simulated(let hardware):
-      try hardware.powerOn(atElapsedNanoseconds: clock.elapsedNanoseconds())
-      ports = hardware.ports(journal: journal, energy: energy)
-    case .hardware(let hardware):
-      ports = hardware.ports(journal: journal, energy: energy)
+    case .simulated(let hardware): ports = hardware.ports(journal: journal, energy: energy)
+    case .hardware(let hardware): ports = hardware.ports(journal: journal, energy: energy)
     }
     let runtime = MeterRuntime(
-      meter: Meter(state: journal.recover(), firmware: firmware), ports: ports, now: now)
+      meter: Meter(state: journal.state, firmware: firmware), ports: ports, now: now)
     runtime.observer = { observation, time in log.observe(observation, at: time) }
     try runtime.start(at: now)
-    return runtime
+    return (runtime, journal)
   }
 
   /// Whether the relay's contact is closed: the modelled relay in simulate mode, the last
@@ -217,6 +233,84 @@ public actor MeterHost {
     return RemoteSaleOutcome(purchase: purchase, outcome: outcome, state: runtime.meter.state)
   }
 
+  // MARK: Settings and tariff records (R-C1, R-P12)
+
+  /// Applies a signed settings or tariff record delivered over the network, exactly as from a
+  /// settings card: verified with the utility's key, for this meter (or any meter), inside its
+  /// validity window, then validated as a whole and journaled by the core before it takes
+  /// effect (R-D1). A change already in force (the same request again, or the same record from
+  /// a card) answers `alreadyApplied` and journals nothing.
+  public func settingsRecord(_ bytes: [UInt8]) throws(RemoteRefusal) -> SettingsOutcome {
+    let now = clock.now()
+    let settings: SettingsRecord
+    let target: MeterID?
+    let validity: CommandValidity
+    do throws(CardProblem) {
+      let record = try SignedRecord(decoding: bytes)
+      switch record.kind {
+      case .settings:
+        let body = try record.verified(as: SettingsRecordBody.self, by: utilityKey)
+        (settings, target, validity) = (.patch(body.patch), body.meter, body.validity)
+      case .tariffSet:
+        let body = try record.verified(as: TariffSetRecord.self, by: utilityKey)
+        (settings, target, validity) = (.tariff(body.tariff), body.meter, body.validity)
+      default:
+        throw .unexpectedRecordKind(expected: .settings, found: record.kind)
+      }
+    } catch {
+      metrics.remoteRefused()
+      throw RemoteRefusal(status: 422, reason: error.message)
+    }
+    if let target, target != meterID {
+      metrics.remoteRefused()
+      throw RemoteRefusal(
+        status: 422, reason: "the record is for meter \(target), this is meter \(meterID)")
+    }
+    guard validity.contains(now.unixMilliseconds / 1_000) else {
+      metrics.remoteRefused()
+      throw RemoteRefusal(
+        status: 422,
+        reason:
+          "the record is valid from \(Timestamp(unixSeconds: validity.issuedAt)) to \(Timestamp(unixSeconds: validity.validUntil)); the meter's time is \(now)"
+      )
+    }
+    guard let runtime else { throw RemoteRefusal(status: 503, reason: "the meter has no power") }
+    if Self.inForce(settings, in: runtime.meter.state) {
+      return SettingsOutcome(settings: settings, applied: false, state: runtime.meter.state)
+    }
+    let outcome: CardOutcome?
+    do {
+      outcome = try runtime.handle(.settings(settings), at: now)
+    } catch {
+      metrics.deviceError()
+      throw RemoteRefusal(status: 503, reason: "the meter could not apply it now: \(error)")
+    }
+    metrics.update(
+      state: runtime.meter.state, measurement: energy.last, relayClosed: relayClosed)
+    if let outcome, !outcome.accepted {
+      metrics.remoteRefused()
+      throw RemoteRefusal(
+        status: 422,
+        reason:
+          "the meter refused the settings: \(outcome.settingsError.map(\.description) ?? "\(outcome.refusal.map { "\($0)" } ?? "refused")")"
+      )
+    }
+    return SettingsOutcome(settings: settings, applied: true, state: runtime.meter.state)
+  }
+
+  /// Whether `settings` would change nothing: the patched configuration is the one in force,
+  /// or the tariff set is already the active or the passive one.
+  static func inForce(_ settings: SettingsRecord, in state: MeterState) -> Bool {
+    switch settings {
+    case .patch(let patch):
+      (try? patch.applied(to: state.configuration)) == state.configuration
+    case .configuration(let configuration):
+      configuration == state.configuration
+    case .tariff(let tariff):
+      tariff == state.activeTariff || tariff == state.passiveTariff
+    }
+  }
+
   // MARK: The simulated world (simulate mode only)
 
   /// Simulate mode's test vending key: a fixed, published seed, so it can sign nothing a real
@@ -264,10 +358,11 @@ public actor MeterHost {
   /// drawing, the display goes dark; the latching relay keeps its contact. What the journal
   /// holds is what start-up recovery will find.
   public func cutPower() {
-    guard let hardware = simulatedHardware, runtime != nil else { return }
+    guard let hardware = simulatedHardware, runtime != nil, let journal else { return }
     catchUp()
     runtime = nil
-    stateWhileOff = journal.recover()
+    stateWhileOff = journal.state
+    self.journal = nil
     hardware.powerOff()
     log.powerLost()
   }
@@ -276,10 +371,11 @@ public actor MeterHost {
   /// journal and driving the relay to the recovered decision (R-D2).
   public func restorePower() throws(RuntimeFault) {
     guard simulatedHardware != nil, runtime == nil else { return }
-    let runtime = try Self.start(
-      devices: devices, journal: journal, energy: energy, log: log, firmware: firmware,
-      clock: clock)
+    let (runtime, journal) = try Self.start(
+      devices: devices, storage: journalStorage, commissioned: commissioned, energy: energy,
+      log: log, firmware: firmware, clock: clock)
     self.runtime = runtime
+    self.journal = journal
     metrics.update(state: runtime.meter.state, measurement: nil, relayClosed: relayClosed)
   }
 
@@ -306,6 +402,13 @@ public struct RemoteRefusal: Error, Hashable, Sendable {
   public var reason: String
 }
 
+/// What a settings or tariff record did: applied now, or already in force.
+public struct SettingsOutcome: Sendable {
+  public var settings: SettingsRecord
+  public var applied: Bool
+  public var state: MeterState
+}
+
 public struct RemoteSaleOutcome: Sendable {
   public var purchase: Purchase
   public var outcome: CardOutcome?
@@ -328,30 +431,6 @@ final class RecordingEnergyPort: EnergyPort {
   func interruptPending() throws(RuntimeFault) -> Bool { try base.interruptPending() }
   func serviceInterrupt() throws(RuntimeFault) -> EnergyInterrupt {
     try base.serviceInterrupt()
-  }
-}
-
-/// A journal in memory: a checkpoint and the entries since. It survives a simulated power cut
-/// but not the process: the FRAM journal (MeterJournal) is not wired into meterd yet.
-final class MemoryJournal: JournalPort {
-  private var checkpoint: MeterState
-  private var entries: [JournalEntry] = []
-  private let checkpointEvery = 4_096
-
-  init(initial: MeterState) { checkpoint = initial }
-
-  func commit(_ newEntries: [JournalEntry], state: MeterState) throws(RuntimeFault) {
-    entries.append(contentsOf: newEntries)
-    if entries.count >= checkpointEvery {
-      checkpoint = state
-      entries.removeAll(keepingCapacity: true)
-    }
-  }
-
-  func recover() -> MeterState {
-    var state = checkpoint
-    for entry in entries { state.apply(entry) }
-    return state
   }
 }
 

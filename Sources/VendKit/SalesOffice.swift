@@ -186,13 +186,12 @@ public final class SalesOffice: Sendable {
     try actor.require(.manageTariffs)
     let code = try Validate.tariffCode(tariff.code)
     let name = try Validate.text(tariff.name, field: "tariff name")
-    guard tariff.lowestPricePerKilowattHour >= .zero,
-      tariff.highestPricePerKilowattHour >= tariff.lowestPricePerKilowattHour,
-      tariff.standingChargePerDay >= .zero
-    else {
-      throw VendError.invalidInput(
-        field: "tariff prices", reason: "need 0 ≤ lowest ≤ highest and a standing charge ≥ 0")
+    do {
+      try tariff.tariffSet.validate()
+    } catch {
+      throw VendError.invalidInput(field: "tariff set", reason: "\(error)")
     }
+    let encoded = Hex.encode(Self.storedTariffRecord(tariff.tariffSet).encodedBody)
     let at = now().unixSeconds
     try await database.transaction { sql in
       let existing = try await sql.raw("SELECT code FROM tariffs WHERE code = \(bind: code)")
@@ -200,17 +199,57 @@ public final class SalesOffice: Sendable {
       guard existing == nil else { throw VendError.alreadyExists(what: "tariff", key: code) }
       try await sql.raw(
         """
-        INSERT INTO tariffs (code, name, lowest_price, highest_price, standing_charge)
+        INSERT INTO tariffs (code, name, lowest_price, highest_price, standing_charge, tariff_set)
         VALUES (\(bind: code), \(bind: name), \(bind: tariff.lowestPricePerKilowattHour.units),
           \(bind: tariff.highestPricePerKilowattHour.units),
-          \(bind: tariff.standingChargePerDay.units))
+          \(bind: tariff.standingChargePerDay.units), \(bind: encoded))
         """
       ).run()
       try await Self.audit(
         sql, at: at, by: actor.username, action: "tariff.add", subject: "tariff \(code)",
         details:
-          "\(name): \(tariff.lowestPricePerKilowattHour.exactString)–\(tariff.highestPricePerKilowattHour.exactString)/kWh, standing \(tariff.standingChargePerDay.exactString)/day"
-      )
+          "\(name): set \(tariff.tariffSet.id), \(tariff.tariffSet.bandPrices.count) band(s), "
+          + "\(tariff.lowestPricePerKilowattHour.exactString)–\(tariff.highestPricePerKilowattHour.exactString)/kWh, "
+          + "standing \(tariff.standingChargePerDay.exactString)/day")
+    }
+  }
+
+  /// How a tariff set is stored: the body of a tariff record for any meter, with no validity
+  /// of its own (a record issued to a meter gets one, `tariffRecord`).
+  static func storedTariffRecord(_ set: TariffSet) -> TariffSetRecord {
+    TariffSetRecord(meter: nil, validity: CommandValidity(issuedAt: 0, validUntil: 0), tariff: set)
+  }
+
+  /// A signed tariff record (R-C1, R-C2) carrying `meterID`'s tariff set, valid from now for
+  /// `validFor` seconds, for a settings card or an online meter. Audited: it changes what a
+  /// meter charges.
+  public func tariffRecord(by actor: Operator, meter meterID: MeterID, validFor: Int64)
+    async throws -> SignedRecord
+  {
+    try actor.require(.manageTariffs)
+    let key = try Validate.meterID(meterID)
+    guard validFor > 0 else {
+      throw VendError.invalidInput(field: "valid for", reason: "must be more than 0 seconds")
+    }
+    let at = now().unixSeconds
+    return try await database.transaction { sql in
+      guard
+        let row = try await sql.raw(
+          """
+          SELECT t.* FROM meters m JOIN tariffs t ON t.code = m.tariff_code
+          WHERE m.id = \(bind: key)
+          """
+        ).first()
+      else { throw VendError.notFound(what: "meter", key: meterID.description) }
+      let tariff = try Self.decodeTariff(row)
+      let record = try self.utilityKey.sign(
+        TariffSetRecord(
+          meter: meterID, validity: CommandValidity(issuedAt: at, validUntil: at + validFor),
+          tariff: tariff.tariffSet))
+      try await Self.audit(
+        sql, at: at, by: actor.username, action: "tariff.issue", subject: "meter \(meterID)",
+        details: "tariff \(tariff.code) (set \(tariff.tariffSet.id)), valid until \(at + validFor)")
+      return record
     }
   }
 
@@ -221,11 +260,19 @@ public final class SalesOffice: Sendable {
   }
 
   static func decodeTariff(_ row: any SQLRow) throws -> Tariff {
-    Tariff(
-      code: try row.text("code"), name: try row.text("name"),
-      lowestPricePerKilowattHour: try row.money("lowest_price"),
-      highestPricePerKilowattHour: try row.money("highest_price"),
-      standingChargePerDay: try row.money("standing_charge"))
+    let code = try row.text("code")
+    let set: TariffSet
+    if let stored = try row.optionalText("tariff_set") {
+      guard let bytes = Hex.decode(stored),
+        let record = try? TariffSetRecord.decode(body: bytes)
+      else { throw VendError.unsupported("the tariff set of tariff \(code) is damaged") }
+      set = record.tariff
+    } else {
+      var flat = TariffSet.flat(price: try row.money("highest_price"))
+      flat.standingChargePerDay = try row.money("standing_charge")
+      set = flat
+    }
+    return Tariff(code: code, name: try row.text("name"), tariffSet: set)
   }
 
   // MARK: Meters

@@ -29,12 +29,19 @@ struct Meterd: AsyncParsableCommand {
   @Flag(
     name: .long,
     help:
-      "Run on the chip models instead of hardware, trusting the test vending key. Without a configuration file, meter 100001 on the defaults. Without it, meterd opens the buses and lines [i2c], [gpio] and the chip tables name, and refuses to start, naming the part and the likely fault, if one is missing."
+      "Run on the chip models instead of hardware, trusting the test vending key. Without a configuration file, meter 100001 on the defaults, its state in $TMPDIR/meterd-simulate. Without --simulate, meterd opens the buses and lines [i2c], [gpio] and the chip tables name, and refuses to start, naming the part and the likely fault, if one is missing."
   )
   var simulate = false
 
   @Option(name: .long, help: "Override [http] port.")
   var port: Int?
+
+  @Option(
+    name: .long,
+    help:
+      "Override [state] directory: where meterd keeps the meter's key and, with --simulate, its FRAM image."
+  )
+  var stateDirectory: String?
 
   static let firmware = Firmware(
     version: "meterd-1",
@@ -43,7 +50,10 @@ struct Meterd: AsyncParsableCommand {
   func run() async throws {
     var configuration: MeterdConfiguration
     if simulate && !FileManager.default.fileExists(atPath: config) {
-      configuration = MeterdConfiguration(meter: MeterIdentity(id: MeterID(100_001)))
+      configuration = MeterdConfiguration(
+        meter: MeterIdentity(id: MeterID(100_001)),
+        stateDirectory: FileManager.default.temporaryDirectory
+          .appendingPathComponent("meterd-simulate").path)
     } else {
       do {
         configuration = try MeterdConfiguration.load(path: config)
@@ -53,6 +63,7 @@ struct Meterd: AsyncParsableCommand {
       }
     }
     if let port { configuration.http.port = port }
+    if let stateDirectory { configuration.stateDirectory = stateDirectory }
     if printDeviceNodes {
       for node in configuration.hardware.deviceNodes { print(node) }
       return
@@ -93,9 +104,16 @@ struct Meterd: AsyncParsableCommand {
       })
     let host: MeterHost
     if simulate {
-      host = try MeterHost(
-        simulating: configuration, utilityKey: MeterHost.testVendingKey.verifyingKey,
-        firmware: Self.firmware, clock: clock)
+      do {
+        host = try MeterHost(
+          simulating: configuration, utilityKey: MeterHost.testVendingKey.verifyingKey,
+          firmware: Self.firmware, clock: clock)
+      } catch {
+        printError("meterd cannot start: \(error)")
+        throw ExitCode(78)
+      }
+      logger.info(
+        "simulate mode: the FRAM image is \(configuration.stateDirectory)/fram.img")
     } else {
       do {
         host = try MeterHost(
@@ -110,9 +128,6 @@ struct Meterd: AsyncParsableCommand {
         printError("\(error)")
         throw ExitCode(78)
       }
-      logger.warning(
-        "the FRAM journal is not wired into meterd yet: the meter's state lives in memory and does not survive a restart"
-      )
     }
     let loop = ControlLoopService(
       host: host, notifier: SystemdNotifier.fromEnvironment(), logger: logger)

@@ -194,26 +194,40 @@ struct CustomerCommand: AsyncParsableCommand {
 
 struct TariffCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "tariff", abstract: "Tariffs.", subcommands: [Add.self])
+    commandName: "tariff", abstract: "Tariffs.", subcommands: [Add.self, Issue.self])
 
   struct Add: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Add a tariff.")
     @OptionGroup var options: OfficeOptions
     @Option(help: "Code meters refer to, e.g. R1") var code: String
     @Option var name: String
-    @Option(help: "Lowest band price per kWh, e.g. 0.25") var price: String
-    @Option(help: "Highest band price per kWh (default: the lowest)") var highestPrice: String?
+    @Option(help: "Price per kWh at all times, e.g. 0.25") var price: String
     @Option(help: "Standing charge per day") var standingCharge: String = "0"
+    @Option(help: "Tariff set number the meter shows (R-P12)") var setID: UInt32 = 1
 
     func run() async throws {
-      let lowest = try money(price, "price")
-      let tariff = Tariff(
-        code: code, name: name, lowestPricePerKilowattHour: lowest,
-        highestPricePerKilowattHour: try highestPrice.map { try money($0, "highest price") }
-          ?? lowest,
-        standingChargePerDay: try money(standingCharge, "standing charge"))
+      var set = TariffSet.flat(price: try money(price, "price"), id: setID)
+      set.standingChargePerDay = try money(standingCharge, "standing charge")
+      let tariff = Tariff(code: code, name: name, tariffSet: set)
       try await options.run { office, actor in try await office.addTariff(by: actor, tariff) }
       print("added tariff \(code)")
+    }
+  }
+
+  struct Issue: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Print a signed tariff record of a meter's tariff, for a settings card or an online meter.")
+    @OptionGroup var options: OfficeOptions
+    @Option var meter: String
+    @Option(help: "Days the record may be applied") var days: Int64 = 30
+
+    func run() async throws {
+      let number = try meterID(meter)
+      let record = try await options.run { office, actor in
+        try await office.tariffRecord(by: actor, meter: number, validFor: days * 86_400)
+      }
+      print(Hex.encode(record.encoded))
     }
   }
 }

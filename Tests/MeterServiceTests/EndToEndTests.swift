@@ -52,6 +52,8 @@ struct EndToEndTests {
     }
   }
 
+  /// Starts `meterd --simulate` on the configuration in `directory` (made on the first call),
+  /// its FRAM image in `directory` too, on a fresh port.
   func startMeterd(in directory: URL) async throws -> Meterd {
     let port = Int.random(in: 20_000...40_000)
     let tokenFile = directory.appendingPathComponent("api-token")
@@ -66,13 +68,12 @@ struct EndToEndTests {
     api_token = "\(tokenFile.path)"
     [http]
     address = "127.0.0.1"
-    port = \(port)
     [state]
     directory = "\(directory.path)"
     """.write(to: config, atomically: true, encoding: .utf8)
     let process = Process()
     process.executableURL = Self.root.appendingPathComponent(".build/debug/meterd")
-    process.arguments = ["--simulate", "--config", config.path]
+    process.arguments = ["--simulate", "--config", config.path, "--port", "\(port)"]
     process.standardError = FileHandle.nullDevice
     try process.run()
     let meterd = Meterd(process: process, base: "http://127.0.0.1:\(port)")
@@ -82,6 +83,12 @@ struct EndToEndTests {
     }
     process.terminate()
     throw CancellationError()
+  }
+
+  /// SIGKILL: no shutdown path runs, as when the Pi loses power.
+  func kill(_ meterd: Meterd) {
+    Foundation.kill(meterd.process.processIdentifier, SIGKILL)
+    meterd.process.waitUntilExit()
   }
 
   func saleRecord(sequence: UInt32, amount: Money) throws -> String {
@@ -94,17 +101,19 @@ struct EndToEndTests {
   }
 
   @Test(
-    "R-V5, R-P2, R-P3, R-P4: sale over the API, alarm 1, alarm 2 trip, card restores, zero trip")
+    "R-V5, R-P2..R-P4, R-D2: sale, alarm 1, alarm 2 trip, card restores, zero trip; SIGKILL and restart at each stage find the same registers and relay decision"
+  )
   func prepaidStory() async throws {
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("meterd-e2e-\(UInt32.random(in: 0...UInt32.max))")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
-    let meterd = try await startMeterd(in: directory)
+    var meterd = try await startMeterd(in: directory)
     defer {
       meterd.process.terminate()
       meterd.process.waitUntilExit()
     }
+    let load = #"{"watts":5900,"volts":230,"bypass":false}"#
 
     let sale = try saleRecord(sequence: 1, amount: Money(whole: 25))
     let (unauthorized, _) = try await meterd.request("POST", "/api/v1/purchases", body: sale)
@@ -118,14 +127,30 @@ struct EndToEndTests {
     #expect(again["result"] as? String == "already_applied")
 
     // 5.9 kW at 1000 per kWh: about 1.64 of credit a second, under the 6 kW overload limit.
-    let (loadStatus, _) = try await meterd.request(
-      "PUT", "/api/v1/sim/load", body: #"{"watts":5900,"volts":230,"bypass":false}"#)
+    let (loadStatus, _) = try await meterd.request("PUT", "/api/v1/sim/load", body: load)
     #expect(loadStatus == 200)
-
     let low = try await meterd.waitFor("alarm 1") { $0["low_credit"] as? Bool == true }
     #expect(low["relay"] as? String == "closed")
+
+    // Killed while energy flows: what the API showed was committed before it was shown (R-D1),
+    // so the restarted meter has at least that, and at most the interval in flight more (R-D2).
+    let (_, flowing) = try await meterd.request("GET", "/api/v1/readings")
+    let shown = flowing["import_mwh"] as? Int ?? -1
+    kill(meterd)
+    meterd = try await startMeterd(in: directory)
+    let (_, resumed) = try await meterd.request("GET", "/api/v1/readings")
+    let recovered = resumed["import_mwh"] as? Int ?? -1
+    #expect(recovered >= shown)
+    #expect(recovered <= shown + 2 * 1_639)  // 5.9 kW for at most two intervals
+    let (_, replay) = try await meterd.request(
+      "POST", "/api/v1/purchases", body: sale, token: Self.token)
+    #expect(replay["result"] as? String == "already_applied")
+    #expect(try await meterd.state()["relay"] as? String == "closed")
+
+    _ = try await meterd.request("PUT", "/api/v1/sim/load", body: load)
     let tripped = try await meterd.waitFor("the alarm 2 trip") { $0["relay"] as? String == "open" }
     #expect(tripped["relay_reasons"] as? [String] == ["alarm2"])
+    try await expectSurvivesKill(&meterd, directory)
 
     let (tapStatus, _) = try await meterd.request("POST", "/api/v1/sim/tap")
     #expect(tapStatus == 204)
@@ -134,11 +159,30 @@ struct EndToEndTests {
     }
     #expect(restored["relay_reasons"] as? [String] == [])
 
+    _ = try await meterd.request("PUT", "/api/v1/sim/load", body: load)
     let exhausted = try await meterd.waitFor("the zero trip") {
       ($0["relay_reasons"] as? [String])?.contains("credit_exhausted") == true
     }
     #expect(exhausted["relay"] as? String == "open")
     let (_, readings) = try await meterd.request("GET", "/api/v1/readings")
     #expect((readings["import_mwh"] as? Int ?? 0) >= 25_000)
+    try await expectSurvivesKill(&meterd, directory)
+  }
+
+  /// With the relay open nothing flows, so the registers stand still: SIGKILL, restart, and
+  /// the meter must show exactly the same registers, credit and relay decision (R-D2).
+  func expectSurvivesKill(_ meterd: inout Meterd, _ directory: URL) async throws {
+    let before = try await meterd.state()
+    let (_, readingsBefore) = try await meterd.request("GET", "/api/v1/readings")
+    kill(meterd)
+    meterd = try await startMeterd(in: directory)
+    let after = try await meterd.state()
+    let (_, readingsAfter) = try await meterd.request("GET", "/api/v1/readings")
+    #expect(readingsAfter["import_mwh"] as? Int == readingsBefore["import_mwh"] as? Int)
+    #expect(readingsAfter["export_mwh"] as? Int == readingsBefore["export_mwh"] as? Int)
+    for key in ["relay", "credit", "debt", "purchased_total", "last_applied_sequence"] {
+      #expect("\(after[key] ?? "none")" == "\(before[key] ?? "none")", "\(key)")
+    }
+    #expect(after["relay_reasons"] as? [String] == before["relay_reasons"] as? [String])
   }
 }

@@ -31,12 +31,18 @@ struct HTTPAPITests {
   let clock = ManualClock()
   let host: MeterHost
   let vending = MeterHost.testVendingKey
+  /// This test's own FRAM image (simulate mode keeps it in the state directory).
+  let stateDirectory = FileManager.default.temporaryDirectory
+    .appendingPathComponent("meterd-api-test-\(UInt64.random(in: 0...UInt64.max))").path
 
   init() throws {
     host = try MeterHost(
-      simulating: MeterdConfiguration(meter: MeterIdentity(id: MeterID(100_001))),
+      simulating: MeterdConfiguration(
+        meter: MeterIdentity(id: MeterID(100_001)), stateDirectory: stateDirectory),
       utilityKey: MeterHost.testVendingKey.verifyingKey, firmware: Self.firmware,
       clock: clock.meterClock)
+    // The image stays open in the host; nothing of it is left behind when the test ends.
+    try? FileManager.default.removeItem(atPath: stateDirectory)
   }
 
   func app(readsRequireToken: Bool = false) -> some ApplicationProtocol {
@@ -362,6 +368,151 @@ struct HTTPAPITests {
     #expect(recovered.display.top != "")
     try await run(seconds: 5)
     #expect(await host.snapshot().state.registers.importTotal > before.state.registers.importTotal)
+  }
+
+  /// A day either side of the test clock's start.
+  static let validity = CommandValidity(issuedAt: 1_767_513_600, validUntil: 1_767_686_400)
+
+  func recordBody(_ body: some RecordBody, key: RecordSigningKey? = nil) throws -> ByteBuffer {
+    let record = try (key ?? vending).sign(body)
+    let hex = record.encoded.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    return ByteBuffer(string: #"{"record":"\#(hex)"}"#)
+  }
+
+  func settings(_ changes: [(String, String)], meter: MeterID? = MeterID(100_001))
+    -> SettingsRecordBody
+  {
+    SettingsRecordBody(
+      meter: meter, validity: Self.validity,
+      patch: SettingsPatch(changes.map { SettingsPatch.Change(key: $0.0, value: $0.1) }))
+  }
+
+  func journalEntries() async -> Int {
+    let text = await host.metricsExposition()
+    let line = text.split(separator: "\n").first { $0.hasPrefix("meter_journal_entries_total ") }
+    return line.flatMap { Int($0.split(separator: " ")[1]) } ?? -1
+  }
+
+  @Test("R-C1: a signed settings record over the API changes the configuration once")
+  func settingsOverAPI() async throws {
+    let body = try recordBody(settings([("alarm1", "30.00"), ("alarm2", "15.00")]))
+    try await app().test(.router) { client in
+      try await client.execute(
+        uri: "/api/v1/settings", method: .post, headers: [.contentType: "application/json"],
+        body: body
+      ) { response in
+        #expect(response.status == .unauthorized)
+      }
+      try await client.execute(
+        uri: "/api/v1/settings", method: .post, headers: Self.authorized, body: body
+      ) { response in
+        #expect(response.status == .ok)
+        let outcome = try json(SettingsResponse.self, response)
+        #expect(outcome.kind == "settings")
+        #expect(outcome.result == "applied")
+      }
+      let configuration = await host.snapshot().state.configuration
+      #expect(configuration.alarm1 == Money(whole: 30))
+      #expect(configuration.alarm2 == Money(whole: 15))
+      let entries = await journalEntries()
+      try await client.execute(
+        uri: "/api/v1/settings", method: .post, headers: Self.authorized, body: body
+      ) { response in
+        #expect(response.status == .ok)
+        let outcome = try json(SettingsResponse.self, response)
+        #expect(outcome.result == "already_applied")
+      }
+      #expect(await journalEntries() == entries)
+    }
+  }
+
+  @Test("R-P12: a signed tariff record over the API installs the tariff once; a later one waits")
+  func tariffOverAPI() async throws {
+    let now = TariffSetRecord(
+      meter: nil, validity: Self.validity, tariff: TariffSet.flat(price: Money(whole: 2), id: 7))
+    var laterTariff = TariffSet.flat(price: Money(whole: 3), id: 8)
+    laterTariff.activation = ManualClock.start + 86_400_000
+    let later = TariffSetRecord(
+      meter: MeterID(100_001), validity: Self.validity, tariff: laterTariff)
+    try await app().test(.router) { client in
+      try await client.execute(
+        uri: "/api/v1/settings", method: .post, headers: Self.authorized, body: recordBody(now)
+      ) { response in
+        #expect(response.status == .ok)
+        let outcome = try json(SettingsResponse.self, response)
+        #expect(outcome.kind == "tariff_set")
+        #expect(outcome.result == "applied")
+        #expect(outcome.activeTariff == 7)
+        #expect(outcome.passiveTariff == nil)
+      }
+      try await client.execute(
+        uri: "/api/v1/settings", method: .post, headers: Self.authorized, body: recordBody(now)
+      ) { response in
+        let outcome = try json(SettingsResponse.self, response)
+        #expect(outcome.result == "already_applied")
+      }
+      try await client.execute(
+        uri: "/api/v1/settings", method: .post, headers: Self.authorized, body: recordBody(later)
+      ) { response in
+        let outcome = try json(SettingsResponse.self, response)
+        #expect(outcome.result == "applied")
+        #expect(outcome.activeTariff == 7)
+        #expect(outcome.passiveTariff == 8)
+        #expect(outcome.passiveTariffActivation == "2026-01-06T08:00:00Z")
+      }
+    }
+    #expect(await host.snapshot().state.activeTariff.bandPrices == [Money(whole: 2)])
+  }
+
+  @Test(
+    "R-C6: forged, foreign, expired, invalid or wrong-kind settings records are 4xx; nothing changes"
+  )
+  func badSettings() async throws {
+    let before = await host.snapshot().state
+    var expired = settings([("alarm1", "30.00")])
+    expired.validity = CommandValidity(issuedAt: 1_767_000_000, validUntil: 1_767_100_000)
+    let forger = RecordSigningKey(seed: Array(repeating: 0x77, count: 32))!
+    let purchase = PurchaseRecord(
+      purchase: Purchase(meter: MeterID(100_001), sequence: 1, amount: Money(whole: 5)),
+      soldAt: 1_767_600_000)
+    let cases: [(ByteBuffer, HTTPResponse.Status, String)] = [
+      (ByteBuffer(string: #"{"record":"zz"}"#), .badRequest, "hexadecimal"),
+      (ByteBuffer(string: #"{"recor":"00"}"#), .badRequest, "record"),
+      (
+        try recordBody(settings([("alarm1", "30.00")]), key: forger), .unprocessableContent,
+        "signature does not verify"
+      ),
+      (
+        try recordBody(settings([("alarm1", "30.00")], meter: MeterID(100_002))),
+        .unprocessableContent, "for meter 100002, this is meter 100001"
+      ),
+      (try recordBody(expired), .unprocessableContent, "the meter's time is 2026-01-05T08:00:00Z"),
+      (
+        try recordBody(settings([("alarm2", "50.00")])), .unprocessableContent,
+        "the meter refused the settings: alarm1: must be at least alarm2"
+      ),
+      (
+        try recordBody(settings([("no_such_key", "1")])), .unprocessableContent,
+        "the meter refused the settings: no_such_key"
+      ),
+      (
+        try recordBody(purchase), .unprocessableContent,
+        "expected a settings record, found a purchase record"
+      ),
+    ]
+    try await app().test(.router) { client in
+      for (body, status, message) in cases {
+        try await client.execute(
+          uri: "/api/v1/settings", method: .post, headers: Self.authorized, body: body
+        ) { response in
+          #expect(response.status == status, "\(message)")
+          #expect(errorMessage(response).contains(message), "\(errorMessage(response))")
+        }
+      }
+    }
+    let after = await host.snapshot().state
+    #expect(after.configuration == before.configuration)
+    #expect(after.activeTariff == before.activeTariff)
   }
 
   @Test("the bearer token compares in constant time over every byte, and by length")

@@ -215,6 +215,29 @@ struct HardwareWiringTests {
     #expect(snapshot.measurement?.vrmsMillivolts ?? 0 > 220_000)
   }
 
+  @Test("R-D2: the journal is on the file's FRAM: a restart recovers the registers and the relay")
+  func journalOnFRAM() async throws {
+    var configuration = try MeterdConfiguration.parse(Self.movedFile)
+    let backend = ModelBackend(configuration.hardware)
+    configuration.hardware.calibration = Self.benchCalibration(backend.energyChip)
+    let first = try host(configuration, backend)
+    _ = try await first.remoteSale(record: sale(1, 30))
+    backend.energyChip.setLoad(.watts(2_000, volts: 230, powerFactor: 1, neutralWatts: 2_000))
+    try await run(first, backend, seconds: 3)
+    let before = await first.snapshot().state
+    #expect(before.registers.importTotal > .zero)
+    #expect(backend.bus.counters(address: 0x51).transactions > 0)
+
+    // Power returns: a new meterd on the same parts finds everything in the FRAM at 0x51.
+    let second = try host(configuration, backend)
+    let after = await second.snapshot().state
+    #expect(after.registers == before.registers)
+    #expect(after.ledger == before.ledger)
+    #expect(after.supply.relay == .closed)
+    let replay = try await second.remoteSale(record: sale(1, 30))
+    #expect(replay.outcome?.alreadyApplied.count == 1)
+  }
+
   @Test("R-T1: the button and the cover arrive through the file's lines, debounced")
   func inputsFromLines() async throws {
     let configuration = try MeterdConfiguration.parse(Self.movedFile)

@@ -24,7 +24,13 @@ struct SimulatePageBrowserTests {
     let port = Int.random(in: 20_000...40_000)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: meterd)
-    process.arguments = ["--simulate", "--config", "/nonexistent/meterd.toml", "--port", "\(port)"]
+    let state = FileManager.default.temporaryDirectory
+      .appendingPathComponent("meterd-page-\(UInt64.random(in: 0...UInt64.max))")
+    defer { try? FileManager.default.removeItem(at: state) }
+    process.arguments = [
+      "--simulate", "--config", "/nonexistent/meterd.toml", "--port", "\(port)",
+      "--state-directory", state.path,
+    ]
     process.standardError = FileHandle.nullDevice
     try process.run()
     defer {

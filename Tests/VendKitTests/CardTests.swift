@@ -264,4 +264,64 @@ struct CardTests {
       }
     }
   }
+
+  @Test(
+    "R-V1, R-C2: a tariff is the meter's own tariff set, issued to a meter as a signed record",
+    arguments: Backends.all)
+  func tariffSetRecords(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let timeOfUse = TariffSet(
+        id: 7, bandPrices: [Money(units: 1_000), Money(units: 3_000)],
+        dayProfiles: [
+          DayProfile(switches: [.init(hour: 0, band: 0), .init(hour: 6, band: 1)])
+        ],
+        seasons: [.allYear(profile: 0)],
+        blocks: [
+          TariffBlock(startsAt: .zero, adder: .zero),
+          TariffBlock(startsAt: Energy(kilowattHours: 200), adder: Money(units: 500)),
+        ],
+        standingChargePerDay: Money(units: 2_500))
+      try await test.office.addTariff(
+        by: test.admin, Tariff(code: "TOU", name: "Night and day", tariffSet: timeOfUse))
+      let stored = try #require(try await test.office.tariffs().first { $0.code == "TOU" })
+      #expect(stored.tariffSet == timeOfUse)
+      #expect(stored.lowestPricePerKilowattHour == Money(units: 1_000))
+      #expect(stored.highestPricePerKilowattHour == Money(units: 3_500), "block adder included")
+      await #expect(throws: VendError.self, "no band prices") {
+        try await test.office.addTariff(
+          by: test.admin,
+          Tariff(
+            code: "BAD", name: "Bad",
+            tariffSet: TariffSet(
+              id: 8, bandPrices: [], dayProfiles: [.flat(0)], seasons: [.allYear(profile: 0)])))
+      }
+
+      let customer = try await test.office.addCustomer(
+        by: test.admin, name: "T", address: "1 Road", area: "North", phone: "")
+      try await test.office.addMeter(
+        by: test.admin,
+        RegisteredMeter(
+          id: MeterID(31), customerID: customer.id, publicKey: Array(repeating: 7, count: 32),
+          tariffCode: "TOU", meterClass: .residential, location: "wall",
+          hoardingLimit: RegisteredMeter.defaultHoardingLimit))
+      let record = try await test.office.tariffRecord(
+        by: test.admin, meter: MeterID(31), validFor: 86_400)
+      let body = try record.verified(
+        as: TariffSetRecord.self,
+        by: try #require(RecordVerifyingKey(rawRepresentation: test.office.utilityPublicKey)))
+      #expect(body.meter == MeterID(31))
+      #expect(body.tariff == timeOfUse)
+      let now = test.clock.now.unixSeconds
+      #expect(body.validity == CommandValidity(issuedAt: now, validUntil: now + 86_400))
+      let cashier = try await test.staff("cashier", [.cashier])
+      await #expect(throws: VendError.forbidden(operator: "cashier", permission: .manageTariffs)) {
+        try await test.office.tariffRecord(by: cashier, meter: MeterID(31), validFor: 86_400)
+      }
+      await #expect(throws: VendError.self, "an unknown meter") {
+        try await test.office.tariffRecord(by: test.admin, meter: MeterID(99), validFor: 86_400)
+      }
+      let audit = try await test.office.auditLog(by: test.admin, limit: 5)
+      #expect(audit.filter { $0.action == "tariff.issue" }.map(\.subject) == ["meter 31"])
+    }
+  }
 }

@@ -152,9 +152,7 @@ struct OfficeTests {
       #expect(try await test.office.operatorNamed("super").displayName == hostile[0])
       try await test.office.addTariff(
         by: test.admin,
-        Tariff(
-          code: "T2", name: hostile[1], lowestPricePerKilowattHour: Money(whole: 1),
-          highestPricePerKilowattHour: Money(whole: 2), standingChargePerDay: .zero))
+        Tariff(code: "T2", name: hostile[1], tariffSet: .flat(price: Money(whole: 2), id: 2)))
       #expect(try await test.office.tariffs().map(\.name).contains(hostile[1]))
       for (index, text) in hostile.enumerated() {
         let customer = try await test.office.addCustomer(

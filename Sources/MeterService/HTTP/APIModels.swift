@@ -174,8 +174,9 @@ struct DisplayResponse: Codable, Sendable, Equatable {
   }
 }
 
-/// `POST /api/v1/purchases` body: the signed purchase record as `vend` issues it, in hex.
-struct RemoteSaleRequest: Codable, Sendable {
+/// `POST /api/v1/purchases` and `POST /api/v1/settings` body: the signed record as `vend`
+/// issues it, in hex.
+struct SignedRecordRequest: Codable, Sendable {
   var record: String
 }
 
@@ -208,6 +209,34 @@ struct RemoteSaleResponse: Codable, Sendable, Equatable {
     credit = sale.state.remainingCredit.exactString
     relay = sale.state.supply.relay.rawValue
     relayReasons = sale.state.supply.reasons.names
+  }
+}
+
+/// What a settings or tariff record did (`POST /api/v1/settings`): `applied` now, or
+/// `already_applied` (the change was in force already; nothing was journaled).
+struct SettingsResponse: Codable, Sendable, Equatable {
+  var kind: String
+  var result: String
+  var activeTariff: UInt32
+  var passiveTariff: UInt32?
+  var passiveTariffActivation: String?
+
+  enum CodingKeys: String, CodingKey {
+    case kind, result
+    case activeTariff = "active_tariff"
+    case passiveTariff = "passive_tariff"
+    case passiveTariffActivation = "passive_tariff_activation"
+  }
+
+  init(_ outcome: SettingsOutcome) {
+    switch outcome.settings {
+    case .tariff: kind = "tariff_set"
+    case .patch, .configuration: kind = "settings"
+    }
+    result = outcome.applied ? "applied" : "already_applied"
+    activeTariff = outcome.state.activeTariff.id
+    passiveTariff = outcome.state.passiveTariff?.id
+    passiveTariffActivation = outcome.state.passiveTariff?.activation.description
   }
 }
 

@@ -10,6 +10,7 @@ extension StateResponse: ResponseEncodable {}
 extension EventsResponse: ResponseEncodable {}
 extension DisplayResponse: ResponseEncodable {}
 extension RemoteSaleResponse: ResponseEncodable {}
+extension SettingsResponse: ResponseEncodable {}
 extension SimulatedLoad: ResponseEncodable {}
 
 /// The HTTP API (docs/openapi.yaml). Reads are open unless `readsRequireToken`; writes always
@@ -36,12 +37,25 @@ public func buildRouter(host: MeterHost, token: APIToken, readsRequireToken: Boo
 
   let writes = router.group("api/v1").add(middleware: BearerTokenMiddleware(token: token))
   writes.post("purchases") { request, context -> RemoteSaleResponse in
-    let body = try await request.decode(as: RemoteSaleRequest.self, context: context)
+    let body = try await request.decode(as: SignedRecordRequest.self, context: context)
     guard let bytes = hexBytes(body.record) else {
       throw HTTPError(.badRequest, message: "record must be the signed record in hexadecimal")
     }
     do throws(RemoteRefusal) {
       return RemoteSaleResponse(try await host.remoteSale(record: bytes))
+    } catch {
+      throw HTTPError(HTTPResponse.Status(code: error.status), message: error.reason)
+    }
+  }
+
+  writes.post("settings") { request, context -> SettingsResponse in
+    let body = try await request.decode(as: SignedRecordRequest.self, context: context)
+    guard let bytes = hexBytes(body.record) else {
+      throw HTTPError(
+        .badRequest, message: "record must be the signed settings or tariff record in hexadecimal")
+    }
+    do throws(RemoteRefusal) {
+      return SettingsResponse(try await host.settingsRecord(bytes))
     } catch {
       throw HTTPError(HTTPResponse.Status(code: error.status), message: error.reason)
     }

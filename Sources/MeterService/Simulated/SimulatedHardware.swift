@@ -3,9 +3,10 @@ import MeterDrivers
 import MeterRuntime
 import MeterSim
 
-/// The meter's hardware for `meterd --simulate`: the real ADE7953 driver against its
-/// register-level model on a modelled I2C bus (the same parts the simulator uses), and the
-/// relay, panel and inputs as plain virtual parts. Time is the wall clock: before each step the
+/// The meter's hardware for `meterd --simulate`: the real ADE7953 and MB85RC256V drivers
+/// against their register-level models on a modelled I2C bus (the same parts the simulator
+/// uses; the FRAM's bytes live in a file, `FRAMImageFile`), and the relay, panel and inputs as
+/// plain virtual parts. Time is the wall clock: before each step the
 /// models' virtual clock is brought up to the real time elapsed since start-up.
 ///
 /// Not `Sendable`: the `MeterHost` actor owns it, with the runtime.
@@ -20,6 +21,8 @@ final class SimulatedHardware {
   let irq: SimulatedInputLine
   let energyChip: ADE7953Model
   let chip: ADE7953
+  /// The journal's memory: the MB85RC256V driver on the modelled bus, over the image file.
+  let fram: MB85RC256V
   let relay = VirtualRelay()
   let panel = VirtualPanel()
   let inputs = VirtualInputs()
@@ -30,8 +33,10 @@ final class SimulatedHardware {
   /// Whether the meter has supply power (simulate mode's "cut power" takes it away).
   private(set) var powered = false
 
-  init(meter: MeterID) throws(RuntimeFault) {
+  init(meter: MeterID, framImage: FRAMImageFile) throws(RuntimeFault) {
     cards = TappedCardReader(meter: meter)
+    bus.attach(framImage, at: MB85RC256V.defaultAddress)
+    fram = MB85RC256V(bus: bus)
     irq = SimulatedInputLine(clock: clock, initial: .high)
     energyChip = ADE7953Model(clock: clock, irqLine: irq)
     energyChip.powerOff()
@@ -56,6 +61,9 @@ final class SimulatedHardware {
     energyChip.powerOn()
     do throws(ADE7953Error) { try chip.start() } catch {
       throw .device("simulated ADE7953: \(error)")
+    }
+    do throws(FRAMError) { try fram.start() } catch {
+      throw .device("simulated FRAM: \(error)")
     }
     powered = true
     applyLoad()

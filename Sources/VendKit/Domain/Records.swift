@@ -19,26 +19,27 @@ public struct Customer: Hashable, Sendable {
   }
 }
 
-/// A tariff as `vend` sells against it: a code meters refer to and the prices that bound what a
-/// meter may charge (reconciliation, R-V3).
+/// A tariff as `vend` sells against it (R-V1): a code meters refer to, a name, and the tariff
+/// set itself in the meter's own model (MeterCore's `TariffSet`, R-P12), which `vend` issues to
+/// meters as signed tariff records (R-C1, R-C2).
 public struct Tariff: Hashable, Sendable {
   public var code: String
   public var name: String
-  /// The lowest and highest energy price of any band, per kWh (equal for a flat tariff).
-  public var lowestPricePerKilowattHour: Money
-  public var highestPricePerKilowattHour: Money
-  public var standingChargePerDay: Money
+  public var tariffSet: TariffSet
 
-  public init(
-    code: String, name: String, lowestPricePerKilowattHour: Money,
-    highestPricePerKilowattHour: Money, standingChargePerDay: Money
-  ) {
+  public init(code: String, name: String, tariffSet: TariffSet) {
     self.code = code
     self.name = name
-    self.lowestPricePerKilowattHour = lowestPricePerKilowattHour
-    self.highestPricePerKilowattHour = highestPricePerKilowattHour
-    self.standingChargePerDay = standingChargePerDay
+    self.tariffSet = tariffSet
   }
+
+  /// The lowest and highest price any kWh can cost under the set, block adders included: the
+  /// bounds reconciliation checks a meter's charges against (R-V3).
+  public var lowestPricePerKilowattHour: Money { tariffSet.bandPrices.min() ?? .zero }
+  public var highestPricePerKilowattHour: Money {
+    (tariffSet.bandPrices.max() ?? .zero) + (tariffSet.blocks.map(\.adder).max() ?? .zero)
+  }
+  public var standingChargePerDay: Money { tariffSet.standingChargePerDay }
 }
 
 /// The use a supply is for; peers for sampling are meters of the same class and tariff.

@@ -83,11 +83,9 @@ public struct SyntheticPopulation: Sendable {
   }
 
   static let residentialTariff = Tariff(
-    code: "R1", name: "Residential 0.20/kWh", lowestPricePerKilowattHour: Money(units: 2_000),
-    highestPricePerKilowattHour: Money(units: 2_000), standingChargePerDay: .zero)
+    code: "R1", name: "Residential 0.20/kWh", tariffSet: .flat(price: Money(units: 2_000), id: 1))
   static let commercialTariff = Tariff(
-    code: "C1", name: "Commercial 0.30/kWh", lowestPricePerKilowattHour: Money(units: 3_000),
-    highestPricePerKilowattHour: Money(units: 3_000), standingChargePerDay: .zero)
+    code: "C1", name: "Commercial 0.30/kWh", tariffSet: .flat(price: Money(units: 3_000), id: 2))
   static let areas = ["North", "South", "East", "West", "Harbour"]
   /// Percent of the yearly average use in each calendar month.
   static let seasonal = [115, 110, 100, 92, 86, 84, 88, 92, 98, 104, 110, 118]

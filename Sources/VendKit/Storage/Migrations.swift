@@ -175,6 +175,14 @@ enum Migrations {
         """,
       ]
     },
+    Step(version: 4, name: "tariff sets") { _ in
+      [
+        // The tariff set in the meter's record encoding (MeterCards' `TariffSetRecord` body,
+        // hex), so `vend` stores exactly what it signs for meters. A tariff added before this
+        // step has none and reads as a flat tariff at its highest price.
+        "ALTER TABLE tariffs ADD COLUMN tariff_set TEXT"
+      ]
+    },
   ]
 
   /// `meter_months` computed from scratch: for each meter and month, the counters of the month's

@@ -84,8 +84,7 @@ struct TestOffice {
   let utilityKey: RecordSigningKey
 
   static let flatTariff = Tariff(
-    code: "FLAT", name: "Flat 1.00 per kWh", lowestPricePerKilowattHour: Money(whole: 1),
-    highestPricePerKilowattHour: Money(whole: 1), standingChargePerDay: .zero)
+    code: "FLAT", name: "Flat 1.00 per kWh", tariffSet: .flat(price: Money(whole: 1), id: 1))
 
   static func make(_ backend: SQLBackend) async throws -> TestOffice {
     let storage = try await TestDatabase.make(backend)
