@@ -76,6 +76,16 @@ extension Meter {
     }
   }
 
+  /// When the page on display next changes by time alone (R-P11's inquiry pages, a message's
+  /// hold, the button pages' timeout), or nil while the default page shows: a loop steps the
+  /// meter then, so a page lasts its time exactly rather than until the next interval.
+  public var nextPageChange: Timestamp? {
+    switch session.display {
+    case .idle: nil
+    case .message(_, let until, _), .inquiry(_, let until), .button(_, let until): until
+    }
+  }
+
   /// Advances timed pages to `now` and returns the page to show.
   mutating func page(at now: Timestamp) -> DisplayPage {
     let pageTime = state.configuration.inquiryPageMilliseconds

@@ -14,7 +14,10 @@ import MeterCore
 /// - the card reader is polled with every accumulation, so a card waits at most one interval
 ///   and the loop wakes once per second; a new card is read, verified, handed to the core, and
 ///   its write-back written after the journal commit (R-C4, R-C5);
-/// - button and tamper changes are handed over as they are seen.
+/// - button and tamper changes are handed over once their contacts settled (debounced), the
+///   loop stepping again when a bouncing input is due to settle;
+/// - a timed page (R-P11's 3 s inquiry pages, the button pages' timeout) changes at its time,
+///   between intervals if need be.
 public final class MeterRuntime {
   public struct Settings: Hashable, Sendable {
     /// One accumulation interval (SPEC §9: 1 s).
@@ -86,6 +89,8 @@ public final class MeterRuntime {
   private var pendingFlags: EnergyChipFlags = []
   private var lastMeasurement: Measurement?
   private var lastStep: Timestamp
+  /// When an input seen bouncing at the last step will have settled.
+  private var inputsSettle: Timestamp?
 
   /// A loop around `meter` (newly commissioned, or recovered from the journal), started at
   /// `now`. Call `start(at:)` before the first `step(at:)`.
@@ -98,12 +103,17 @@ public final class MeterRuntime {
     lastStep = now
   }
 
-  /// When the loop next has something to do, if no interrupt or input comes first.
+  /// When the loop next has something to do, if no interrupt or input edge comes first.
   /// At the expected cycle end first; once that has passed without the interrupt, at the end
-  /// of the grace period, when the timer accumulates instead.
+  /// of the grace period, when the timer accumulates instead. Earlier when a bouncing input is
+  /// due to settle, or when the page on display changes by time (R-P11: 3 s inquiry pages).
   public var nextWake: Timestamp {
-    lastStep >= nextAccumulation
+    var wake =
+      lastStep >= nextAccumulation
       ? nextAccumulation + settings.cycleEndGraceMilliseconds : nextAccumulation
+    if let inputsSettle, inputsSettle < wake { wake = inputsSettle }
+    if let page = Self.nextPageChange(of: &meter), page < wake { wake = page }
+    return wake
   }
 
   /// The first step after power-on: drives the relay to the recovered state's decision (R-D2)
@@ -117,13 +127,11 @@ public final class MeterRuntime {
   public func step(at now: Timestamp) throws(RuntimeFault) {
     lastStep = now
     if try ports.energy.interruptPending() { try serviceInterrupt(at: now) }
-    for change in try ports.inputs.changes() {
-      switch change {
-      case .buttonPressed: try run(.button, at: now)
-      case .tamper(let inputs): try run(.tamper(inputs), at: now)
-      }
-    }
+    for change in try ports.inputs.changes() { try run(change, at: now) }
+    inputsSettle = ports.inputs.settlingMilliseconds().map { now + $0 }
     if now >= nextAccumulation + settings.cycleEndGraceMilliseconds { try accumulate(at: now) }
+    // A timed page whose time came between intervals.
+    if let page = Self.nextPageChange(of: &meter), page <= now { try run(.tick, at: now) }
   }
 
   /// A verified, signed command from the network (R-V5), handled at once like a card:
@@ -228,8 +236,12 @@ public final class MeterRuntime {
     }
   }
 
-  // The meter is passed `inout` to these two so that the calls borrow it: read from the class's
+  // The meter is passed `inout` to these so that the calls borrow it: read from the class's
   // stored property, it would be copied (every field retained and released) on every step.
+
+  private static func nextPageChange(of meter: inout Meter) -> Timestamp? {
+    meter.nextPageChange
+  }
 
   private static func commit(
     _ entries: [JournalEntry], of meter: inout Meter, to journal: any JournalPort

@@ -53,14 +53,19 @@ public protocol IndicatorPort: AnyObject {
   func beep() throws(RuntimeFault)
 }
 
-/// The button and the tamper switches, as changes since the last call (debounced).
+/// The button and the tamper switches (debounced).
 public protocol InputPort: AnyObject {
-  func changes() throws(RuntimeFault) -> [InputChange]
+  /// What settled since the last call, as the core takes it: `.button` for a press, `.tamper`
+  /// with both switches when either changed.
+  func changes() throws(RuntimeFault) -> [MeterInput]
+  /// How long until a switch that is still bouncing settles, so the loop looks again then
+  /// rather than at its next interval; nil when none is.
+  func settlingMilliseconds() -> Int64?
 }
 
-public enum InputChange: Hashable, Sendable {
-  case buttonPressed
-  case tamper(TamperInputs)
+extension InputPort {
+  /// Inputs without contacts to debounce (virtual ones) have nothing settling.
+  public func settlingMilliseconds() -> Int64? { nil }
 }
 
 /// The card reader together with the card layer: finds a card, reads and verifies its records

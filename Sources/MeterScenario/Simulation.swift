@@ -57,7 +57,17 @@ public final class Simulation {
   private var loadFollowsRelay: RelayPosition
   private let lcdModel = LCDModel()
   private let panel = VirtualPanel()
-  private let inputs = VirtualInputs()
+  /// The terminal-cover switch, the magnetic sensor and the display button (SPEC §2: pull-ups,
+  /// active low): the scenario moves the contacts, which bounce; the real debounced input
+  /// driver reads the lines.
+  private let coverLine: SimulatedInputLine
+  private let magnetLine: SimulatedInputLine
+  private let buttonLine: SimulatedInputLine
+  /// Where the scenario has put the tamper switches (the world, whether or not the meter is on).
+  private var coverOpen = false
+  private var magnetPresent = false
+  /// Contact edges still to come (the rest of a bounce, a button's release), in time order.
+  private var contactEdges: [ContactEdge] = []
   /// The FRAM: its bytes are the journal, across every power cut.
   let fram: SimulatedFRAMStorage
   private let readerModel = MFRC522Model()
@@ -77,7 +87,7 @@ public final class Simulation {
   private var summary = RunSummary()
   @exclusivity(unchecked) private var timeline: Timeline
   private var fault: ScenarioError?
-  private var lastRecord: TraceRecord?
+  private var lastRecord: (record: TraceRecord, at: VirtualTime)?
 
   /// Prepares a run; refuses a `config` the meter would refuse, naming its line.
   public init(scenario: Scenario) throws(ScenarioError) {
@@ -118,6 +128,9 @@ public final class Simulation {
     openCoil = SimulatedOutputLine(clock: clock)
     closeCoil = SimulatedOutputLine(clock: clock)
     relayFeedback = SimulatedInputLine(clock: clock)
+    coverLine = SimulatedInputLine(clock: clock, initial: .high)
+    magnetLine = SimulatedInputLine(clock: clock, initial: .high)
+    buttonLine = SimulatedInputLine(clock: clock, initial: .high)
     relayModel = RelayModel(
       latchingOpenCoil: openCoil, closeCoil: closeCoil, feedback: relayFeedback, clock: clock,
       initial: .open)
@@ -152,10 +165,19 @@ public final class Simulation {
       var target = scenario.end
       if let nextStep, nextStep < target { target = nextStep }
       if let nextWake, nextWake < target { target = nextWake }
+      if let edge = contactEdges.first, edge.at < target { target = edge.at }
       advance(to: target)
       // What the meter had due by now comes first, so a line at a whole second sees the
       // interval that ends then.
       if let runtime, virtualTime(runtime.nextWake) <= now { stepMeter() }
+      if let edge = contactEdges.first, edge.at <= now {
+        while let edge = contactEdges.first, edge.at <= now {
+          edge.line.drive(edge.level)
+          contactEdges.removeFirst()
+        }
+        // An edge gets the loop's attention at once, as the GPIO interrupt does on the meter.
+        stepMeter()
+      }
       if index < steps.count && steps[index].at <= now {
         while index < steps.count && steps[index].at <= now {
           try perform(steps[index])
@@ -171,7 +193,10 @@ public final class Simulation {
         progress(now)
       }
     }
-    if lastRecord != .snapshot(snapshot()) { write(.snapshot(snapshot())) }
+    // SPEC §9: the trace ends with a snapshot; a scenario's own snapshot of this very state, at
+    // this very time and not followed by anything, is that one rather than a duplicate.
+    let final = TraceRecord.snapshot(snapshot())
+    if lastRecord?.record != final || lastRecord?.at != now { write(final) }
     if let traceSink { traceSink(trace.drain()) }
     return SimulationResult(
       trace: trace.bytes, summary: summary, timeline: timeline, framImage: fram.model.memory)
@@ -264,9 +289,17 @@ public final class Simulation {
     case .powerOffAfterFRAMBytes(let bytes):
       fram.cutPower(afterWrittenBytes: bytes)
     case .tamper(let cover, let magnet):
-      inputs.setTamper(cover: cover, magnet: magnet)
+      if let cover, (cover == .open) != coverOpen {
+        coverOpen = cover == .open
+        moveContact(coverLine, active: coverOpen, at: now)
+      }
+      if let magnet, magnet != magnetPresent {
+        magnetPresent = magnet
+        moveContact(magnetLine, active: magnetPresent, at: now)
+      }
     case .buttonPress:
-      inputs.pressButton()
+      moveContact(buttonLine, active: true, at: now)
+      moveContact(buttonLine, active: false, at: now + Simulation.buttonHoldMilliseconds)
     case .cardImage(let name, let bytes, let type):
       let card =
         cards[name] ?? SimulatedCard(type: type ?? .mifareClassic1K, number: cards.count + 1)
@@ -294,6 +327,47 @@ public final class Simulation {
           "there is no card \"\(name)\" yet (a vend, staff_card or card_image line makes one)")
     }
     return card
+  }
+
+  // MARK: Switches
+
+  /// A contact edge to come on one of the switch lines.
+  private struct ContactEdge {
+    var at: VirtualTime
+    var line: SimulatedInputLine
+    var level: LineLevel
+  }
+
+  /// How a mechanical contact bounces when it moves: it reaches the new position, then opens
+  /// and closes again at these offsets (ms) before it rests, 5 ms after it first moved; well
+  /// inside the driver's 50 ms debounce.
+  static let bounceMilliseconds: [Int64] = [0, 1, 2, 4, 5]
+  /// A `button` press holds the button down this long before the release.
+  static let buttonHoldMilliseconds: Int64 = 200
+
+  /// Moves a switch to its active (low, SPEC §2) or rest position at `time`, bouncing: the
+  /// first edge now if `time` is now, the others as time passes.
+  private func moveContact(_ line: SimulatedInputLine, active: Bool, at time: VirtualTime) {
+    let target: LineLevel = active ? .low : .high
+    let other: LineLevel = active ? .high : .low
+    for (index, offset) in Simulation.bounceMilliseconds.enumerated() {
+      let edge = ContactEdge(at: time + offset, line: line, level: index % 2 == 0 ? target : other)
+      if edge.at <= now {
+        line.drive(edge.level)
+      } else {
+        let position = contactEdges.firstIndex { $0.at > edge.at } ?? contactEdges.endIndex
+        contactEdges.insert(edge, at: position)
+      }
+    }
+  }
+
+  /// The switches through their real driver: a new debouncer per power-on reads the lines as
+  /// they are (R-T1: a cover opened while the meter was off is seen at start-up).
+  private func switchInputs() throws(BusError) -> SwitchInputPort {
+    SwitchInputPort(
+      cover: try DebouncedInput(line: coverLine, clock: clock),
+      magnet: try DebouncedInput(line: magnetLine, clock: clock),
+      button: try DebouncedInput(line: buttonLine, clock: clock))
   }
 
   // MARK: Power
@@ -333,6 +407,13 @@ public final class Simulation {
       try cardReader.start()
     } catch {
       fault = ScenarioError(line: 0, message: "the card reader did not start: \(error)")
+      return
+    }
+    let inputs: SwitchInputPort
+    do throws(BusError) {
+      inputs = try switchInputs()
+    } catch {
+      fault = ScenarioError(line: 0, message: "the switch inputs did not start: \(error)")
       return
     }
     let cardPort = SignedCardPort(
@@ -408,7 +489,7 @@ public final class Simulation {
   // MARK: Trace
 
   private func write(_ record: TraceRecord) {
-    lastRecord = record
+    lastRecord = (record, now)
     trace.write(record, at: now)
     summary.observe(record, at: now)
     if let traceSink, trace.bytes.count >= 1 << 16 { traceSink(trace.drain()) }

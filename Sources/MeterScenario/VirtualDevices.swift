@@ -14,26 +14,6 @@ final class VirtualPanel: DisplayPort, IndicatorPort {
   func beep() throws(RuntimeFault) { beeps += 1 }
 }
 
-/// The button and the tamper switches: the world queues changes, the loop takes them.
-final class VirtualInputs: InputPort {
-  private var queued: [InputChange] = []
-  private(set) var tamper = TamperInputs(coverOpen: false, magnetDetected: false)
-
-  func pressButton() { queued.append(.buttonPressed) }
-
-  func setTamper(cover: TamperCover?, magnet: Bool?) {
-    if let cover { tamper.coverOpen = cover == .open }
-    if let magnet { tamper.magnetDetected = magnet }
-    queued.append(.tamper(tamper))
-  }
-
-  func changes() throws(RuntimeFault) -> [InputChange] {
-    guard !queued.isEmpty else { return [] }
-    defer { queued.removeAll(keepingCapacity: true) }
-    return queued
-  }
-}
-
 /// The journal's memory in the simulator: the real MB85RC256V driver on the modelled I2C bus,
 /// against the FRAM model, whose bytes outlive every power cut. The scenario's
 /// `off_after_fram_bytes` cuts power after exactly that many further bytes stored in the

@@ -166,7 +166,9 @@ struct PrepaidScenarioTests {
       pages.map(\.text) == [
         "Total purchased |     35.00", "Purchases |         2", "Last purchase |     10.00",
       ])
-    #expect(pages.map(\.at) == [3_700, 3_702, 3_704].map { VirtualTime(seconds: $0) })
+    // Each press is seen once its contact rested (5 ms of bounce) for the 50 ms debounce.
+    #expect(
+      pages.map(\.at) == [3_700_055, 3_702_055, 3_704_055].map { VirtualTime(milliseconds: $0) })
   }
 
   @Test("R-P12: a clock before the firmware's build is invalid and raises an event")

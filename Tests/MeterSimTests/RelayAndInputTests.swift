@@ -105,10 +105,13 @@ struct RelayAndInputTests {
     cover.drive(.low)
     let settledAt = clock.nowNanoseconds
     #expect(try input.poll() == nil)
+    #expect(input.settlingNanoseconds == 50_000_000, "when to poll again")
     clock.advance(nanoseconds: 49_000_000)
     #expect(try input.poll() == nil)
+    #expect(input.settlingNanoseconds == 1_000_000)
     clock.advance(nanoseconds: 1_000_000)
     #expect(try input.poll() == InputChange(isActive: true, atNanoseconds: settledAt))
+    #expect(input.settlingNanoseconds == nil)
     #expect(settledAt == openedAt + 5_000_000)
     #expect(try input.poll() == nil)
     // A glitch shorter than the debounce time changes nothing.

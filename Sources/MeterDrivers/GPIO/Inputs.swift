@@ -36,6 +36,15 @@ public final class DebouncedInput {
     isActive = try line.level() == activeLevel
   }
 
+  /// How long until the level seen last, at the last poll, has been stable for the debounce
+  /// time (0 when it already has), or nil when nothing is pending: a loop polls again then.
+  public var settlingNanoseconds: UInt64? {
+    guard let pending = candidate else { return nil }
+    let settles = pending.since + debounceNanoseconds
+    let now = clock.nowNanoseconds
+    return settles > now ? settles - now : 0
+  }
+
   /// Reports a settled change, if one completed since the last poll.
   public func poll() throws(BusError) -> InputChange? {
     if let last = try line.pendingEdges().last {

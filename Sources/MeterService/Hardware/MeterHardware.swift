@@ -20,7 +20,7 @@ final class MeterHardware {
   let relay: SupplyRelayPort
   let display: LCDPort
   let indicators: GPIOIndicatorPort
-  let inputs: GPIOInputPort
+  let inputs: SwitchInputPort
   let cards: SignedCardPort
 
   init(
@@ -297,7 +297,7 @@ private struct DeviceOpener<Backend: HardwareBackend> {
     return SupplyRelayPort(relay: relay, feedback: feedback)
   }
 
-  mutating func switchInputs() throws(HardwareStartupError) -> GPIOInputPort {
+  mutating func switchInputs() throws(HardwareStartupError) -> SwitchInputPort {
     let cover = try input(
       configuration.coverPin, key: "[inputs] cover_pin", role: "terminal cover")
     let magnet = try input(
@@ -305,7 +305,7 @@ private struct DeviceOpener<Backend: HardwareBackend> {
     let button = try input(
       configuration.buttonPin, key: "[inputs] button_pin", role: "display button")
     do throws(BusError) {
-      return try GPIOInputPort(
+      return try SwitchInputPort(
         cover: DebouncedInput(line: cover, clock: backend.clock),
         magnet: DebouncedInput(line: magnet, clock: backend.clock),
         button: DebouncedInput(line: button, clock: backend.clock))

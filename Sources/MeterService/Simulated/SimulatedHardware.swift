@@ -149,10 +149,10 @@ final class VirtualPanel: DisplayPort, IndicatorPort {
 }
 
 final class VirtualInputs: InputPort {
-  private var queued: [RuntimeInputChange] = []
+  private var queued: [MeterInput] = []
   private(set) var tamper = TamperInputs(coverOpen: false, magnetDetected: false)
 
-  func pressButton() { queued.append(.buttonPressed) }
+  func pressButton() { queued.append(.button) }
 
   func setTamper(coverOpen: Bool? = nil, magnetDetected: Bool? = nil) {
     if let coverOpen { tamper.coverOpen = coverOpen }
@@ -160,7 +160,7 @@ final class VirtualInputs: InputPort {
     queued.append(.tamper(tamper))
   }
 
-  func changes() throws(RuntimeFault) -> [RuntimeInputChange] {
+  func changes() throws(RuntimeFault) -> [MeterInput] {
     defer { queued.removeAll() }
     return queued
   }
