@@ -64,6 +64,11 @@ public struct ControlLoopService: Service {
     } catch {
       logger.error("last step before shutdown stopped: \(error)")
     }
+    do {
+      try await host.checkpointForShutdown()
+    } catch {
+      logger.error("shutdown checkpoint failed (start-up will replay the journal): \(error)")
+    }
     logger.info("control loop stopped; the journal holds the meter's last decisions")
   }
 }

@@ -29,7 +29,7 @@ public actor MeterHost {
   /// nil while the power is cut (simulate mode's "cut power"): nothing runs.
   private var runtime: MeterRuntime?
   /// The journal as recovered at the last start; nil while the power is cut.
-  private var journal: MeterdJournal?
+  private var journal: FRAMJournalPort?
   /// What start-up recovery will find while the power is cut.
   private var stateWhileOff: MeterState
   let metrics: MeterMetrics
@@ -107,19 +107,24 @@ public actor MeterHost {
   private static func start(
     devices: Devices, storage: any JournalStorage, commissioned: MeterState,
     energy: RecordingEnergyPort, log: ObservationLog, firmware: Firmware, clock: MeterClock
-  ) throws(RuntimeFault) -> (MeterRuntime, MeterdJournal) {
+  ) throws(RuntimeFault) -> (MeterRuntime, FRAMJournalPort) {
     let now = clock.now()
     if case .simulated(let hardware) = devices {
       try hardware.powerOn(atElapsedNanoseconds: clock.elapsedNanoseconds())
     }
-    let journal = try MeterdJournal(storage: storage, commissioned: commissioned)
+    let journal: FRAMJournalPort
+    do throws(JournalError) {
+      journal = try FRAMJournalPort(storage: storage, commissioned: commissioned)
+    } catch {
+      throw .device("FRAM journal: \(error)")
+    }
     let ports: MeterRuntime.Ports
     switch devices {
     case .simulated(let hardware): ports = hardware.ports(journal: journal, energy: energy)
     case .hardware(let hardware): ports = hardware.ports(journal: journal, energy: energy)
     }
     let runtime = MeterRuntime(
-      meter: Meter(state: journal.state, firmware: firmware), ports: ports, now: now)
+      meter: Meter(state: journal.recovered, firmware: firmware), ports: ports, now: now)
     runtime.observer = { observation, time in log.observe(observation, at: time) }
     try runtime.start(at: now)
     return (runtime, journal)
@@ -162,6 +167,12 @@ public actor MeterHost {
 
   /// How often the loop looks again while the power is cut.
   static let poweredOffWakeMilliseconds: Int64 = 1_000
+
+  /// An orderly stop (SIGTERM): a checkpoint of the whole state, so the next start-up replays
+  /// nothing. Everything the meter decided is already committed; this only shortens recovery.
+  public func checkpointForShutdown() throws(RuntimeFault) {
+    try journal?.checkpoint()
+  }
 
   /// Milliseconds from now until the loop's next wake (0 if it is due).
   public func millisecondsUntilNextWake() -> Int64 {
@@ -361,7 +372,7 @@ public actor MeterHost {
     guard let hardware = simulatedHardware, runtime != nil, let journal else { return }
     catchUp()
     runtime = nil
-    stateWhileOff = journal.state
+    stateWhileOff = journal.recovered
     self.journal = nil
     hardware.powerOff()
     log.powerLost()
