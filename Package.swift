@@ -193,7 +193,8 @@ let package = Package(
       path: "Tests/KernelInTheLoop/meter-models"
     ),
     .testTarget(
-      name: "MeterScenarioTests", dependencies: ["MeterScenario", "MeterCore", "MeterJournal"]),
+      name: "MeterScenarioTests",
+      dependencies: ["MeterScenario", "MeterCore", "MeterJournal", "MeterCards"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -185,10 +185,10 @@ public final class MeterRuntime {
     let present = try ports.cards.poll()
     if present && !cardOnReader {
       cardOnReader = true
-      let presentation = try ports.cards.read()
+      let presentation = try ports.cards.read(at: now)
       try run(.card(presentation), at: now)
       if let outcome = output.card, let writeBack = outcome.writeBack {
-        let completed = try ports.cards.write(writeBack, outcome: outcome)
+        let completed = try ports.cards.write(writeBack, state: meter.state, outcome: outcome)
         observer?(.writeBack(completed: completed), now)
       }
       try ports.cards.release()

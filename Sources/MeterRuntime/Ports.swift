@@ -73,12 +73,16 @@ extension InputPort {
 public protocol CardPort: AnyObject {
   /// Looks for a card in the field; true when one answered.
   func poll() throws(RuntimeFault) -> Bool
-  /// Reads the card just found. A card that cannot be read or verified comes back as
-  /// `.refused` with the reason (R-C6); it never throws for a bad card.
-  func read() throws(RuntimeFault) -> CardPresentation
+  /// Reads the card just found at the step's time `now` (a staff card's validity window is
+  /// checked against it). A card that cannot be read or verified comes back as `.refused` with
+  /// the reason (R-C6); it never throws for a bad card.
+  func read(at now: Timestamp) throws(RuntimeFault) -> CardPresentation
   /// Signs and writes the write-back and acknowledges purchases; false when the card left
-  /// before the write completed (the double buffer keeps the previous record, R-C5).
-  func write(_ writeBack: WriteBack, outcome: CardOutcome) throws(RuntimeFault) -> Bool
+  /// before the write completed (the double buffer keeps the previous record, R-C5). `state`
+  /// is the meter's state after the presentation, for what an inspection card collects beyond
+  /// the write-back (R-C1).
+  func write(_ writeBack: WriteBack, state: MeterState, outcome: CardOutcome)
+    throws(RuntimeFault) -> Bool
   /// Lets the card go (halt) so the next poll sees only a new presentation.
   func release() throws(RuntimeFault)
 }

@@ -3,10 +3,15 @@ import MeterCore
 import MeterDrivers
 
 /// The card reader together with the card layer (R-C1..R-C6): finds a card through the
-/// `CardReader` capability (the MFRC522 driver), reads it with the card layout, verifies every
-/// record with the utility's public key, and writes the write-back signed with the meter's own
-/// key into the older of the two slots, commit block last, so a torn write leaves the previous
-/// write-back valid (R-C5).
+/// `CardReader` capability (the MFRC522 driver), reads it with the card layout, decides what it
+/// means with `MeterCardReading.action` (every record verified with the utility's public key,
+/// a staff card's validity window checked against the step's time), and writes the write-back
+/// signed with the meter's own key into the older of the two slots, commit block last, so a torn
+/// write leaves the previous write-back valid (R-C5). On an inspection card it writes the
+/// inspection record over both slots instead (R-C1).
+///
+/// A key card is refused as `wrong_card_kind`: installing a utility key must outlive a restart,
+/// and the runtime has no durable place for the trusted key yet (the core does not hold it).
 ///
 /// MIFARE Classic sectors are opened with the key `mifareKeys` gives; the keys are defence in
 /// depth only, the signatures are what the meter trusts.
@@ -24,6 +29,8 @@ public final class SignedCardPort: CardPort {
     var identity: CardIdentity
     var layout: CardLayout
     var commitBlocks: [[UInt8]]
+    /// The inspector an accepted inspection card names; nil on every other card.
+    var inspector: UInt32?
   }
 
   /// Card blocks read and written since the port was made (a figure for the targets).
@@ -65,7 +72,7 @@ public final class SignedCardPort: CardPort {
 
   private var pendingIdentity: CardIdentity?
 
-  public func read() throws(RuntimeFault) -> CardPresentation {
+  public func read(at now: Timestamp) throws(RuntimeFault) -> CardPresentation {
     guard let identity = pendingIdentity else { return .refused(.removedMidRead) }
     let technology: CardTechnology
     switch identity.type {
@@ -77,8 +84,9 @@ public final class SignedCardPort: CardPort {
     // One READ returns 16 bytes: one MIFARE block, or four NTAG pages.
     let unitsPerRead = CardLayout.blockSize / identity.type.blockSize
     var readerFault: RuntimeFault?
+    let readout: CardReadout
     do throws(CardProblem) {
-      let readout = try layout.readForPresentation { address in
+      readout = try layout.readForPresentation { address in
         do throws(CardReaderError) {
           let bytes = try reader.readBlocks(address, count: unitsPerRead, keys: mifareKeys)
           blocksRead += 1
@@ -90,29 +98,46 @@ public final class SignedCardPort: CardPort {
           return nil
         }
       }
-      session = Session(identity: identity, layout: layout, commitBlocks: readout.commitBlocks)
-      let examination = try MeterPurchaseProtocol.examine(
-        header: readout.header, records: readout.records, meter: meter, lastApplied: 0,
-        utilityKey: utilityKey)
-      let sequencing = examination.sequencing
-      return .customer(
-        meter: meter,
-        purchases: sequencing.toApply + sequencing.alreadyApplied + sequencing.outOfSequence)
     } catch {
       if let readerFault { throw readerFault }
       return .refused(error.refusal)
     }
+    switch MeterCardReading.action(
+      for: readout, meter: meter, utilityKey: utilityKey, now: now
+    ).action {
+    case .core(let presentation):
+      session = Session(
+        identity: identity, layout: layout, commitBlocks: readout.commitBlocks,
+        inspector: presentation == .inspection ? inspector(of: readout) : nil)
+      return presentation
+    case .installUtilityKey:
+      return .refused(.wrongCardKind)
+    }
   }
 
-  public func write(_ writeBack: WriteBack, outcome: CardOutcome) throws(RuntimeFault) -> Bool {
+  /// The inspector an accepted inspection card names; its one record was verified by `action`.
+  private func inspector(of readout: CardReadout) -> UInt32? {
+    try? readout.records.first?.verified(as: InspectionRequestRecord.self, by: utilityKey)
+      .inspector
+  }
+
+  public func write(_ writeBack: WriteBack, state: MeterState, outcome: CardOutcome)
+    throws(RuntimeFault) -> Bool
+  {
     guard let session else { return false }
     // A slot that cannot hold every latest event gets the newest ones that fit; the counters
     // are always complete.
     let plan: [CardWrite]
     do {
-      plan = try MeterCardReading.writeBackPlan(
-        writeBack, layout: session.layout, commitBlocks: session.commitBlocks,
-        meterKey: meterKey)
+      if let inspector = session.inspector {
+        plan = try MeterCardReading.inspectionPlan(
+          Self.inspectionData(writeBack, state: state, inspector: inspector),
+          layout: session.layout, meterKey: meterKey)
+      } else {
+        plan = try MeterCardReading.writeBackPlan(
+          writeBack, layout: session.layout, commitBlocks: session.commitBlocks,
+          meterKey: meterKey)
+      }
     } catch {
       throw .device("write-back could not be encoded: \(error)")
     }
@@ -126,6 +151,20 @@ public final class SignedCardPort: CardPort {
       }
     }
     return true
+  }
+
+  /// What an inspection card collects (R-C1). The event log is the core's latest events, the
+  /// ones the runtime holds: older events that are only in the FRAM journal are not read back
+  /// for the card, so `eventsOmitted` counts only those dropped to fit the card.
+  static func inspectionData(_ writeBack: WriteBack, state: MeterState, inspector: UInt32)
+    -> InspectionData
+  {
+    InspectionData(
+      inspector: inspector, registers: writeBack, totalCharged: state.ledger.totalCharged,
+      lastPurchaseAmount: state.ledger.lastPurchaseAmount,
+      blockPeriodEnergy: state.registers.blockPeriodEnergy,
+      passiveTariffID: state.passiveTariff?.id, clockInvalid: state.clockInvalid,
+      eventsOmitted: 0)
   }
 
   public func release() throws(RuntimeFault) {

@@ -97,6 +97,9 @@ public enum ScenarioAction: Hashable, Sendable {
   /// `meter` sells for another meter (a card the meter must refuse, R-C6); `type` is the card
   /// type when the card is new.
   case vend(card: String, amount: Money, meter: MeterID?, type: VirtualCardType?)
+  /// Issue a utility staff card (R-C1) signed with the built-in test utility key, valid for one
+  /// day from the line's time; `type` is the card type when the card is new.
+  case staffCard(card: String, kind: StaffCardKind, type: VirtualCardType?)
   /// Present the card and remove it when the meter is done with it.
   case tap(card: String)
   case present(card: String)
@@ -113,6 +116,17 @@ public enum ScenarioAction: Hashable, Sendable {
   case cardImage(card: String, bytes: [UInt8], type: VirtualCardType?)
   case dumpCard(card: String)
   case snapshot
+}
+
+/// What a `staff_card` line issues (R-C1).
+public enum StaffCardKind: Hashable, Sendable {
+  /// A one-band flat tariff set: the passive set until `activation` (Unix seconds), R-P12.
+  case tariff(id: UInt32, pricePerKilowattHour: Money, activation: Int64)
+  /// Collects the registers and events onto the card for `vend`.
+  case inspection(inspector: UInt32)
+  case clearTamper
+  /// Opens the relay while the card stays on the reader.
+  case relayTest
 }
 
 public enum TamperCover: String, Hashable, Sendable {

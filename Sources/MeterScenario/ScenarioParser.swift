@@ -97,6 +97,8 @@ extension Scenario {
       }
       return .vend(
         card: try object.cardName(), amount: amount, meter: meter, type: try object.cardType())
+    case "staff_card":
+      return try parseStaffCard(fields)
     case "tap":
       return .tap(card: try fields.object(allowed: ["card"]).cardName())
     case "present":
@@ -168,6 +170,56 @@ extension Scenario {
     }
   }
 
+  private static func parseStaffCard(_ fields: LineFields) throws(ScenarioError) -> ScenarioAction {
+    let object = try fields.object(allowed: [
+      "card", "kind", "type", "tariff_id", "price", "activation", "inspector",
+    ])
+    let kindText = try object.requiredString("kind")
+    func unexpected(_ keys: [String]) throws(ScenarioError) {
+      for key in keys where object.object[key] != nil {
+        throw ScenarioError(
+          line: fields.line, message: "\"\(key)\" does not belong on a \"\(kindText)\" card")
+      }
+    }
+    let kind: StaffCardKind
+    switch kindText {
+    case "tariff":
+      try unexpected(["inspector"])
+      let priceText = try object.requiredString("price")
+      guard let price = Money(decimal: priceText), price >= .zero else {
+        throw ScenarioError(
+          line: fields.line,
+          message:
+            "\"price\" must be a decimal string per kWh with at most 4 decimals, like \"2.0000\"; found \"\(priceText)\""
+        )
+      }
+      let activationText = try object.requiredString("activation")
+      guard let activation = UTCCalendar.unixSeconds(fromRFC3339: activationText) else {
+        throw ScenarioError(
+          line: fields.line,
+          message:
+            "\"activation\" must be an RFC 3339 UTC time like \"2026-01-05T09:00:00Z\"; found \"\(activationText)\""
+        )
+      }
+      let id = try object.integer("tariff_id", in: 1...Int64(UInt32.max)) ?? 1
+      kind = .tariff(id: UInt32(id), pricePerKilowattHour: price, activation: activation)
+    case "inspection":
+      try unexpected(["tariff_id", "price", "activation"])
+      kind = .inspection(
+        inspector: UInt32(try object.integer("inspector", in: 0...Int64(UInt32.max)) ?? 1))
+    case "clear_tamper", "relay_test":
+      try unexpected(["tariff_id", "price", "activation", "inspector"])
+      kind = kindText == "clear_tamper" ? .clearTamper : .relayTest
+    default:
+      throw ScenarioError(
+        line: fields.line,
+        message:
+          "\"kind\" must be one of tariff, inspection, clear_tamper, relay_test; found \"\(kindText)\""
+      )
+    }
+    return .staffCard(card: try object.cardName(), kind: kind, type: try object.cardType())
+  }
+
   private static func parseLoad(_ fields: LineFields) throws(ScenarioError) -> ScenarioLoad {
     let object = try fields.object(allowed: [
       "watts", "volts", "pf", "neutral_watts", "hz", "bypass",
@@ -207,7 +259,7 @@ extension Scenario {
 /// One line split into its time, its single action key and that key's value.
 private struct LineFields {
   static let actionKeys = [
-    "start", "vend", "tap", "present", "remove", "load", "power", "tamper", "button",
+    "start", "vend", "staff_card", "tap", "present", "remove", "load", "power", "tamper", "button",
     "card_image", "dump_card", "snapshot", "end",
   ]
 

@@ -248,6 +248,17 @@ public final class Simulation {
       } catch {
         throw ScenarioError(line: step.line, message: "the sale was refused: \(error)")
       }
+    case .staffCard(let name, let kind, let type):
+      let card =
+        cards[name] ?? SimulatedCard(type: type ?? .mifareClassic1K, number: cards.count + 1)
+      cards[name] = card
+      do {
+        try TestVending.issue(
+          kind, for: currentState.configuration.meter, onto: card,
+          at: wallClock.unixMilliseconds / 1_000)
+      } catch {
+        throw ScenarioError(line: step.line, message: "the staff card was not issued: \(error)")
+      }
     case .tap(let name), .present(let name):
       let card = try requireCard(name, step)
       if let other = cardInField, other != name {
@@ -312,7 +323,8 @@ public final class Simulation {
     guard let card = cards[name] else {
       throw ScenarioError(
         line: step.line,
-        message: "there is no card \"\(name)\" yet (a vend or card_image line makes one)")
+        message:
+          "there is no card \"\(name)\" yet (a vend, staff_card or card_image line makes one)")
     }
     return card
   }

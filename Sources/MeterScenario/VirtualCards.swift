@@ -101,4 +101,37 @@ struct TestVending {
       as: PurchaseRecord.self, by: Self.utilityKey.verifyingKey
     ).purchase.sequence
   }
+
+  /// Issues a staff card (R-C1) for `meter` onto `card`, signed with the test utility key and
+  /// valid for one day from Unix second `time`, as the sales office writes one.
+  static func issue(
+    _ kind: StaffCardKind, for meter: MeterID, onto card: SimulatedCard, at time: Int64
+  ) throws {
+    let validity = CommandValidity(issuedAt: time, validUntil: time + 86_400)
+    let cardKind: CardKind
+    let record: SignedRecord
+    switch kind {
+    case .tariff(let id, let price, let activation):
+      let tariff = TariffSet(
+        id: id, activation: Timestamp(unixSeconds: activation), bandPrices: [price],
+        dayProfiles: [.flat(0)], seasons: [.allYear(profile: 0)])
+      cardKind = .settings
+      record = try utilityKey.sign(
+        TariffSetRecord(meter: meter, validity: validity, tariff: tariff))
+    case .inspection(let inspector):
+      cardKind = .inspection
+      record = try utilityKey.sign(
+        InspectionRequestRecord(meter: meter, inspector: inspector, validity: validity))
+    case .clearTamper:
+      cardKind = .clearTamper
+      record = try utilityKey.sign(ClearTamperRecord(meter: meter, validity: validity))
+    case .relayTest:
+      cardKind = .relayTest
+      // The core holds the relay open while the card is on the reader (R-C1); it does not
+      // act on the record's action or hold time.
+      record = try utilityKey.sign(
+        RelayTestRecord(meter: meter, action: .open, holdSeconds: 60, validity: validity))
+    }
+    card.apply(try card.layout.issuePlan(kind: cardKind, meter: meter, records: [record]))
+  }
 }

@@ -180,8 +180,12 @@ final class TappedCardReader: CardPort {
   func tap() { inField = true }
 
   func poll() throws(RuntimeFault) -> Bool { inField }
-  func read() throws(RuntimeFault) -> CardPresentation { .customer(meter: meter, purchases: []) }
-  func write(_ writeBack: WriteBack, outcome: CardOutcome) throws(RuntimeFault) -> Bool {
+  func read(at now: Timestamp) throws(RuntimeFault) -> CardPresentation {
+    .customer(meter: meter, purchases: [])
+  }
+  func write(_ writeBack: WriteBack, state: MeterState, outcome: CardOutcome)
+    throws(RuntimeFault) -> Bool
+  {
     lastWriteBack = writeBack
     return true
   }

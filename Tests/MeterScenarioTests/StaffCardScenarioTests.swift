@@ -1,0 +1,89 @@
+import MeterCards
+import MeterCore
+import Testing
+
+@testable import MeterScenario
+
+/// Utility staff cards (SPEC §5 R-C1) through the whole meter: the MFRC522 model, the card
+/// layer's checks at the step's time, the core, and the inspection record on the card.
+@Suite("Example scenario: staff cards (SPEC §5 R-C1)")
+struct StaffCardScenarioTests {
+  /// The inspection record a `dump_card` line wrote into the trace, read as `vend` reads it.
+  func inspection(_ line: TraceLine) throws -> InspectionData {
+    let hex = try #require(line.value["hex"]?.stringValue)
+    let bytes = try #require(Scenario.decodeHex(hex))
+    let image = try #require(CardImage(technology: .ntag215, memory: bytes))
+    let layout = CardLayout.ntag215
+    var blocks: [Int: [UInt8]] = [:]
+    for block in layout.inspectionArea {
+      blocks[block] = image.read(logicalBlock: block, layout: layout)
+    }
+    return try #require(
+      try layout.inspectionData(
+        blocks: blocks, meter: Simulation.meterID,
+        meterKey: TestVending.meterKey.verifyingKey))
+  }
+
+  @Test(
+    "R-C1, R-P12, R-T6: a tariff card sets the passive tariff, an inspection card collects the registers, clear-tamper and relay-test cards act"
+  )
+  func staffCards() throws {
+    let run = try ScenarioRun("staff-cards")
+    #expect(run.cards.map(\.card) == ["A", "T", "I", "C", "R", "I"])
+    #expect(run.cards.allSatisfy { $0.result == "accepted" && $0.reason == nil })
+    #expect(
+      run.records("write_back").map { $0.value["completed"] }
+        == Array(repeating: .bool(true), count: 6))
+    #expect(run.displays.contains { $0.text == "Settings | Applied" && $0.at.within(11...12) })
+    #expect(
+      run.displays.contains { $0.text == "Inspection | Data collected" && $0.at.within(21...22) })
+    #expect(run.displays.contains { $0.text.hasPrefix("Tamper cleared") && $0.at.within(41...43) })
+
+    // The cover trips the relay (tamper_trip); the clear-tamper card closes it; the relay-test
+    // card holds it open only while it is on the reader.
+    let relay = run.relayChanges.filter { $0.at.within(30...60) }
+    #expect(relay.map(\.state) == ["open", "closed", "open", "closed"])
+    #expect(relay.map(\.reasons) == [["tamper"], [], ["test"], []])
+    // A card waits at most one accumulation (1 s) for the reader's poll.
+    #expect(relay[1].at.within(41...43) && relay[2].at.within(51...53))
+    #expect(relay[3].at.within(55...57), "closed when the relay-test card leaves")
+    #expect(run.events.map(\.kind) == ["cover_open", "tamper_cleared"])
+
+    let dumps = run.records("card_image")
+    try #require(dumps.count == 2)
+    let before = try inspection(dumps[0])
+    #expect(before.inspector == 7)
+    #expect(before.passiveTariffID == 2, "the tariff card's set waits for 08:10")
+    #expect(before.registers.activeTariffID != 2)
+    #expect(before.registers.purchaseCount == 1)
+    #expect(before.registers.totalPurchased == Money(decimal: "50.00"))
+    #expect(before.registers.latestEvents.isEmpty)
+    let after = try inspection(dumps[1])
+    #expect(after.registers.activeTariffID == 2, "active since 08:10 (600 s)")
+    #expect(after.passiveTariffID == nil)
+    #expect(after.registers.latestEvents.map(\.kind) == [.coverOpened, .tamperCleared])
+    #expect(after.registers.eventCounters[Int(MeterEventKind.coverOpened.rawValue)] == 1)
+    #expect(after.registers.importTotal > before.registers.importTotal)
+    #expect(after.eventsOmitted == 0)
+  }
+
+  @Test("R-C1: a staff_card line names a kind the simulator issues, with only that kind's keys")
+  func staffCardLines() throws {
+    let tariff = try Scenario(
+      parsing:
+        #"{"at":1,"staff_card":{"card":"T","kind":"tariff","tariff_id":3,"price":"1.5000","activation":"2026-01-05T09:00:00Z"}}"#
+    )
+    #expect(
+      tariff.steps.first?.action
+        == .staffCard(
+          card: "T",
+          kind: .tariff(
+            id: 3, pricePerKilowattHour: Money(decimal: "1.5")!,
+            activation: UTCCalendar.unixSeconds(fromRFC3339: "2026-01-05T09:00:00Z")!),
+          type: nil))
+    let wrongKey = #"{"at":1,"staff_card":{"card":"C","kind":"clear_tamper","inspector":2}}"#
+    #expect(throws: ScenarioError.self) { try Scenario(parsing: wrongKey) }
+    let unknownKind = #"{"at":1,"staff_card":{"card":"K","kind":"key"}}"#
+    #expect(throws: ScenarioError.self) { try Scenario(parsing: unknownKind) }
+  }
+}
