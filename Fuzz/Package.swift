@@ -8,17 +8,17 @@ import PackageDescription
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 
 let package = Package(
-    name: "MeterCardsFuzz",
-    dependencies: [.package(path: "..")],
-    targets: [
-        .target(name: "CLibFuzzer"),
-        .executableTarget(
-            name: "FuzzCardDecoders",
-            dependencies: [
-                "CLibFuzzer",
-                .product(name: "MeterCards", package: root.lastPathComponent.lowercased()),
-            ]
-        ),
-    ],
-    swiftLanguageModes: [.v6]
+  name: "MeterCardsFuzz",
+  dependencies: [.package(path: "..")],
+  targets: [
+    .target(name: "CLibFuzzer"),
+    .executableTarget(
+      name: "FuzzCardDecoders",
+      dependencies: [
+        "CLibFuzzer",
+        .product(name: "MeterCards", package: root.lastPathComponent.lowercased()),
+      ]
+    ),
+  ],
+  swiftLanguageModes: [.v6]
 )
