@@ -100,7 +100,7 @@ struct StaffCardScenarioTests {
     let start = Timestamp(
       unixSeconds: try #require(UTCCalendar.unixSeconds(fromRFC3339: UTCCalendar.defaultStart)))
     let lastOpening = start + Int64(10 + 2 * (coverOpenings - 1)) * 1_000
-    let newest = try #require(kept.last?.time)
+    let newest = try #require(kept.last?.at)
     #expect(newest >= lastOpening && newest < lastOpening + 1_000, "the newest event is kept")
     if coverOpenings == 12 {
       #expect(kept.count == 12, "all twelve fit on an NTAG215; the core holds only 8")
