@@ -13,7 +13,7 @@ public enum MeterSchema: JournalSchema {
   public typealias Entry = JournalEntry
   public typealias Event = MeterEvent
 
-  public static let version: UInt16 = 1
+  public static let version: UInt16 = 2
 
   /// The accumulation interval the meter normally commits (SPEC §9: 1 s); others carry their
   /// duration.
@@ -22,6 +22,8 @@ public enum MeterSchema: JournalSchema {
   enum Tag: UInt8 {
     case interval = 1
     case purchase, supply, event, tamperCleared, configuration, tariffInstalled
+    // Version 2 (R-C2 key cards, R-C6 settings sequence).
+    case utilityKeyInstalled, meterKeyRotated, settingsSequence
   }
 
   /// Low-nibble flags of an interval's tag byte.
@@ -46,6 +48,8 @@ public enum MeterSchema: JournalSchema {
     writer.append(state.supply)
     writer.append(state.events)
     writer.append(state.clockInvalid)
+    writer.append(state.keys)
+    writer.appendVarint(UInt64(state.lastSettingsSequence))
   }
 
   public static func decodeState(from reader: inout ByteReader, version: UInt16)
@@ -58,7 +62,10 @@ public enum MeterSchema: JournalSchema {
       configuration: configuration, activeTariff: active, passiveTariff: passive,
       ledger: try reader.readLedger(), registers: try reader.readRegisters(),
       supply: try reader.readSupply(), events: try reader.readEvents(),
-      clockInvalid: try reader.readBool())
+      clockInvalid: try reader.readBool(),
+      // Version 1 had no key cards and no settings sequence (R-C2, R-C6).
+      keys: version >= 2 ? try reader.readKeys() : MeterKeys(),
+      lastSettingsSequence: version >= 2 ? try reader.readVarint(as: UInt32.self) : 0)
   }
 
   // MARK: Entries
@@ -114,6 +121,18 @@ public enum MeterSchema: JournalSchema {
       writer.append(Tag.tariffInstalled.rawValue << 4)
       writer.append(tariff)
       writer.append(time, relativeTo: reference)
+    case .utilityKeyInstalled(let key, let time):
+      writer.append(Tag.utilityKeyInstalled.rawValue << 4)
+      writer.append(key)
+      writer.append(time, relativeTo: reference)
+    case .meterKeyRotated(let version, let time):
+      writer.append(Tag.meterKeyRotated.rawValue << 4)
+      writer.appendVarint(UInt64(version))
+      writer.append(time, relativeTo: reference)
+    case .settingsSequence(let sequence, let time):
+      writer.append(Tag.settingsSequence.rawValue << 4)
+      writer.appendVarint(UInt64(sequence))
+      writer.append(time, relativeTo: reference)
     }
   }
 
@@ -166,6 +185,16 @@ public enum MeterSchema: JournalSchema {
     case .tariffInstalled:
       return .tariffInstalled(
         try reader.readTariff(), at: try reader.readTimestamp(relativeTo: reference))
+    case .utilityKeyInstalled:
+      return .utilityKeyInstalled(
+        try reader.readUtilityKey(), at: try reader.readTimestamp(relativeTo: reference))
+    case .meterKeyRotated:
+      return .meterKeyRotated(
+        version: try reader.readKeyVersion(), at: try reader.readTimestamp(relativeTo: reference))
+    case .settingsSequence:
+      return .settingsSequence(
+        try reader.readVarint(as: UInt32.self),
+        at: try reader.readTimestamp(relativeTo: reference))
     case nil:
       throw .invalid("unknown journal entry tag \(tagByte >> 4)")
     }
@@ -552,5 +581,45 @@ extension ByteReader {
     guard let kind = MeterEventKind(rawValue: raw) else { throw .invalid("event kind \(raw)") }
     let time = try readTimestamp(relativeTo: reference)
     return MeterEvent(kind, at: time, detail: try readVarint(as: UInt16.self))
+  }
+}
+
+// MARK: - Keys (R-C2), version 2
+
+extension ByteWriter {
+  /// installed (1) [| utility key version (varint) | key (32)] | meter key version (varint)
+  mutating func append(_ keys: MeterKeys) {
+    append(keys.utility != nil)
+    if let utility = keys.utility { append(utility) }
+    appendVarint(UInt64(keys.meterVersion))
+  }
+
+  /// version (varint) | key (32)
+  mutating func append(_ key: UtilityKey) {
+    appendVarint(UInt64(key.version))
+    append(contentsOf: key.rawRepresentation)
+  }
+}
+
+extension ByteReader {
+  mutating func readKeys() throws(ByteDecodingError) -> MeterKeys {
+    let utility = try readBool() ? try readUtilityKey() : nil
+    return MeterKeys(utility: utility, meterVersion: try readKeyVersion())
+  }
+
+  mutating func readUtilityKey() throws(ByteDecodingError) -> UtilityKey {
+    let version = try readKeyVersion()
+    guard
+      let key = UtilityKey(
+        rawRepresentation: try readBytes(UtilityKey.length), version: version)
+    else { throw .invalid("utility key") }
+    return key
+  }
+
+  /// A key version: 1...255.
+  mutating func readKeyVersion() throws(ByteDecodingError) -> UInt8 {
+    let version = try readVarint(as: UInt8.self)
+    guard version >= 1 else { throw .invalid("key version 0") }
+    return version
   }
 }

@@ -121,6 +121,8 @@ struct Meterd: AsyncParsableCommand {
           backend: LinuxBackend(gpioChipPath: configuration.hardware.gpioChip),
           utilityKey: try KeyFiles.utilityKey(path: configuration.keys.utilityPublicKey),
           meterKey: try KeyFiles.meterKey(path: configuration.keys.meterPrivateKey),
+          rotatedMeterKeys: try KeyFiles.rotatedMeterKeys(
+            path: configuration.keys.meterPrivateKey),
           firmware: Self.firmware, clock: clock)
       } catch {
         // A missing chip or key is the installer's to fix: systemd shows status=78/CONFIG and

@@ -73,8 +73,14 @@ struct MeterSchemaTests {
     ]
     state.events.latched = [.coverOpened, .bypass]
     state.clockInvalid = true
+    state.keys = MeterKeys(utility: Self.installedKey, meterVersion: 3)
+    state.lastSettingsSequence = 70_000
     return state
   }()
+
+  /// A utility key a key card installed (R-C2).
+  static let installedKey = UtilityKey(
+    rawRepresentation: (0..<32).map { UInt8($0 * 7 + 1) }, version: 2)!
 
   static func roundTrip(_ state: MeterState) throws -> MeterState {
     var writer = ByteWriter()
@@ -121,6 +127,11 @@ struct MeterSchemaTests {
       .tamperCleared(at: start + 9),
       .configuration(state.configuration, at: start),
       .tariffInstalled(state.passiveTariff!, at: start + 3),
+      .utilityKeyInstalled(
+        UtilityKey(rawRepresentation: [UInt8](repeating: 0xFF, count: 32), version: 255)!,
+        at: start + 4),
+      .meterKeyRotated(version: 4, at: start + 6),
+      .settingsSequence(UInt32.max, at: start - 8),
     ]
     for entry in entries {
       var writer = ByteWriter()
@@ -139,7 +150,9 @@ struct MeterSchemaTests {
   func codecCoversEveryField() {
     let state = Self.busyState
     let expected: [(String, Any, Int)] = [
-      ("MeterState", state, 8),
+      ("MeterState", state, 10),
+      ("MeterKeys", state.keys, 2),
+      ("UtilityKey", Self.installedKey, 2),
       ("MeterConfiguration", state.configuration, 27),
       ("TariffSet", state.activeTariff, 9),
       ("Season", state.activeTariff.seasons[0], 6),
