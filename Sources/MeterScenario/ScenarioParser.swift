@@ -217,7 +217,8 @@ extension Scenario {
           line: fields.line, message: "a \"\(kindText)\" card needs \"key_version\" (2...255)")
       }
       kind =
-        kindText == "key" ? .utilityKey(version: UInt8(version)) : .meterKey(version: UInt8(version))
+        kindText == "key"
+        ? .utilityKey(version: UInt8(version)) : .meterKey(version: UInt8(version))
     default:
       throw ScenarioError(
         line: fields.line,

@@ -30,7 +30,8 @@ struct KeyAndSettingsSequenceTests {
     #expect(bench.state.lastSettingsSequence == 5)
     // The sequence is journaled after the configuration it numbers.
     let journal = bench.output.journal
-    let configuration = journal.firstIndex(of: .configuration(bench.state.configuration, at: bench.now))
+    let configuration = journal.firstIndex(
+      of: .configuration(bench.state.configuration, at: bench.now))
     let sequence = journal.firstIndex(of: .settingsSequence(5, at: bench.now))
     #expect(configuration != nil && sequence != nil && configuration! < sequence!)
 
@@ -81,7 +82,8 @@ struct KeyAndSettingsSequenceTests {
 
     // The same version again, or an older one: refused, the key stays.
     let older = UtilityKey(rawRepresentation: [UInt8](repeating: 0x41, count: 32), version: 1)!
-    let sameVersion = UtilityKey(rawRepresentation: [UInt8](repeating: 0x43, count: 32), version: 2)!
+    let sameVersion = UtilityKey(
+      rawRepresentation: [UInt8](repeating: 0x43, count: 32), version: 2)!
     for key in [older, sameVersion] {
       bench.step(.card(.utilityKey(key)))
       #expect(bench.output.card?.refusal == .retiredKey)

@@ -29,8 +29,10 @@ struct KeyCardScenarioTests {
     #expect(run.records("power").map(\.value) == [.string("off"), .string("on")])
     #expect(run.purchases.map(\.sequence) == [1, 2, 3])
     #expect(run.purchases.map(\.amount) == ["50.00", "20.00", "10.00"])
-    #expect(run.displays.contains { $0.text == "Key installed | U v2  M v1" && $0.at.within(11...12) })
-    #expect(run.displays.contains { $0.text == "Key installed | U v2  M v2" && $0.at.within(61...62) })
+    #expect(
+      run.displays.contains { $0.text == "Key installed | U v2  M v1" && $0.at.within(11...12) })
+    #expect(
+      run.displays.contains { $0.text == "Key installed | U v2  M v2" && $0.at.within(61...62) })
     let final = try run.finalSnapshot
     #expect(final["purchased_total"] == .string("80.00"))
 
