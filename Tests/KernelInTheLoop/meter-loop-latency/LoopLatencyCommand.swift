@@ -262,6 +262,8 @@ final class QuietPorts: DisplayPort, IndicatorPort, InputPort, CardPort {
   func changes() -> [MeterInput] { [] }
   func poll() -> Bool { false }
   func read(at now: Timestamp) -> CardPresentation { .inspection }
-  func write(_ writeBack: WriteBack, state: MeterState, outcome: CardOutcome) -> Bool { false }
+  func write(
+    _ writeBack: WriteBack, state: MeterState, outcome: CardOutcome, journal: any JournalPort
+  ) -> Bool { false }
   func release() {}
 }
