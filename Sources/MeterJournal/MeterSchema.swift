@@ -3,8 +3,12 @@ import MeterCore
 /// The meter's journal schema: `MeterState` checkpoints, `JournalEntry` records and
 /// `MeterEvent` log lines, in a compact, versioned binary encoding.
 ///
-/// Version 1. Integers are LEB128 varints (signed ones zig-zag), so small values take one
-/// byte. Records are deltas against the state before them: an interval that follows the last
+/// Version 2 (version 1 had 13 event kinds; 2 adds `powerDown` and `powerUp`, so a state
+/// carries 15 event counters; and the key cards' keys and the settings sequence, R-C2/R-C6:
+/// three record tags and two state fields at the end of a checkpoint). Version 1 checkpoints,
+/// records and event lines are still read: their counters are padded with zeros for the newer
+/// kinds, their keys are the commissioned ones and their settings sequence 0. Integers are
+/// LEB128 varints (signed ones zig-zag), so small values take one byte. Records are deltas against the state before them: an interval that follows the last
 /// one and lasts the usual second costs a tag byte and its energy (R-D2: the frequent record
 /// stays small). Decoding checks every count and enum, validates configurations and tariffs
 /// as the core does, and refuses what does not fit with an error, never a trap (R-D3).
@@ -14,6 +18,15 @@ public enum MeterSchema: JournalSchema {
   public typealias Event = MeterEvent
 
   public static let version: UInt16 = 2
+
+  /// How many event kinds (and so counters in a state) a schema version has: every counter
+  /// array is sized from `MeterEventKind.allCases`, and decoders of older versions pad it.
+  static func eventKindCount(inVersion version: UInt16) -> Int {
+    switch version {
+    case 1: 13
+    default: 15
+    }
+  }
 
   /// The accumulation interval the meter normally commits (SPEC §9: 1 s); others carry their
   /// duration.
@@ -61,7 +74,7 @@ public enum MeterSchema: JournalSchema {
     return MeterState(
       configuration: configuration, activeTariff: active, passiveTariff: passive,
       ledger: try reader.readLedger(), registers: try reader.readRegisters(),
-      supply: try reader.readSupply(), events: try reader.readEvents(),
+      supply: try reader.readSupply(), events: try reader.readEvents(version: version),
       clockInvalid: try reader.readBool(),
       // Version 1 had no key cards and no settings sequence (R-C2, R-C6).
       keys: version >= 2 ? try reader.readKeys() : MeterKeys(),
@@ -176,7 +189,7 @@ public enum MeterSchema: JournalSchema {
       return .supply(
         try reader.readSupply(), at: try reader.readTimestamp(relativeTo: reference))
     case .event:
-      return .event(try reader.readEvent(relativeTo: reference))
+      return .event(try reader.readEvent(relativeTo: reference, version: version))
     case .tamperCleared:
       return .tamperCleared(at: try reader.readTimestamp(relativeTo: reference))
     case .configuration:
@@ -185,18 +198,33 @@ public enum MeterSchema: JournalSchema {
     case .tariffInstalled:
       return .tariffInstalled(
         try reader.readTariff(), at: try reader.readTimestamp(relativeTo: reference))
+    case .utilityKeyInstalled, .meterKeyRotated, .settingsSequence:
+      // Version 1 had no such records: one there is damage, not an entry.
+      guard version >= 2 else {
+        throw .invalid("journal entry tag \(tagByte >> 4) in schema version \(version)")
+      }
+      return try decodeKeyEntry(
+        Tag(rawValue: tagByte >> 4)!, from: &reader, reference: reference)
+    case nil:
+      throw .invalid("unknown journal entry tag \(tagByte >> 4)")
+    }
+  }
+
+  /// The version 2 records of key cards and the settings sequence (R-C2, R-C6).
+  static func decodeKeyEntry(
+    _ tag: Tag, from reader: inout ByteReader, reference: Timestamp
+  ) throws(ByteDecodingError) -> JournalEntry {
+    switch tag {
     case .utilityKeyInstalled:
       return .utilityKeyInstalled(
         try reader.readUtilityKey(), at: try reader.readTimestamp(relativeTo: reference))
     case .meterKeyRotated:
       return .meterKeyRotated(
         version: try reader.readKeyVersion(), at: try reader.readTimestamp(relativeTo: reference))
-    case .settingsSequence:
+    default:
       return .settingsSequence(
         try reader.readVarint(as: UInt32.self),
         at: try reader.readTimestamp(relativeTo: reference))
-    case nil:
-      throw .invalid("unknown journal entry tag \(tagByte >> 4)")
     }
   }
 
@@ -226,8 +254,7 @@ public enum MeterSchema: JournalSchema {
   public static func decodeEvent(from reader: inout ByteReader, version: UInt16)
     throws(ByteDecodingError) -> MeterEvent
   {
-    let raw = try reader.readByte()
-    guard let kind = MeterEventKind(rawValue: raw) else { throw .invalid("event kind \(raw)") }
+    let kind = try reader.readEventKind(version: version)
     let detail: UInt16 = try reader.readLittleEndian()
     let time: Int64 = try reader.readLittleEndian()
     return MeterEvent(kind, at: Timestamp(unixMilliseconds: time), detail: detail)
@@ -558,11 +585,15 @@ extension ByteReader {
       lockoutUntil: try readOptionalTimestamp())
   }
 
-  mutating func readEvents() throws(ByteDecodingError) -> MeterCore.EventLog {
+  /// The state's event counters, as many as `version` had kinds; the kinds added since count
+  /// zero (the firmware that wrote them could not record them).
+  mutating func readEvents(version: UInt16) throws(ByteDecodingError) -> MeterCore.EventLog {
     var events = MeterCore.EventLog()
     let counters = try readCount("event counters")
-    guard counters == events.counters.count else {
-      throw .invalid("\(counters) event counters, expected \(events.counters.count)")
+    let expected = MeterSchema.eventKindCount(inVersion: version)
+    guard counters == expected, counters <= events.counters.count else {
+      throw .invalid(
+        "\(counters) event counters in schema version \(version), expected \(expected)")
     }
     for index in 0..<counters { events.counters[index] = try readVarint(as: UInt32.self) }
     let latest = try readCount("latest events")
@@ -570,17 +601,29 @@ extension ByteReader {
       throw .invalid("\(latest) latest events")
     }
     for _ in 0..<latest {
-      events.latest.append(try readEvent(relativeTo: Timestamp(unixMilliseconds: 0)))
+      events.latest.append(
+        try readEvent(relativeTo: Timestamp(unixMilliseconds: 0), version: version))
     }
     events.latched = Anomalies(rawValue: try readByte())
     return events
   }
 
-  mutating func readEvent(relativeTo reference: Timestamp) throws(ByteDecodingError) -> MeterEvent {
-    let raw = try readByte()
-    guard let kind = MeterEventKind(rawValue: raw) else { throw .invalid("event kind \(raw)") }
+  mutating func readEvent(relativeTo reference: Timestamp, version: UInt16)
+    throws(ByteDecodingError) -> MeterEvent
+  {
+    let kind = try readEventKind(version: version)
     let time = try readTimestamp(relativeTo: reference)
     return MeterEvent(kind, at: time, detail: try readVarint(as: UInt16.self))
+  }
+
+  /// An event kind that schema `version` had: a version 1 record naming a newer kind is
+  /// damage, not an event.
+  mutating func readEventKind(version: UInt16) throws(ByteDecodingError) -> MeterEventKind {
+    let raw = try readByte()
+    guard Int(raw) < MeterSchema.eventKindCount(inVersion: version),
+      let kind = MeterEventKind(rawValue: raw)
+    else { throw .invalid("event kind \(raw) in schema version \(version)") }
+    return kind
   }
 }
 
