@@ -142,6 +142,15 @@ struct MeterSchemaTests {
       #expect(decoded == entry)
       #expect(reader.isAtEnd)
     }
+    // Key cards and the settings sequence are version 2 records: in version 1 they are damage.
+    for entry in entries.suffix(3) {
+      var writer = ByteWriter()
+      MeterSchema.encode(entry, after: state, into: &writer)
+      var reader = ByteReader(writer.bytes)
+      #expect(throws: ByteDecodingError.self) {
+        try MeterSchema.decodeEntry(from: &reader, after: state, version: 1)
+      }
+    }
   }
 
   /// Stored properties per type when this codec was written. A failure means the core gained
@@ -226,8 +235,14 @@ struct MeterSchemaTests {
     var state = Self.busyState
     state.events.counters = (0..<MeterEventKind.allCases.count).map { $0 < 13 ? UInt32($0 + 1) : 0 }
     state.events.latest = [MeterEvent(.coverOpened, at: MeterBench.start)]
+    // Version 1 had no keys and no settings sequence (R-C2, R-C6): a state without them reads
+    // back as the commissioned keys and sequence 0.
+    state.keys = MeterKeys()
+    state.lastSettingsSequence = 0
     var writer = ByteWriter()
     MeterSchema.encode(state, into: &writer)
+    // Version 2 ends with them: no installed key (0), meter key version 1, sequence 0.
+    #expect(writer.bytes.suffix(3) == [0, 1, 0])
     let current = writer.bytes
     let counters = ByteWriter.varintSize(UInt64(MeterEventKind.allCases.count))
     #expect(counters == 1)
@@ -237,7 +252,7 @@ struct MeterSchemaTests {
       (0...(current.count - marker.count)).first {
         Array(current[$0..<$0 + marker.count]) == marker
       })
-    var version1 = current
+    var version1 = Array(current.dropLast(3))
     version1.replaceSubrange(at..<at + marker.count, with: [13] + (1...13).map { UInt8($0) })
     var reader = ByteReader(version1)
     #expect(try MeterSchema.decodeState(from: &reader, version: 1) == state)
