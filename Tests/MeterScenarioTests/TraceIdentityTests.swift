@@ -34,7 +34,9 @@ struct TraceIdentityTests {
       separator: "\n", omittingEmptySubsequences: false)
     let actual = String(decoding: trace, as: UTF8.self).split(
       separator: "\n", omittingEmptySubsequences: false)
-    let index = zip(expected, actual).firstIndex { $0 != $1 } ?? min(expected.count, actual.count)
+    let index =
+      zip(expected, actual).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+      ?? min(expected.count, actual.count)
     let was = index < expected.count ? String(expected[index]) : "(end of trace)"
     let now = index < actual.count ? String(actual[index]) : "(end of trace)"
     Issue.record(

@@ -5,14 +5,13 @@ import Testing
 /// in a separate process, judged by its exit status, its output and the files it leaves.
 @Suite("meterctl simulate and journal inspect, run as a process")
 struct MeterctlCommandTests {
-  /// Five units of credit, one kWh at 3.6 kW (3.60), an event, a snapshot.
+  /// Five units of credit, about one kWh at 3.6 kW (1.00 at the default tariff), an event.
   static let story = """
     {"at":0,"vend":{"card":"A","amount":"5.00"}}
     {"at":1,"tap":{"card":"A"}}
     {"at":2,"load":{"watts":3600}}
     {"at":500,"tamper":{"cover":"open"}}
-    {"at":1002,"snapshot":{}}
-    {"at":1010,"end":{}}
+    {"at":1002,"end":{}}
     """
 
   static func lines(_ text: String) -> [[String: Any]] {
@@ -21,7 +20,8 @@ struct MeterctlCommandTests {
     }
   }
 
-  @Test("simulate: exit 0, the summary on standard output, --trace, --report and --fram-out written")
+  @Test(
+    "simulate: exit 0, the summary on standard output, --trace, --report and --fram-out written")
   func simulateWritesEveryFile() throws {
     let directory = try MeterctlProcess.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -43,8 +43,11 @@ struct MeterctlCommandTests {
     #expect(trace.contains { ($0["purchase"] as? [String: Any])?["seq"] as? Int == 1 })
     #expect(trace.contains { ($0["event"] as? [String: Any])?["kind"] as? String == "cover_open" })
     let snapshot = try #require(trace.last?["snapshot"] as? [String: Any], "ends with a snapshot")
-    #expect(snapshot["energy_mwh"] as? Int == 1_000_000)
-    #expect(snapshot["credit"] as? String == "4.0000")
+    let energy = try #require(snapshot["energy_mwh"] as? Int)
+    let credit = try #require(snapshot["credit"] as? String)
+    #expect(
+      (999_000...1_000_000).contains(energy), "1000 s at 3.6 kW, the interval in flight aside")
+    #expect(credit.hasPrefix("4.00") || credit.hasPrefix("3.99"))
     #expect(
       run.standardOutput.contains("Trace         \(trace.count) records"),
       "the summary counts the trace's records")
@@ -60,8 +63,9 @@ struct MeterctlCommandTests {
     let inspect = try MeterctlProcess.run(["journal", "inspect", "fram.bin"], in: directory)
     #expect(inspect.status == 0, "\(inspect.standardError)")
     #expect(inspect.standardOutput.contains("verdict: recoverable"))
-    #expect(inspect.standardOutput.contains("state: energy 1000000 mWh imported"))
-    #expect(inspect.standardOutput.contains("credit 4.0000"))
+    // The FRAM image holds what the trace ended with.
+    #expect(inspect.standardOutput.contains("state: energy \(energy) mWh imported"))
+    #expect(inspect.standardOutput.contains("credit \(credit)"))
     #expect(inspect.standardOutput.contains("purchases: 1 totalling 5.0000, last sequence 1"))
     #expect(inspect.standardOutput.contains("cover_open"))
   }
@@ -205,6 +209,7 @@ struct MeterctlCommandTests {
     let inspect = try MeterctlProcess.run(["journal", "inspect", "fram.bin"], in: directory)
     #expect(inspect.status == 2, "\(inspect.standardError)")
     #expect(inspect.standardOutput.contains("DAMAGE"))
-    #expect(inspect.standardOutput.contains("credit 4.0000"), "still recovered from copy B")
+    #expect(inspect.standardOutput.contains("header: A invalid"))
+    #expect(inspect.standardOutput.contains("purchases: 1 totalling 5.0000"), "recovered from B")
   }
 }

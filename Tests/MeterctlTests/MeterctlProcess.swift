@@ -25,7 +25,8 @@ struct MeterctlProcess {
       ]
       let found = candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
       return try #require(
-        found, "meterctl is not built (swift build --build-tests builds it): looked in \(candidates)")
+        found,
+        "meterctl is not built (swift build --build-tests builds it): looked in \(candidates)")
     }
   }
 
