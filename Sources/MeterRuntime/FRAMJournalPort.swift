@@ -59,6 +59,20 @@ public final class FRAMJournalPort: JournalPort {
     assert(journal.state == state, "the journal's replayed state differs from the meter's")
   }
 
+  /// The journal's event ring, read back from the memory (R-C1 inspection card): up to its
+  /// `eventSlotCount - 1` newest lines; the older ones, and any line failing its check, are
+  /// counted as omitted.
+  public func loggedEvents() throws(RuntimeFault) -> LoggedEvents {
+    do throws(JournalError) {
+      let log = try journal.readEventLog()
+      return LoggedEvents(
+        events: log.entries.map(\.event),
+        omitted: log.dropped &+ UInt32(clamping: log.damaged))
+    } catch {
+      throw Self.fault(error)
+    }
+  }
+
   /// Writes a checkpoint of the whole state now (an orderly shutdown), so the next start-up
   /// replays nothing.
   public func checkpoint() throws(RuntimeFault) {

@@ -191,7 +191,8 @@ public final class MeterRuntime {
       let presentation = try ports.cards.read(at: now)
       try run(.card(presentation), at: now)
       if let outcome = output.card, let writeBack = outcome.writeBack {
-        let completed = try ports.cards.write(writeBack, state: meter.state, outcome: outcome)
+        let completed = try ports.cards.write(
+          writeBack, state: meter.state, outcome: outcome, journal: ports.journal)
         observer?(.writeBack(completed: completed), now)
       }
       try ports.cards.release()

@@ -358,8 +358,19 @@ public actor MeterHost {
 
   public func pressButton() { simulatedHardware?.inputs.pressButton() }
 
-  /// Taps the customer's card on the reader; the next step reads it.
-  public func tapCard() { simulatedHardware?.cards.tap() }
+  /// Taps `card` on the reader (the customer's card unless told); the next step reads it.
+  /// Refused while a relay-test card is held on the reader: it must be removed first.
+  public func tapCard(_ card: SimulatedCard = .customer) throws(RemoteRefusal) {
+    guard let cards = simulatedHardware?.cards else { return }
+    if let held = cards.heldCard {
+      throw RemoteRefusal(
+        status: 409, reason: "a \(held.rawValue) card is on the reader: remove it first")
+    }
+    cards.tap(card)
+  }
+
+  /// Takes a held card (relay-test) off the reader; the next step sees it leave.
+  public func removeCard() { simulatedHardware?.cards.remove() }
 
   public func setTamper(coverOpen: Bool?, magnetDetected: Bool?) {
     simulatedHardware?.inputs.setTamper(coverOpen: coverOpen, magnetDetected: magnetDetected)

@@ -20,6 +20,10 @@ public struct MeterStatus: Hashable, Sendable {
   public var credit: Money?
   public var debt: Money?
   public var events: EventCounts?
+  /// Where the latest reading came from: a card at the counter or a poll of the online meter.
+  public var source: ReadingSource?
+  /// How `vend` last reached the meter's meterd; nil for a meter that is not linked (R-V5).
+  public var link: MeterLinkStatus?
 }
 
 /// Energy used in one time-of-use band over a period, all meters together (R-V6).
@@ -110,9 +114,11 @@ extension SalesOffice {
       let rows = try await sql.raw(
         """
         SELECT m.id AS meter_id, c.name AS customer_name, c.area AS area, r.meter_time,
-          r.credit, r.debt, r.tamper_events, r.bypass_events, r.imbalance_events, r.reverse_events
+          r.credit, r.debt, r.tamper_events, r.bypass_events, r.imbalance_events, r.reverse_events,
+          r.source, l.base_url, l.last_attempt_at, l.last_success_at, l.last_error
         FROM meters m
         JOIN customers c ON c.id = m.customer_id
+        LEFT JOIN meter_links l ON l.meter_id = m.id
         LEFT JOIN readings r ON r.id = (
           SELECT r2.id FROM readings r2 WHERE r2.meter_id = m.id
           ORDER BY r2.meter_time DESC LIMIT 1)
@@ -124,7 +130,11 @@ extension SalesOffice {
         var status = MeterStatus(
           meter: try row.meterID("meter_id"), customerName: try row.text("customer_name"),
           area: try row.text("area"))
+        if try row.optionalText("base_url") != nil {
+          status.link = try Self.decodeLink(row)
+        }
         if let heard {
+          status.source = ReadingSource(rawValue: try row.text("source"))
           status.lastHeard = Date(timeIntervalSince1970: TimeInterval(heard))
           status.credit = try row.money("credit")
           status.debt = try row.money("debt")
@@ -139,7 +149,9 @@ extension SalesOffice {
     }
   }
 
-  /// Meters with no reading since `cutoff`, including those never heard from.
+  /// Meters with no reading since `cutoff`, including those never heard from: neither a card
+  /// write-back at the counter nor a poll of the online meter (R-V5, R-V6). An online meter
+  /// shows why its last poll failed.
   public func metersNotHeardFrom(by actor: Operator, since cutoff: Date) async throws
     -> [MeterStatus]
   {
@@ -154,6 +166,6 @@ extension MeterStatus {
   init(meter: MeterID, customerName: String, area: String) {
     self.init(
       meter: meter, customerName: customerName, area: area, lastHeard: nil, credit: nil,
-      debt: nil, events: nil)
+      debt: nil, events: nil, source: nil, link: nil)
   }
 }

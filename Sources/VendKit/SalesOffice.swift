@@ -12,15 +12,19 @@ public final class SalesOffice: Sendable {
   /// The utility's Ed25519 key: signs every purchase record (R-C2). Meters hold its public key.
   let utilityKey: RecordSigningKey
   let now: @Sendable () -> Date
+  /// How online meters' meterd is reached (R-V5): HTTP, or a stand-in in tests.
+  let meterd: any MeterdTransport
 
   public init(
     database: VendDatabase, utilityKey: RecordSigningKey,
-    calendar: OfficeCalendar = OfficeCalendar(), now: @escaping @Sendable () -> Date = { Date() }
+    calendar: OfficeCalendar = OfficeCalendar(), now: @escaping @Sendable () -> Date = { Date() },
+    meterd: any MeterdTransport = MeterdHTTPClient()
   ) {
     self.database = database
     self.utilityKey = utilityKey
     self.calendar = calendar
     self.now = now
+    self.meterd = meterd
   }
 
   /// The public key meters must hold to accept this office's purchases (R-C2).

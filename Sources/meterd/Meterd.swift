@@ -103,6 +103,7 @@ struct Meterd: AsyncParsableCommand {
           + UInt64(elapsed.components.attoseconds / 1_000_000_000)
       })
     let host: MeterHost
+    let meterKey: RecordSigningKey
     if simulate {
       do {
         host = try MeterHost(
@@ -114,14 +115,21 @@ struct Meterd: AsyncParsableCommand {
       }
       logger.info(
         "simulate mode: the FRAM image is \(configuration.stateDirectory)/fram.img")
+      do {
+        // The simulated meter's own key pair, made on the first start (R-C2).
+        meterKey = try KeyFiles.meterKey(path: configuration.stateDirectory + "/meter.key")
+      } catch {
+        printError("meterd cannot start: \(error)")
+        throw ExitCode(78)
+      }
     } else {
       do {
+        meterKey = try KeyFiles.meterKey(path: configuration.keys.meterPrivateKey)
         host = try MeterHost(
           hardware: configuration,
           backend: LinuxBackend(gpioChipPath: configuration.hardware.gpioChip),
           utilityKey: try KeyFiles.utilityKey(path: configuration.keys.utilityPublicKey),
-          meterKey: try KeyFiles.meterKey(path: configuration.keys.meterPrivateKey),
-          firmware: Self.firmware, clock: clock)
+          meterKey: meterKey, firmware: Self.firmware, clock: clock)
       } catch {
         // A missing chip or key is the installer's to fix: systemd shows status=78/CONFIG and
         // the journal has this message; Restart= tries again.
@@ -131,8 +139,13 @@ struct Meterd: AsyncParsableCommand {
     }
     let loop = ControlLoopService(
       host: host, notifier: SystemdNotifier.fromEnvironment(), logger: logger)
+    // vend registers the meter with this key and checks every reading against it (R-V5).
+    logger.notice(
+      "meter \(configuration.meter.id) public key \(meterKey.verifyingKey.rawRepresentation.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())"
+    )
     let server = buildApplication(
-      configuration: configuration.http, host: host, token: token, logger: logger)
+      configuration: configuration.http, host: host, token: token, logger: logger,
+      signedReadings: SignedReadings(meterKey: meterKey, firmware: Self.firmware))
     let group = ServiceGroup(
       configuration: .init(
         services: [.init(service: loop), .init(service: server)],

@@ -14,6 +14,7 @@ struct VendCommand: AsyncParsableCommand {
       MeterCommand.self, SellCommand.self, RefundCommand.self, CashUpCommand.self,
       ReportCommand.self, SampleCommand.self, BackupCommand.self, ServeCommand.self,
       PasswordCommand.self, KeyCommand.self, DemoCommand.self, BenchmarkCommand.self,
+      PollCommand.self, DeliverCommand.self,
     ])
 }
 
@@ -234,7 +235,7 @@ struct TariffCommand: AsyncParsableCommand {
 
 struct MeterCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "meter", abstract: "Meters.", subcommands: [Add.self, Show.self])
+    commandName: "meter", abstract: "Meters.", subcommands: [Add.self, Show.self, Link.self])
 
   struct Add: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Register a meter.")
@@ -263,6 +264,30 @@ struct MeterCommand: AsyncParsableCommand {
     }
   }
 
+  struct Link: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Link a meter to its meterd for polling and remote sales (R-V5).",
+      discussion:
+        "The token is the meter's meterd API token ([keys] api_token); it is stored in the database and never printed."
+    )
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "Meter number") var id: String
+    @Option(help: "meterd's API base, e.g. http://10.0.4.17:8080") var url: String
+    @Option(help: "A file holding the meter's API token") var tokenFile: String
+
+    func run() async throws {
+      let number = try meterID(id)
+      guard let data = FileManager.default.contents(atPath: tokenFile) else {
+        throw ValidationError("--token-file \(tokenFile) cannot be read")
+      }
+      let token = String(decoding: data, as: UTF8.self)
+      try await options.run { office, actor in
+        try await office.linkMeter(by: actor, meter: number, baseURL: url, token: token)
+      }
+      print("meter \(number) linked to \(url)")
+    }
+  }
+
   struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a meter and its sales.")
     @OptionGroup var options: OfficeOptions
@@ -288,14 +313,38 @@ struct MeterCommand: AsyncParsableCommand {
 
 struct SellCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "sell", abstract: "Sell credit for a meter (R-V2).")
+    commandName: "sell", abstract: "Sell credit for a meter (R-V2), on a card or remotely (R-V5).")
   @OptionGroup var options: OfficeOptions
   @Option var meter: String
   @Option(help: "Amount, e.g. 50 or 50.00") var amount: String
+  @ArgumentParser.Flag(
+    help:
+      "Deliver the sale to the online meter's meterd now, then poll it for a signed reading that shows it applied (vend meter link first)"
+  )
+  var remote = false
 
   func run() async throws {
     let number = try meterID(meter)
     let value = try money(amount, "amount")
+    if remote {
+      let result = try await options.run { office, actor in
+        try await office.sellRemote(by: actor, meter: number, amount: value)
+      }
+      let sale = result.sale
+      print(
+        "receipt \(sale.id): meter \(sale.purchase.meter), purchase \(sale.purchase.sequence), "
+          + "\(sale.purchase.amount.displayString), sold remotely")
+      printDeliveries(result.deliveries)
+      if let poll = result.poll { printPoll(number, poll) }
+      print("sale status: \(sale.status.rawValue)")
+      if let problem = result.problem {
+        print(
+          "not finished: \(problem)\nthe sale stands, pending: `vend deliver --meter \(number)` "
+            + "sends it again (the meter applies it once), or refund receipt \(sale.id)")
+        throw ExitCode(2)
+      }
+      return
+    }
     let sale = try await options.run { office, actor in
       try await office.sell(by: actor, meter: number, amount: value)
     }
@@ -303,6 +352,82 @@ struct SellCommand: AsyncParsableCommand {
       "receipt \(sale.id): meter \(sale.purchase.meter), purchase \(sale.purchase.sequence), "
         + "\(sale.purchase.amount.displayString)")
     print("signed purchase record: \(Hex.encode(sale.record ?? []))")
+  }
+}
+
+func printDeliveries(_ deliveries: [RemoteDelivery]) {
+  for delivery in deliveries {
+    print("delivered purchase \(delivery.sequence): the meter answered \(delivery.result)")
+  }
+}
+
+func printPoll(_ meter: MeterID, _ result: IngestionResult) {
+  var line = "meter \(meter): signed reading \(result.stored ? "stored" : "already stored")"
+  if !result.newlyApplied.isEmpty {
+    line +=
+      ", shows purchase(s) \(result.newlyApplied.map(String.init).joined(separator: ", ")) applied"
+  }
+  line += result.flags.isEmpty ? ", reconciles" : ", \(result.flags.count) flag(s):"
+  print(line)
+  for flag in result.flags { print("  \(flag.kind.rawValue): \(flag.evidence)") }
+}
+
+struct PollCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "poll",
+    abstract:
+      "Read online meters (R-V5): a reading signed by the meter's key, checked and reconciled like a card's write-back.",
+    discussion:
+      "Without --meter, polls every linked meter. Exits 1 if any meter gave no reading or a refused one."
+  )
+  @OptionGroup var options: OfficeOptions
+  @Option(help: "Only this meter") var meter: String?
+
+  func run() async throws {
+    let only = try meter.map(meterID)
+    let outcomes = try await options.run { office, actor -> [PollOutcome] in
+      if let only {
+        do {
+          return [
+            PollOutcome(
+              meter: only, result: .success(try await office.poll(by: actor, meter: only)))
+          ]
+        } catch let error as VendError {
+          return [PollOutcome(meter: only, result: .failure(error))]
+        }
+      }
+      return try await office.pollAll(by: actor)
+    }
+    var failed = 0
+    for outcome in outcomes {
+      switch outcome.result {
+      case .success(let result): printPoll(outcome.meter, result)
+      case .failure(let error):
+        failed += 1
+        print("meter \(outcome.meter): refused: \(error)")
+      }
+    }
+    print("\(outcomes.count) meter(s) polled, \(failed) without a good reading")
+    if failed > 0 { throw ExitCode(1) }
+  }
+}
+
+struct DeliverCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "deliver",
+    abstract:
+      "Send an online meter every purchase sold and not yet applied (R-V5), then poll it. Safe to repeat: the meter applies each purchase once."
+  )
+  @OptionGroup var options: OfficeOptions
+  @Option var meter: String
+
+  func run() async throws {
+    let number = try meterID(meter)
+    let poll = try await options.run { office, actor -> IngestionResult in
+      printDeliveries(try await office.deliverPending(by: actor, meter: number))
+      return try await office.poll(by: actor, meter: number)
+    }
+    printPoll(number, poll)
   }
 }
 
@@ -420,10 +545,14 @@ struct ReportCommand: AsyncParsableCommand {
       let statuses = try await options.run { office, actor in
         try await office.metersNotHeardFrom(by: actor, since: cutoff)
       }
+      print("meter\tcustomer\tarea\tlast heard\tfrom\tonline: last poll")
       for status in statuses {
         print(
-          "\(status.meter)\t\(status.customerName)\t\(status.area)\t"
-            + (status.lastHeard.map { $0.formatted(.iso8601) } ?? "never"))
+          [
+            status.meter.description, status.customerName, status.area,
+            status.lastHeard.map { $0.formatted(.iso8601) } ?? "never",
+            status.source?.rawValue ?? "-", pollNote(status.link),
+          ].joined(separator: "\t"))
       }
     }
   }
@@ -611,4 +740,14 @@ struct BenchmarkCommand: AsyncParsableCommand {
       }
     }
   }
+}
+
+/// How the last poll of an online meter went, for the not-heard-from list.
+func pollNote(_ link: MeterLinkStatus?) -> String {
+  guard let link else { return "not linked" }
+  guard let attempt = link.lastAttempt else { return "never polled (\(link.baseURL))" }
+  if let error = link.lastError {
+    return "failed \(attempt.formatted(.iso8601)): \(error)"
+  }
+  return "ok \(attempt.formatted(.iso8601))"
 }

@@ -15,10 +15,12 @@ extension SimulatedLoad: ResponseEncodable {}
 
 /// The HTTP API (docs/openapi.yaml). Reads are open unless `readsRequireToken`; writes always
 /// need `Authorization: Bearer <token>`. Simulate mode adds `/api/v1/sim/...` controls for the
-/// virtual world and the page at `/`.
-public func buildRouter(host: MeterHost, token: APIToken, readsRequireToken: Bool)
-  -> Router<BasicRequestContext>
-{
+/// virtual world and the page at `/`. With `signedReadings`, `GET /api/v1/signed-reading`
+/// answers `vend`'s polls (R-V5).
+public func buildRouter(
+  host: MeterHost, token: APIToken, readsRequireToken: Bool,
+  signedReadings: SignedReadings? = nil
+) -> Router<BasicRequestContext> {
   let router = Router()
   router.add(middleware: ErrorBodyMiddleware())
   router.get("/metrics") { _, _ -> Response in
@@ -36,6 +38,7 @@ public func buildRouter(host: MeterHost, token: APIToken, readsRequireToken: Boo
   reads.get("display") { _, _ in DisplayResponse(await host.snapshot()) }
 
   let writes = router.group("api/v1").add(middleware: BearerTokenMiddleware(token: token))
+  if let signedReadings { addSignedReadingRoute(to: writes, host: host, readings: signedReadings) }
   writes.post("purchases") { request, context -> RemoteSaleResponse in
     let body = try await request.decode(as: SignedRecordRequest.self, context: context)
     guard let bytes = hexBytes(body.record) else {
@@ -90,8 +93,31 @@ public func buildRouter(host: MeterHost, token: APIToken, readsRequireToken: Boo
         throw HTTPError(HTTPResponse.Status(code: error.status), message: error.reason)
       }
     }
-    world.post("tap") { _, _ -> HTTPResponse.Status in
-      await host.tapCard()
+    world.post("tap") { request, context -> HTTPResponse.Status in
+      var card = SimulatedCard.customer
+      var request = request
+      let body = try await request.collectBody(upTo: 1_024)
+      if body.readableBytes > 0 {
+        let named = try await request.decode(as: TapRequest.self, context: context).card
+        guard let known = SimulatedCard(rawValue: named) else {
+          throw HTTPError(
+            .badRequest,
+            message:
+              "card must be one of \(SimulatedCard.allCases.map(\.rawValue).joined(separator: ", "))"
+          )
+        }
+        card = known
+      }
+      do throws(RemoteRefusal) {
+        try await host.tapCard(card)
+      } catch {
+        throw HTTPError(HTTPResponse.Status(code: error.status), message: error.reason)
+      }
+      _ = try? await host.step()
+      return .noContent
+    }
+    world.post("remove") { _, _ -> HTTPResponse.Status in
+      await host.removeCard()
       _ = try? await host.step()
       return .noContent
     }
@@ -123,6 +149,11 @@ public func buildRouter(host: MeterHost, token: APIToken, readsRequireToken: Boo
   return router
 }
 
+/// Simulate mode's card tap: `{"card": "inspection"}`; no body taps the customer's card.
+struct TapRequest: Codable, Sendable {
+  var card: String
+}
+
 struct TestSaleRequest: Codable, Sendable {
   var amount: String
 }
@@ -141,11 +172,13 @@ struct TamperRequest: Codable, Sendable {
 /// The server: the router on the configured address. It is a `Service`: `meterd` runs it in a
 /// `ServiceGroup` beside the control loop.
 public func buildApplication(
-  configuration: HTTPConfiguration, host: MeterHost, token: APIToken, logger: Logger
+  configuration: HTTPConfiguration, host: MeterHost, token: APIToken, logger: Logger,
+  signedReadings: SignedReadings? = nil
 ) -> some ApplicationProtocol {
   Application(
     router: buildRouter(
-      host: host, token: token, readsRequireToken: configuration.readsRequireToken),
+      host: host, token: token, readsRequireToken: configuration.readsRequireToken,
+      signedReadings: signedReadings),
     configuration: .init(address: .hostname(configuration.address, port: configuration.port)),
     logger: logger)
 }

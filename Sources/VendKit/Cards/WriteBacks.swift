@@ -29,8 +29,13 @@ extension SalesOffice {
   /// before believing anything in it, then stores and reconciles it (R-V3). A record from an
   /// unknown meter or with a bad signature is refused and leaves a flag with its evidence;
   /// nothing else changes.
+  ///
+  /// A polled reading (`poll`) also names the meter that was asked and the challenge the poll
+  /// sent: a record signed by another meter, or not answering the challenge (replayed), is
+  /// refused and flagged the same way.
   public func ingestWriteBack(
-    by actor: Operator, record bytes: [UInt8], source: ReadingSource
+    by actor: Operator, record bytes: [UInt8], source: ReadingSource,
+    expected poll: PollExpectation? = nil
   ) async throws -> IngestionResult {
     try actor.require(.ingestWriteBacks)
     let record: SignedRecord
@@ -45,12 +50,35 @@ extension SalesOffice {
     } catch let problem as CardProblem {
       throw VendError.invalidInput(field: "write-back", reason: problem.message)
     }
+    if let poll, claimed.meter != poll.meter {
+      try await raiseFlag(
+        Flag(
+          kind: .otherMeterReading, meter: poll.meter,
+          evidence:
+            "polled meter \(poll.meter) answered with a reading of meter \(claimed.meter); "
+            + "data \(Hex.encode(record.encoded))"), by: actor)
+      throw VendError.forgedRecord(
+        poll.meter, "the answer is a reading of meter \(claimed.meter), not of this meter")
+    }
     let key = try await verifyingKey(
       of: claimed.meter, by: actor, source: source, evidence: record.encoded)
     guard let body = try? record.verified(as: WriteBackRecord.self, by: key) else {
       try await flagForgery(
         claimed.meter, by: actor, source: source, evidence: record.encoded,
         problem: .badSignature(.writeBack))
+    }
+    if let poll, body.cardGeneration != poll.challenge {
+      try await raiseFlag(
+        Flag(
+          kind: .replayedReading, meter: poll.meter,
+          evidence:
+            "polled meter \(poll.meter) with challenge \(poll.challenge), the signed reading "
+            + "answers challenge \(body.cardGeneration); data \(Hex.encode(record.encoded))"),
+        by: actor)
+      throw VendError.forgedRecord(
+        poll.meter,
+        "the reading answers challenge \(body.cardGeneration), not this poll's \(poll.challenge): "
+          + "a replayed reading")
     }
     return try await recordVerifiedReading(
       by: actor, MeterReading(body), source: source, record: record.encoded)
@@ -90,5 +118,17 @@ extension SalesOffice {
           "\(source.rawValue) write-back for meter \(meterID) refused: \(problem.message); "
           + "data \(Hex.encode(evidence))"), by: actor)
     throw VendError.forgedRecord(meterID, problem.message)
+  }
+}
+
+/// What a poll asked for (R-V5): the meter whose meterd was asked, and the challenge sent, which
+/// the meter signs into the reading's card-generation field.
+public struct PollExpectation: Hashable, Sendable {
+  public var meter: MeterID
+  public var challenge: UInt32
+
+  public init(meter: MeterID, challenge: UInt32) {
+    self.meter = meter
+    self.challenge = challenge
   }
 }

@@ -18,6 +18,11 @@ public struct Flag: Hashable, Sendable {
     case chargeMismatch = "charge_mismatch"
     /// A cumulative register went backwards (meter reset, swapped or tampered).
     case registerWentBack = "register_went_back"
+    /// A polled meter answered with another meter's signed reading (R-V5).
+    case otherMeterReading = "other_meter_reading"
+    /// A polled meter answered with a signed reading that does not answer this poll's
+    /// challenge: a recorded answer replayed (R-V5).
+    case replayedReading = "replayed_reading"
   }
 
   public var kind: Kind

@@ -15,6 +15,12 @@ public enum VendError: Error, Equatable, Sendable, CustomStringConvertible {
   case forgedRecord(MeterID, String)
   case cardUnreadable(String)
   case cardFull(meter: MeterID, pending: Int)
+  /// The meter is not linked to its meterd (R-V5): `vend meter link` first.
+  case notOnline(MeterID)
+  /// The meter's meterd did not answer, or answered with no usable reading (R-V5).
+  case meterUnreachable(MeterID, String)
+  /// The meter's meterd refused a signed record it was sent (R-V5), with its reason.
+  case meterRefused(MeterID, String)
   case unsupported(String)
 
   public var description: String {
@@ -49,6 +55,12 @@ public enum VendError: Error, Equatable, Sendable, CustomStringConvertible {
     case .cardFull(let meter, let pending):
       "sale refused: meter \(meter) has \(pending) purchases not yet applied, all a card can "
         + "carry; present the card at the meter first"
+    case .notOnline(let meter):
+      "meter \(meter) is not linked to its meterd; link it first (vend meter link)"
+    case .meterUnreachable(let meter, let why):
+      "meter \(meter)'s meterd gave no usable answer: \(why)"
+    case .meterRefused(let meter, let why):
+      "meter \(meter) refused the record: \(why)"
     case .unsupported(let what):
       what
     }

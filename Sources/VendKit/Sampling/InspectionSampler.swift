@@ -135,6 +135,14 @@ public enum InspectionSampler {
   static let minimumPeers = 5
 
   public static func score(_ features: MeterFeatures, peerMedianMonthly: Int64?) -> [RiskReason] {
+    reasons(features, peerMedianMonthly: peerMedianMonthly, explain: true)
+  }
+
+  /// The reasons behind a score; without `explain`, their explanations are left empty (ranking
+  /// a whole population needs only the points, and writing 100,000 explanations costs time).
+  static func reasons(_ features: MeterFeatures, peerMedianMonthly: Int64?, explain: Bool)
+    -> [RiskReason]
+  {
     var reasons: [RiskReason] = []
     // Consumption falling against the customer's own history: 40 points × the drop, from 30 %.
     if let recent = features.recentMonthly, let baseline = features.baselineMonthly,
@@ -145,9 +153,9 @@ public enum InspectionSampler {
         reasons.append(
           RiskReason(
             signal: .ownHistoryDrop, points: min(40, 40 * dropPercent / 100),
-            explanation:
-              "uses \(kWh(recent)) kWh/month now against \(kWh(baseline)) before: down \(dropPercent) %"
-          ))
+            explanation: explain
+              ? "uses \(kWh(recent)) kWh/month now against \(kWh(baseline)) before: down \(dropPercent) %"
+              : ""))
       }
     }
     // Against peers: below half the peers' median, up to 30 points at zero.
@@ -157,9 +165,9 @@ public enum InspectionSampler {
         reasons.append(
           RiskReason(
             signal: .belowPeers, points: 30 * (50 - ratioPercent) / 50,
-            explanation:
-              "uses \(ratioPercent) % of the median of similar meters (\(kWh(recent)) against \(kWh(median)) kWh/month)"
-          ))
+            explanation: explain
+              ? "uses \(ratioPercent) % of the median of similar meters (\(kWh(recent)) against \(kWh(median)) kWh/month)"
+              : ""))
       }
     }
     // Zero-crossing share: from 5 % of the energy, 1 point per 2 %, at most 20.
@@ -170,7 +178,8 @@ public enum InspectionSampler {
         reasons.append(
           RiskReason(
             signal: .zeroCrossing, points: min(20, sharePercent / 2),
-            explanation: "\(sharePercent) % of the energy was used on zero or negative credit"))
+            explanation:
+              explain ? "\(sharePercent) % of the energy was used on zero or negative credit" : ""))
       }
     }
     let events = features.events
@@ -182,13 +191,15 @@ public enum InspectionSampler {
     ] where count > 0 {
       reasons.append(
         RiskReason(
-          signal: signal, points: min(cap, Int(count) * each), explanation: "\(count) \(what)"))
+          signal: signal, points: min(cap, Int(count) * each),
+          explanation: explain ? "\(count) \(what)" : ""))
     }
     if features.flags > 0 {
       reasons.append(
         RiskReason(
           signal: .reconciliation, points: min(50, 25 * features.flags),
-          explanation: "\(features.flags) reconciliation mismatch(es) between sales and meter"))
+          explanation:
+            explain ? "\(features.flags) reconciliation mismatch(es) between sales and meter" : ""))
     }
     // Purchases stopping while the meter keeps recording use: from 3 months, 10 points a month
     // beyond the first, at most 30 (a customer buying every other month scores nothing).
@@ -196,43 +207,45 @@ public enum InspectionSampler {
       reasons.append(
         RiskReason(
           signal: .purchasesStopped, points: min(30, 10 * (features.monthsWithoutPurchase - 1)),
-          explanation:
-            "no purchase for \(features.monthsWithoutPurchase) months while the meter recorded \(features.energyWithoutPurchase.kilowattHourString) kWh"
-        ))
+          explanation: explain
+            ? "no purchase for \(features.monthsWithoutPurchase) months while the meter recorded \(features.energyWithoutPurchase.kilowattHourString) kWh"
+            : ""))
     }
     return reasons.sorted { ($0.points, $1.signal.rawValue) > ($1.points, $0.signal.rawValue) }
   }
 
-  /// Scores every meter, ranks them, and draws the sample the criteria ask for.
+  /// Scores every meter, ranks them, and draws the sample the criteria ask for. Only the
+  /// meters in the sample get their reasons written out.
   public static func sample(_ all: [MeterFeatures], criteria: SamplingCriteria)
     -> [InspectionCandidate]
   {
     let medians = peerMedians(all)
-    let scored = all.map { features -> InspectionCandidate in
-      let reasons = score(
-        features, peerMedianMonthly: medians[PeerGroup(features)])
-      return InspectionCandidate(
-        features: features, score: reasons.reduce(0) { $0 + $1.points }, reasons: reasons,
-        randomAudit: false)
+    let scores = all.map { features in
+      reasons(features, peerMedianMonthly: medians[PeerGroup(features)], explain: false)
+        .reduce(0) { $0 + $1.points }
     }
     let size = max(0, criteria.sampleSize)
     let randomCount = size * min(100, max(0, criteria.randomPercent)) / 100
-    let ranked =
-      scored
-      .filter { $0.score >= criteria.minimumScore && $0.score > 0 }
-      .sorted { ($0.score, $1.features.meter) > ($1.score, $0.features.meter) }
+    let ranked = all.indices
+      .filter { scores[$0] >= criteria.minimumScore && scores[$0] > 0 }
+      .sorted { (scores[$0], all[$1].meter) > (scores[$1], all[$0].meter) }
       .prefix(size - randomCount)
-    let chosen = Set(ranked.map(\.features.meter))
-    var remaining = scored.filter { !chosen.contains($0.features.meter) }
-      .sorted { $0.features.meter < $1.features.meter }
+    let chosen = Set(ranked)
+    var remaining = all.indices.filter { !chosen.contains($0) }
+      .sorted { all[$0].meter < all[$1].meter }
     var generator = SplitMix64(seed: criteria.seed)
-    var drawn: [InspectionCandidate] = []
+    var drawn: [Int] = []
     while drawn.count < randomCount, !remaining.isEmpty {
-      var pick = remaining.remove(at: Int(generator.next() % UInt64(remaining.count)))
-      pick.randomAudit = true
-      drawn.append(pick)
+      drawn.append(remaining.remove(at: Int(generator.next() % UInt64(remaining.count))))
     }
-    return Array(ranked) + drawn
+    func candidate(_ index: Int, randomAudit: Bool) -> InspectionCandidate {
+      let features = all[index]
+      let reasons = score(features, peerMedianMonthly: medians[PeerGroup(features)])
+      return InspectionCandidate(
+        features: features, score: scores[index], reasons: reasons, randomAudit: randomAudit)
+    }
+    return ranked.map { candidate($0, randomAudit: false) }
+      + drawn.map { candidate($0, randomAudit: true) }
   }
 
   struct PeerGroup: Hashable {

@@ -183,6 +183,22 @@ enum Migrations {
         "ALTER TABLE tariffs ADD COLUMN tariff_set TEXT"
       ]
     },
+    Step(version: 5, name: "online meters") { _ in
+      [
+        // R-V5: where vend reaches an online meter's meterd (its API base URL and bearer
+        // token), and how the last poll went, for the not-heard-from list.
+        """
+        CREATE TABLE meter_links (
+          meter_id BIGINT PRIMARY KEY REFERENCES meters (id),
+          base_url TEXT NOT NULL,
+          token TEXT NOT NULL,
+          linked_at BIGINT NOT NULL,
+          last_attempt_at BIGINT,
+          last_success_at BIGINT,
+          last_error TEXT)
+        """
+      ]
+    },
   ]
 
   /// `meter_months` computed from scratch: for each meter and month, the counters of the month's

@@ -111,6 +111,7 @@ struct API {
 
   func register(on router: Router<BasicRequestContext>) {
     let api = router.group("/api/v1")
+    registerOnline(on: api)
     api.post("/sessions") { request, _ in
       try await respond {
         let login = try await Body.json(LoginRequest.self, request)

@@ -34,6 +34,9 @@ enum HTML {
         links.append(("/cashup", "Cash-up"))
       }
       if person.may(.viewReports) { links.append(("/reports", "Reports")) }
+      if person.may(.ingestWriteBacks) || person.may(.viewReports) {
+        links.append(("/online", "Online meters"))
+      }
       if person.may(.sampleForInspection) { links.append(("/inspection", "Inspection list")) }
       if person.may(.viewAudit) { links.append(("/audit", "Audit log")) }
       navigation =

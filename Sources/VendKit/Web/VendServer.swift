@@ -39,8 +39,10 @@ public enum VendServer {
     case .alreadyExists, .refundAfterApplication, .saleNotRefundable, .meterInactive: .conflict
     case .forbidden: .forbidden
     case .notAuthenticated: .unauthorized
-    case .overHoardingLimit, .unknownMeter, .forgedRecord, .cardUnreadable, .cardFull:
+    case .overHoardingLimit, .unknownMeter, .forgedRecord, .cardUnreadable, .cardFull,
+      .meterRefused, .notOnline:
       .unprocessableContent
+    case .meterUnreachable: .badGateway
     }
   }
 }

@@ -133,6 +133,7 @@ struct WebUI {
             + " and wrote a signed write-back onto the card.")
       }
     }
+    registerOnline(on: router)
     router.get("/audit") { request, _ in
       try await page(request) { session, _ in
         let entries = try await office.auditLog(by: session.person, limit: 200)
