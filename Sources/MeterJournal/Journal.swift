@@ -90,7 +90,7 @@ public final class Journal<Schema: JournalSchema> {
   /// retries in the same place.
   // The generic entry point checks for the meter's schema and runs a copy compiled for it:
   // unspecialised, every append copied the state through value witnesses (perf, issue 6).
-  @_specialize(exported: true, where Schema == MeterSchema)
+  @_specialize(exported:true,where Schema == MeterSchema)
   public func append(_ entry: Schema.Entry) throws(JournalError) {
     if bytesSinceCheckpoint >= layout.checkpointIntervalBytes {
       try checkpoint()
@@ -126,7 +126,7 @@ public final class Journal<Schema: JournalSchema> {
   /// Writes the whole state into the older checkpoint slot. `append` does this by itself
   /// every `checkpointIntervalBytes`; the service may also call it at an orderly shutdown.
   @discardableResult
-  @_specialize(exported: true, where Schema == MeterSchema)
+  @_specialize(exported:true,where Schema == MeterSchema)
   public func checkpoint() throws(JournalError) -> Int {
     var payload = ByteWriter()
     Self.encode(&state, into: &payload)
