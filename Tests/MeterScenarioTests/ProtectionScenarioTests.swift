@@ -107,5 +107,11 @@ struct ProtectionScenarioTests {
     let relayAfter = try #require(run.relayChanges.last)
     #expect(relayAfter.state == "closed" && relayAfter.at.within(5_000...5_001))
     #expect(snapshots[1].value["credit"] == .string("3.2000"))
+    // The event log records the cut: power_down and power_up, journaled when the meter
+    // starts again, before anything else; the summary counts them.
+    let events = run.events
+    #expect(events.map(\.kind) == ["power_down", "power_up"])
+    #expect(events.allSatisfy { $0.at.within(5_000...5_001) })
+    #expect(run.summary.events == ["power_down": 1, "power_up": 1])
   }
 }
