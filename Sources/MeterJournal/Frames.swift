@@ -29,8 +29,7 @@ enum FrameSeed {
 /// a torn write, therefore fails unless it is the very record expected; the stored low byte
 /// only tells such stale bytes (the normal end of the log) from a damaged record.
 enum RecordFrame {
-  static func encode(sequence: UInt32, payload: [UInt8], seed: UInt32) -> [UInt8]
-  {
+  static func encode(sequence: UInt32, payload: [UInt8], seed: UInt32) -> [UInt8] {
     var writer = ByteWriter()
     writer.append(UInt8(truncatingIfNeeded: sequence) ^ FrameSeed.sequenceTag(seed: seed))
     writer.appendVarint(UInt64(payload.count))

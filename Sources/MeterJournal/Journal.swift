@@ -91,7 +91,9 @@ public final class Journal<Schema: JournalSchema> {
       // damage). The ring's first record place too: its stale bytes might look torn.
       try storage.write(
         at: 0,
-        bytes: Array(repeating: 0, count: layout.checkpointSlotAddress(0) + JournalLayout.checkpointHeaderSize))
+        bytes: Array(
+          repeating: 0, count: layout.checkpointSlotAddress(0) + JournalLayout.checkpointHeaderSize)
+      )
       try storage.write(at: layout.ringStart, bytes: Array(repeating: 0, count: 3))
     } catch { throw .storage(error) }
     // Checkpoint 1, in slot 1; the first append writes the second.

@@ -58,7 +58,8 @@ struct FormatTests {
     let (entries, states) = bench.entries(count: 30, using: &rng)
     for entry in entries { try journal.append(entry) }
     var image = memory.bytes
-    image.replaceSubrange(0..<(2 * JournalLayout.headerSize), with: [UInt8](repeating: 0, count: 64))
+    image.replaceSubrange(
+      0..<(2 * JournalLayout.headerSize), with: [UInt8](repeating: 0, count: 64))
     return (image, entries, states)
   }
 
@@ -102,7 +103,8 @@ struct FormatTests {
     var noise = (0..<JournalLayout.mb85rc256v.capacity).map { _ in
       UInt8.random(in: 0...255, using: &rng)
     }
-    noise.replaceSubrange(0..<(2 * JournalLayout.headerSize), with: [UInt8](repeating: 0, count: 64))
+    noise.replaceSubrange(
+      0..<(2 * JournalLayout.headerSize), with: [UInt8](repeating: 0, count: 64))
     let bench = MeterBench()
     for memory in [InMemoryJournalStorage(filledWith: 0xFF), InMemoryJournalStorage(image: noise)] {
       let journal = try Journal<MeterSchema>.startUp(memory, commissioned: bench.state)
@@ -123,7 +125,8 @@ struct FormatTests {
     var image = memory.bytes
     image[3] ^= 0x01
     let fromB = InMemoryJournalStorage(image: image)
-    #expect(try Journal<MeterSchema>.startUp(fromB, commissioned: bench.state).recoveryReport != nil)
+    #expect(
+      try Journal<MeterSchema>.startUp(fromB, commissioned: bench.state).recoveryReport != nil)
     // Both copies damaged: refused, not a byte written.
     image[JournalLayout.headerSize + 3] ^= 0x01
     let counter = CountingJournalStorage(InMemoryJournalStorage(image: image))
