@@ -291,6 +291,11 @@ public final class Simulation {
       if runtime == nil { powerOn() }
     case .powerOffAfterFRAMBytes(let bytes):
       fram.cutPower(afterWrittenBytes: bytes)
+    case .energyChipReset:
+      if runtime != nil {
+        energyChip.powerOff()
+        energyChip.powerOn()
+      }
     case .tamper(let cover, let magnet):
       if let cover, (cover == .open) != coverOpen {
         coverOpen = cover == .open
