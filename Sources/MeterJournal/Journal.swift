@@ -10,11 +10,13 @@ public final class Journal<Schema: JournalSchema> {
   public let storage: any JournalStorage
   public let layout: JournalLayout
   /// The state as of the last committed entry.
-  public private(set) var state: Schema.State
+  // Not Sendable: one task appends, never re-entrantly, so the fields every append touches
+  // are exempt from the runtime exclusivity check (perf, issue 6).
+  @exclusivity(unchecked) public private(set) var state: Schema.State
   /// Sequence number the next record gets.
-  public private(set) var nextSequence: UInt32
+  @exclusivity(unchecked) public private(set) var nextSequence: UInt32
   /// Number of events ever logged; the event log keeps the newest `eventSlotCount`.
-  public private(set) var nextEventSequence: UInt32
+  @exclusivity(unchecked) public private(set) var nextEventSequence: UInt32
   /// What `open` found; nil for a journal just formatted.
   public private(set) var recoveryReport: RecoveryReport?
 
@@ -23,10 +25,10 @@ public final class Journal<Schema: JournalSchema> {
   /// The format generation (format version 2; nil in version 1): see `FrameSeed`.
   public let generation: UInt32?
   private let seed: UInt32
-  private var writeOffset: Int
-  private var bytesSinceCheckpoint: Int
-  private var lastCheckpointNumber: UInt32
-  private var schemaVersion: UInt16
+  @exclusivity(unchecked) private var writeOffset: Int
+  @exclusivity(unchecked) private var bytesSinceCheckpoint: Int
+  @exclusivity(unchecked) private var lastCheckpointNumber: UInt32
+  @exclusivity(unchecked) private var schemaVersion: UInt16
 
   private init(
     storage: any JournalStorage, header: JournalHeader, state: Schema.State,
@@ -112,9 +114,12 @@ public final class Journal<Schema: JournalSchema> {
   /// Commits `entry`: writes its record (and its event-log line, if it is an event), then
   /// applies it to `state`. Throws without applying it if the memory fails; calling again
   /// retries in the same place.
+  // The generic entry point checks for the meter's schema and runs a copy compiled for it:
+  // unspecialised, every append copied the state through value witnesses (perf, issue 6).
+  @_specialize(exported:true,where Schema == MeterSchema)
   public func append(_ entry: Schema.Entry) throws(JournalError) {
     var payload = ByteWriter()
-    Schema.encode(entry, after: state, into: &payload)
+    Self.encode(entry, after: &state, into: &payload)
     guard payload.count <= layout.maxRecordPayload else {
       throw .recordTooLarge(size: payload.count, limit: layout.maxRecordPayload)
     }
@@ -149,9 +154,10 @@ public final class Journal<Schema: JournalSchema> {
   /// Writes the whole state into the older checkpoint slot. `append` does this by itself
   /// every `checkpointIntervalBytes`; the service may also call it at an orderly shutdown.
   @discardableResult
+  @_specialize(exported:true,where Schema == MeterSchema)
   public func checkpoint() throws(JournalError) -> Int {
     var payload = ByteWriter()
-    Schema.encode(state, into: &payload)
+    Self.encode(&state, into: &payload)
     guard payload.count <= layout.maxCheckpointPayload else {
       throw .stateTooLarge(size: payload.count, limit: layout.maxCheckpointPayload)
     }
@@ -168,6 +174,19 @@ public final class Journal<Schema: JournalSchema> {
     schemaVersion = Schema.version
     bytesSinceCheckpoint = 0
     return bytes.count
+  }
+
+  // The state is passed `inout` to these so that the encoders borrow it: read from the class's
+  // stored property, it would be copied (every field retained and released) on every append.
+
+  private static func encode(
+    _ entry: Schema.Entry, after state: inout Schema.State, into payload: inout ByteWriter
+  ) {
+    Schema.encode(entry, after: state, into: &payload)
+  }
+
+  private static func encode(_ state: inout Schema.State, into payload: inout ByteWriter) {
+    Schema.encode(state, into: &payload)
   }
 
   private func writeEventSlot(_ event: Schema.Event, sequence: UInt32) throws(JournalError) {

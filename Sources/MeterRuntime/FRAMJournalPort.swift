@@ -42,6 +42,18 @@ public final class FRAMJournalPort: JournalPort {
   /// what the journal rebuilt: checked in debug builds, since a difference would mean that
   /// recovery after a cut reaches another state than the live one (R-D2).
   public func commit(_ entries: [JournalEntry], state: MeterState) throws(RuntimeFault) {
+    // Nothing left over from a failed commit (every second but after a memory failure): the
+    // entries go straight in, and only what a failure leaves is kept for the next commit.
+    if unwritten.isEmpty {
+      for index in entries.indices {
+        do throws(JournalError) { try journal.append(entries[index]) } catch {
+          unwritten.append(contentsOf: entries[index...])
+          throw Self.fault(error)
+        }
+      }
+      assert(journal.state == state, "the journal's replayed state differs from the meter's")
+      return
+    }
     unwritten.append(contentsOf: entries)
     var written = 0
     defer { unwritten.removeFirst(written) }
