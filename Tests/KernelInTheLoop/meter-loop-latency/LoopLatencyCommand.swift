@@ -51,6 +51,7 @@ struct LoopLatencyCommand: AsyncParsableCommand {
       eventDriven = try await bench.measureEventDriven(samples: samples)
       report.check("an over-current edge steps the loop at once and opens the relay") {
         "\(eventDriven.count) trips, each journaled and the contact open"
+          + (bench.tracesI2C ? "; on the kernel's clock: status read, FRAM commit, then coil" : "")
       }
     } catch {
       report.check("an over-current edge steps the loop at once and opens the relay") {
@@ -72,6 +73,9 @@ struct LoopLatencyCommand: AsyncParsableCommand {
           + "max \(sorted.last! / 1000) µs); 1 s polling: mean \(polledMean / 1000) µs over "
           + "\(polled.count) phases (\(polled.map { "\($0 / 1000)" }.joined(separator: ", ")) µs); "
           + "ratio \(polledMean / max(median, 1))")
+      if let order = bench.firstTripOrder {
+        report.note("first trip on the kernel's clock from the edge: \(order)")
+      }
       report.check("the event-driven loop beats the 1 s polling loop") {
         try expect(median < polledMean, "event \(median) ns vs polling \(polledMean) ns")
         return "\(median / 1000) µs vs \(polledMean / 1000) µs"
@@ -102,6 +106,11 @@ final class LoopBench {
   let closeCoil: LinuxOutputLine
   let feedback: LinuxInputLine
   let relayClock: ObservingClock
+  /// Whether the bus is a kernel I2C adapter (hid-cp2112), whose transfers the kernel's
+  /// `i2c_write` tracepoint stamps: then each trip's order is checked on the kernel's clock.
+  let tracesI2C: Bool
+  /// The first trip's I2C traffic and coil write, as offsets from the edge.
+  private(set) var firstTripOrder: String?
 
   init(chip: LinuxGPIOChip, i2c: String, rig: GPIOSimRig, lines: RigLines) throws {
     self.chip = chip
@@ -118,6 +127,8 @@ final class LoopBench {
     closeCoil = try chip.outputLine(lines.closeCoil, initial: .low)
     feedback = try chip.inputLine(lines.relayFeedback, bias: .pullUp)
     relayClock = ObservingClock(rig: rig, coils: [lines.openCoil, lines.closeCoil])
+    let node = i2c.split(separator: "/").last.map(String.init) ?? i2c
+    tracesI2C = access("/sys/class/i2c-dev/\(node)", F_OK) == 0
   }
 
   func release() {
@@ -179,11 +190,48 @@ final class LoopBench {
     try expect(try feedback.level() == .high, "the relay's contact did not open")
   }
 
-  /// The first OPEN coil rise after `edge`, from the trace of this sample.
+  static let i2cWriteEvent = "\(GPIOSimRig.tracing)/events/i2c/i2c_write/enable"
+
+  /// Starts this sample's trace: the coil writes, and the I2C messages on a kernel adapter.
+  func startTrace() throws {
+    if tracesI2C { try writeAttribute(Self.i2cWriteEvent, "1") }
+    try rig.startCoilTimestamps(lines.openCoil)
+  }
+
+  /// The first OPEN coil rise after `edge`, from the trace of this sample, as latency. On a
+  /// kernel adapter also the order R-D1 requires, on the kernel's clock: the ADE7953's status
+  /// read (a write of its register address to 0x38) after the edge, then the journal's writes
+  /// to the FRAM (0x50), all before the coil rises.
   func coilRise(after edge: UInt64) throws -> UInt64 {
     let rises = try rig.coilRiseTimestamps(lines.openCoil)
     guard let rise = rises.first else { throw TestFailure("no OPEN coil rise traced") }
     try expect(rise > edge, "the OPEN coil rose at \(rise) ns, before the edge at \(edge) ns")
+    if tracesI2C {
+      try writeAttribute(Self.i2cWriteEvent, "0")
+      // Trace stamps are whole microseconds: compare from the edge's microsecond.
+      let from = edge / 1000 * 1000
+      let writes = try readTextFile("\(GPIOSimRig.tracing)/trace").split(separator: "\n")
+        .compactMap(TracedI2CWrite.init)
+        .filter { (from...rise).contains($0.timestampNanoseconds) }
+      let ade = writes.filter { $0.address == Int(ADE7953.defaultAddress) }
+      let fram = writes.filter { $0.address == Int(MB85RC256V.defaultAddress) }
+      guard let status = ade.first, let firstCommit = fram.first, let lastCommit = fram.last else {
+        throw TestFailure(
+          "between the edge and the coil the trace has \(ade.count) ADE7953 and \(fram.count) FRAM writes"
+        )
+      }
+      try expect(
+        status.timestampNanoseconds <= firstCommit.timestampNanoseconds,
+        "the journal wrote to the FRAM before the ADE7953's status was read")
+      if firstTripOrder == nil {
+        func offset(_ nanoseconds: UInt64) -> String { "+\((nanoseconds - from) / 1000) µs" }
+        firstTripOrder =
+          "first ADE7953 message \(offset(status.timestampNanoseconds)), \(ade.count) to the "
+          + "ADE7953 in all; FRAM journal writes \(offset(firstCommit.timestampNanoseconds))"
+          + "…\(offset(lastCommit.timestampNanoseconds)) (\(fram.count) messages); OPEN coil "
+          + "\(offset(rise))"
+      }
+    }
     return rise - edge
   }
 
@@ -199,7 +247,7 @@ final class LoopBench {
     var latencies: [UInt64] = []
     for _ in 0..<samples {
       let (runtime, journal) = try startLoop(irq: irq)
-      try rig.startCoilTimestamps(lines.openCoil)
+      try startTrace()
       // The chip's edge, from another task while the loop waits (on a one-CPU guest the
       // cooperative pool has a single thread: the loop must not block it).
       let injection = Task.detached {
@@ -232,7 +280,7 @@ final class LoopBench {
     for phase in phasesMilliseconds {
       let (runtime, journal) = try startLoop(irq: irq)
       _ = try irq.pendingEdges()
-      try rig.startCoilTimestamps(lines.openCoil)
+      try startTrace()
       let tick = clock.nowNanoseconds
       clock.sleep(nanoseconds: phase * 1_000_000)
       try rig.driveIRQ(low: true)

@@ -105,14 +105,38 @@ public struct TracedGPIOWrite {
       event + 3 < fields.count, fields[event + 2] == "set",
       let gpio = Int(fields[event + 1])
     else { return nil }
-    let stamp = fields[event - 1].dropLast().split(separator: ".")
-    guard stamp.count == 2, stamp[1].count == 6, let seconds = UInt64(stamp[0]),
-      let microseconds = UInt64(stamp[1])
-    else { return nil }
-    timestampNanoseconds = seconds * 1_000_000_000 + microseconds * 1000
+    guard let stamp = traceTimestampNanoseconds(fields[event - 1]) else { return nil }
+    timestampNanoseconds = stamp
     self.gpio = gpio
     high = fields[event + 3] == "1"
   }
+}
+
+/// One I2C write message in the kernel's trace (the I2C core's `i2c_write` tracepoint, fired as
+/// each message goes to the adapter): `… 12.345678: i2c_write: i2c-0 #0 a=050 f=0000 l=4 […]`.
+public struct TracedI2CWrite {
+  public let timestampNanoseconds: UInt64
+  public let address: Int
+
+  public init?(_ line: Substring) {
+    let fields = line.split(separator: " ")
+    guard let event = fields.firstIndex(of: "i2c_write:"), event >= 1, event + 3 < fields.count,
+      fields[event + 3].hasPrefix("a="),
+      let address = Int(fields[event + 3].dropFirst(2), radix: 16),
+      let stamp = traceTimestampNanoseconds(fields[event - 1])
+    else { return nil }
+    timestampNanoseconds = stamp
+    self.address = address
+  }
+}
+
+/// A trace line's timestamp field, `12.345678:`, in nanoseconds (the trace prints microseconds).
+public func traceTimestampNanoseconds(_ field: Substring) -> UInt64? {
+  let stamp = field.dropLast().split(separator: ".")
+  guard stamp.count == 2, stamp[1].count == 6, let seconds = UInt64(stamp[0]),
+    let microseconds = UInt64(stamp[1])
+  else { return nil }
+  return seconds * 1_000_000_000 + microseconds * 1000
 }
 
 /// The bench rig (Hardware/bench-rig.md): an injector output pulls the IRQ line low through a
