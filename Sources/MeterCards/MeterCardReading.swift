@@ -1,12 +1,15 @@
 import MeterCore
 
 /// What the meter does with a card it has read: MeterCore's `CardPresentation` (purchases,
-/// settings, tariff, clear-tamper, relay-test, inspection), or the utility key (with its
-/// version) to trust from now on, which the service keeps outside the billing core. A refused card carries the detailed problem for
-/// the API and the journal; MeterCore gets its `CardRefusal` reason (R-C6).
+/// settings, tariff, clear-tamper, relay-test, inspection), or a key card's change (R-C2): the
+/// utility key (with its version) to trust from now on, or the version of the meter's own key
+/// to sign with; the runtime hands these to MeterCore, which keeps them in the meter's state
+/// (journaled). A refused card carries the detailed problem for the API and the journal;
+/// MeterCore gets its `CardRefusal` reason (R-C6).
 public enum MeterCardAction: Hashable, Sendable {
   case core(CardPresentation)
   case installUtilityKey(RecordVerifyingKey)
+  case rotateMeterKey(version: UInt8)
 }
 
 /// The meter's card step (R-C1, R-C2, R-C6) as one pure function: everything on the card is
@@ -48,7 +51,7 @@ public enum MeterCardReading {
     case (.settings, .settings):
       let body = try record.verified(as: SettingsRecordBody.self, by: key, checker: checker)
       try check(body.meter, body.validity)
-      return .core(.settings(.patch(body.patch)))
+      return .core(.settings(.patch(body.patch), sequence: body.sequence))
     case (.settings, .tariffSet):
       let body = try record.verified(as: TariffSetRecord.self, by: key, checker: checker)
       try check(body.meter, body.validity)
@@ -73,6 +76,10 @@ public enum MeterCardReading {
         throw .retiredKey(version: body.utilityKey.version, current: key.version)
       }
       return .installUtilityKey(body.utilityKey)
+    case (.key, .meterKeyRotation):
+      let body = try record.verified(as: MeterKeyRotationRecord.self, by: key, checker: checker)
+      try check(body.meter, body.validity)
+      return .rotateMeterKey(version: body.version)
     default:
       throw .unexpectedRecordKind(expected: header.kind.recordKind, found: record.kind)
     }

@@ -227,6 +227,40 @@ public struct InspectionRequestRecord: RecordBody {
   }
 }
 
+/// Tells one meter to sign its write-backs from now on with its own key of `version` (R-C1 key
+/// card, R-C2: rotating the meter's key). The meter must hold that version (else
+/// `unknown_key`) and it must be newer than the one in use (else `retired_key`), so the card
+/// cannot roll a meter back. Signed by the utility; `vend` must have the new version's public
+/// key before issuing it, to read the write-backs that follow.
+public struct MeterKeyRotationRecord: RecordBody {
+  public static let kind = RecordKind.meterKeyRotation
+
+  public var meter: MeterID
+  public var version: UInt8
+  public var validity: CommandValidity
+
+  public init(meter: MeterID, version: UInt8, validity: CommandValidity) {
+    self.meter = meter
+    self.version = version
+    self.validity = validity
+  }
+
+  public func encode(into writer: inout ByteWriter) {
+    writer.appendMeter(meter)
+    writer.appendVarint(UInt64(version))
+    validity.encode(into: &writer)
+  }
+
+  public static func decode(
+    from reader: inout ByteReader
+  ) throws(CardProblem) -> MeterKeyRotationRecord {
+    let meter = try reader.readMeter()
+    let version: UInt8 = try reader.readVarint("key version", in: RecordSigningKey.versions)
+    return MeterKeyRotationRecord(
+      meter: meter, version: version, validity: try CommandValidity.decode(from: &reader))
+  }
+}
+
 /// Installs or rotates the utility's public key in one meter (R-C1 key card, R-C2). The meter
 /// accepts it only if it is signed by the key it currently trusts and names a newer key
 /// version, so an old key card cannot roll a meter back to a retired key. From then on records

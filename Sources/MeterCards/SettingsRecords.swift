@@ -3,7 +3,12 @@ import MeterCore
 /// Configuration changes for a meter (R-C1 settings card, SPEC §4: "changeable by a signed
 /// settings record"): `meterd.toml` keys and their text values, applied by MeterCore as one
 /// validated whole. Signed by the utility; `meter` nil means any meter (a fleet-wide change).
-/// Its validity window bounds how long a lost settings card can be replayed.
+/// Its validity window bounds how long a lost settings card can be used, and its settings
+/// sequence (1...) that it is used once and never after a newer one: a meter applies a
+/// settings record only if its sequence is above the last one it applied, so an older record
+/// replayed inside its window is refused (`replayed`) and changes nothing. `vend` numbers the
+/// settings records of each meter in order; a fleet-wide record needs a number above every
+/// target meter's last.
 public struct SettingsRecordBody: RecordBody {
   public static let kind = RecordKind.settings
   public static let maximumChanges = 32
@@ -12,17 +17,21 @@ public struct SettingsRecordBody: RecordBody {
 
   public var meter: MeterID?
   public var validity: CommandValidity
+  /// The settings sequence (1...UInt32.max).
+  public var sequence: UInt32
   public var patch: SettingsPatch
 
-  public init(meter: MeterID?, validity: CommandValidity, patch: SettingsPatch) {
+  public init(meter: MeterID?, validity: CommandValidity, sequence: UInt32, patch: SettingsPatch) {
     self.meter = meter
     self.validity = validity
+    self.sequence = sequence
     self.patch = patch
   }
 
   public func encode(into writer: inout ByteWriter) {
     writer.appendVarint(meter?.rawValue ?? 0)
     validity.encode(into: &writer)
+    writer.appendVarint(UInt64(sequence))
     writer.appendVarint(UInt64(patch.changes.count))
     for change in patch.changes {
       writer.appendText(change.key)
@@ -33,6 +42,7 @@ public struct SettingsRecordBody: RecordBody {
   public static func decode(from reader: inout ByteReader) throws(CardProblem) -> Self {
     let meter = try reader.readMeterOrAny()
     let validity = try CommandValidity.decode(from: &reader)
+    let sequence: UInt32 = try reader.readVarint("settings sequence", in: 1...UInt32.max)
     let count = try reader.readCount("change count", max: maximumChanges)
     var changes: [SettingsPatch.Change] = []
     for _ in 0..<count {
@@ -40,7 +50,8 @@ public struct SettingsRecordBody: RecordBody {
       let value = try reader.readText("settings value", maximumLength: maximumValueLength)
       changes.append(SettingsPatch.Change(key: key, value: value))
     }
-    return SettingsRecordBody(meter: meter, validity: validity, patch: SettingsPatch(changes))
+    return SettingsRecordBody(
+      meter: meter, validity: validity, sequence: sequence, patch: SettingsPatch(changes))
   }
 }
 

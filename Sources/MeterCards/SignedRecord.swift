@@ -13,6 +13,7 @@ public enum RecordKind: UInt8, CaseIterable, Hashable, Sendable, CustomStringCon
   case writeBack = 8
   case inspectionData = 9
   case purchaseCancellation = 10
+  case meterKeyRotation = 11
 
   /// Who signs this kind (R-C2): the utility for everything going to a meter, the meter for
   /// what it writes back.
@@ -28,7 +29,9 @@ public enum RecordKind: UInt8, CaseIterable, Hashable, Sendable, CustomStringCon
   /// Upper bound on the body, checked before anything is read or allocated.
   public var maximumBodyLength: Int {
     switch self {
-    case .purchase, .purchaseCancellation, .clearTamper, .relayTest, .inspectionRequest: 64
+    case .purchase, .purchaseCancellation, .clearTamper, .relayTest, .inspectionRequest,
+      .meterKeyRotation:
+      64
     case .keyInstallation: 96
     case .settings, .writeBack: 512
     case .tariffSet: 1024
@@ -48,6 +51,7 @@ public enum RecordKind: UInt8, CaseIterable, Hashable, Sendable, CustomStringCon
     case .writeBack: "write-back"
     case .inspectionData: "inspection data"
     case .purchaseCancellation: "purchase cancellation"
+    case .meterKeyRotation: "meter key rotation"
     }
   }
 
@@ -239,6 +243,36 @@ public struct RecordVerifyingKey: Hashable, Sendable {
     rawRepresentation = raw
     self.version = version
   }
+
+  /// The key a meter's state holds (installed by a key card, R-C2); nil if its bytes are not
+  /// an Ed25519 public key.
+  public init?(_ key: UtilityKey) {
+    self.init(rawRepresentation: key.rawRepresentation, version: key.version)
+  }
+
+  /// The form MeterCore keeps in the meter's state.
+  public var utilityKey: UtilityKey {
+    UtilityKey(rawRepresentation: rawRepresentation, version: version)!
+  }
+}
+
+/// The meter's own signing keys by version (R-C2). Write-backs and inspection data are signed
+/// with the version the meter's state names (`MeterKeys.meterVersion`, 1 at commissioning); a
+/// key card (`MeterKeyRotationRecord`) moves it to a newer version the meter holds.
+public struct MeterKeyring: Sendable {
+  private let keys: [UInt8: RecordSigningKey]
+
+  /// The keys, one per version (a later key of the same version replaces an earlier one).
+  public init(_ keys: [RecordSigningKey]) {
+    var byVersion: [UInt8: RecordSigningKey] = [:]
+    for key in keys { byVersion[key.version] = key }
+    self.keys = byVersion
+  }
+
+  public func key(version: UInt8) -> RecordSigningKey? { keys[version] }
+
+  /// The versions held, oldest first.
+  public var versions: [UInt8] { keys.keys.sorted() }
 }
 
 /// Checks a record's signature. The real check is `Ed25519Checker`; the model checker wraps it

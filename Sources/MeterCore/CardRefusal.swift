@@ -3,6 +3,8 @@
 public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible {
   case wrongMeter = 1
   case badSignature = 2
+  /// A purchase already applied (acknowledged, not applied again), or a settings record
+  /// whose settings sequence is not newer than the last one applied.
   case replayed = 3
   case outOfSequence = 4
   case unknownFormat = 5

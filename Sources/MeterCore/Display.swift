@@ -18,6 +18,8 @@ public enum DisplayPage: Hashable, Sendable {
   case message(CardRefusal)
   case inspection
   case settingsApplied
+  /// A key card installed a utility key or rotated the meter's own key (R-C2).
+  case keyInstalled
   case tamperCleared
   case relayTest
 
@@ -177,6 +179,9 @@ extension Meter {
       return DisplayLines("Inspection", "Data collected")
     case .settingsApplied:
       return DisplayLines("Settings", "Applied")
+    case .keyInstalled:
+      return DisplayLines(
+        "Key installed", "U v\(state.keys.utilityVersion)  M v\(state.keys.meterVersion)")
     case .tamperCleared:
       return DisplayLines("Tamper cleared", "")
     case .relayTest:

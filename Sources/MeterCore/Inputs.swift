@@ -116,7 +116,8 @@ public enum RemoteCommand: Hashable, Sendable {
   /// Remote sale: purchases applied as from a card; supply is restored only if credit becomes
   /// positive.
   case purchases([Purchase])
-  indirect case settings(SettingsRecord)
+  /// A settings or tariff record; `sequence` as for a settings card (`CardPresentation`).
+  indirect case settings(SettingsRecord, sequence: UInt32? = nil)
   case openRelay
   case closeRelay
   case clearTamper

@@ -370,8 +370,8 @@ public struct Meter: Sendable {
     case .purchases(let purchases):
       output.card = applyPurchases(
         purchases, at: now, restore: .byCredit, supply: &supply, output: &output)
-    case .settings(let settings):
-      output.card = applySettings(settings, at: now, output: &output)
+    case .settings(let settings, let sequence):
+      output.card = applySettings(settings, sequence: sequence, at: now, output: &output)
     case .openRelay:
       supply.reasons.insert(.remote)
     case .closeRelay:

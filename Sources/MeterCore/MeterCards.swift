@@ -24,9 +24,26 @@ extension Meter {
     case .inspection:
       output.card = CardOutcome(refusal: nil, accepted: true)
       show(.inspection, at: now)
-    case .settings(let settings):
-      output.card = applySettings(settings, at: now, output: &output)
+    case .settings(let settings, let sequence):
+      output.card = applySettings(settings, sequence: sequence, at: now, output: &output)
       if output.card?.accepted != true { return false }
+    case .utilityKey(let key):
+      // R-C2: no rollback, no re-installation.
+      guard key.version > state.keys.utilityVersion else {
+        refuse(.retiredKey, at: now, output: &output)
+        return false
+      }
+      record(.utilityKeyInstalled(key, at: now), into: &output)
+      output.card = CardOutcome(refusal: nil, accepted: true)
+      show(.keyInstalled, at: now)
+    case .meterKeyVersion(let version):
+      guard version > state.keys.meterVersion else {
+        refuse(.retiredKey, at: now, output: &output)
+        return false
+      }
+      record(.meterKeyRotated(version: version, at: now), into: &output)
+      output.card = CardOutcome(refusal: nil, accepted: true)
+      show(.keyInstalled, at: now)
     case .clearTamper:
       clearTamper(at: now, supply: &supply, output: &output)
       output.card = CardOutcome(refusal: nil, accepted: true)
@@ -122,10 +139,16 @@ extension Meter {
       alreadyApplied: sequencing.alreadyApplied, waiting: waiting)
   }
 
-  /// Validates and installs a settings record; an invalid one changes nothing.
+  /// Validates and installs a settings record; an invalid one changes nothing, and so does one
+  /// whose settings sequence is not newer than the last applied (a replay, R-C6).
   mutating func applySettings(
-    _ settings: SettingsRecord, at now: Timestamp, output: inout MeterOutput
+    _ settings: SettingsRecord, sequence: UInt32? = nil, at now: Timestamp,
+    output: inout MeterOutput
   ) -> CardOutcome {
+    if let sequence, sequence <= state.lastSettingsSequence {
+      refuse(.replayed, at: now, output: &output)
+      return CardOutcome(refusal: .replayed, accepted: false)
+    }
     do throws(ConfigurationError) {
       switch settings {
       case .configuration(let configuration):
@@ -144,6 +167,9 @@ extension Meter {
       refuse(.invalidSettings, at: now, output: &output)
       return CardOutcome(refusal: .invalidSettings, accepted: false, settingsError: error)
     }
+    // After the configuration: a cut between the two leaves the record applicable again,
+    // which re-applies the same values.
+    if let sequence { record(.settingsSequence(sequence, at: now), into: &output) }
     show(.settingsApplied, at: now)
     return CardOutcome(refusal: nil, accepted: true)
   }

@@ -13,6 +13,12 @@ public struct MeterState: Hashable, Sendable {
   public var events: EventLog
   /// R-P12: the last interval was charged without a valid clock.
   public var clockInvalid: Bool
+  /// The utility key a key card installed and the meter's own key version (R-C2).
+  public var keys: MeterKeys
+  /// The settings sequence of the last settings record applied (0: none yet). A settings
+  /// record is applied only if its sequence is newer, so an older one replayed inside its
+  /// validity window changes nothing (R-C6 `replayed`).
+  public var lastSettingsSequence: UInt32
 
   /// A newly commissioned meter: no credit, so the relay is held open until the first
   /// purchase (R-P4).
@@ -25,12 +31,14 @@ public struct MeterState: Hashable, Sendable {
     supply = SupplyControl(reasons: .creditExhausted)
     events = EventLog()
     clockInvalid = false
+    keys = MeterKeys()
+    lastSettingsSequence = 0
   }
 
   public init(
     configuration: MeterConfiguration, activeTariff: TariffSet, passiveTariff: TariffSet?,
     ledger: Ledger, registers: EnergyRegisters, supply: SupplyControl, events: EventLog,
-    clockInvalid: Bool
+    clockInvalid: Bool, keys: MeterKeys = MeterKeys(), lastSettingsSequence: UInt32 = 0
   ) {
     self.configuration = configuration
     self.activeTariff = activeTariff
@@ -40,6 +48,8 @@ public struct MeterState: Hashable, Sendable {
     self.supply = supply
     self.events = events
     self.clockInvalid = clockInvalid
+    self.keys = keys
+    self.lastSettingsSequence = lastSettingsSequence
   }
 
   /// R-P1
@@ -91,6 +101,12 @@ public struct MeterState: Hashable, Sendable {
         passiveTariff = tariff
       }
       cache = TariffCache()
+    case .utilityKeyInstalled(let key, _):
+      keys.utility = key
+    case .meterKeyRotated(let version, _):
+      keys.meterVersion = version
+    case .settingsSequence(let sequence, _):
+      lastSettingsSequence = sequence
     }
   }
 
@@ -116,6 +132,13 @@ public enum JournalEntry: Hashable, Sendable {
   indirect case configuration(MeterConfiguration, at: Timestamp)
   /// A validated tariff set: active at once if its activation time has come, else passive.
   indirect case tariffInstalled(TariffSet, at: Timestamp)
+  /// A key card installed a newer utility key (R-C2): records are verified with it from now.
+  case utilityKeyInstalled(UtilityKey, at: Timestamp)
+  /// A key card rotated the meter's own write-back key to a newer version (R-C2).
+  case meterKeyRotated(version: UInt8, at: Timestamp)
+  /// A settings record with this settings sequence was applied (journaled after its
+  /// configuration entry): older and equal ones are refused from now on.
+  case settingsSequence(UInt32, at: Timestamp)
 }
 
 /// One accumulation interval as committed (R-D2: the frequent record, kept small):

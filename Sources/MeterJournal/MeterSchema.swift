@@ -4,9 +4,11 @@ import MeterCore
 /// `MeterEvent` log lines, in a compact, versioned binary encoding.
 ///
 /// Version 2 (version 1 had 13 event kinds; 2 adds `powerDown` and `powerUp`, so a state
-/// carries 15 event counters). Version 1 checkpoints, records and event lines are still read:
-/// their counters are padded with zeros for the newer kinds. Integers are LEB128 varints (signed ones zig-zag), so small values take one
-/// byte. Records are deltas against the state before them: an interval that follows the last
+/// carries 15 event counters; and the key cards' keys and the settings sequence, R-C2/R-C6:
+/// three record tags and two state fields at the end of a checkpoint). Version 1 checkpoints,
+/// records and event lines are still read: their counters are padded with zeros for the newer
+/// kinds, their keys are the commissioned ones and their settings sequence 0. Integers are
+/// LEB128 varints (signed ones zig-zag), so small values take one byte. Records are deltas against the state before them: an interval that follows the last
 /// one and lasts the usual second costs a tag byte and its energy (R-D2: the frequent record
 /// stays small). Decoding checks every count and enum, validates configurations and tariffs
 /// as the core does, and refuses what does not fit with an error, never a trap (R-D3).
@@ -33,6 +35,8 @@ public enum MeterSchema: JournalSchema {
   enum Tag: UInt8 {
     case interval = 1
     case purchase, supply, event, tamperCleared, configuration, tariffInstalled
+    // Version 2 (R-C2 key cards, R-C6 settings sequence).
+    case utilityKeyInstalled, meterKeyRotated, settingsSequence
   }
 
   /// Low-nibble flags of an interval's tag byte.
@@ -57,6 +61,8 @@ public enum MeterSchema: JournalSchema {
     writer.append(state.supply)
     writer.append(state.events)
     writer.append(state.clockInvalid)
+    writer.append(state.keys)
+    writer.appendVarint(UInt64(state.lastSettingsSequence))
   }
 
   public static func decodeState(from reader: inout ByteReader, version: UInt16)
@@ -69,7 +75,10 @@ public enum MeterSchema: JournalSchema {
       configuration: configuration, activeTariff: active, passiveTariff: passive,
       ledger: try reader.readLedger(), registers: try reader.readRegisters(),
       supply: try reader.readSupply(), events: try reader.readEvents(version: version),
-      clockInvalid: try reader.readBool())
+      clockInvalid: try reader.readBool(),
+      // Version 1 had no key cards and no settings sequence (R-C2, R-C6).
+      keys: version >= 2 ? try reader.readKeys() : MeterKeys(),
+      lastSettingsSequence: version >= 2 ? try reader.readVarint(as: UInt32.self) : 0)
   }
 
   // MARK: Entries
@@ -125,6 +134,18 @@ public enum MeterSchema: JournalSchema {
       writer.append(Tag.tariffInstalled.rawValue << 4)
       writer.append(tariff)
       writer.append(time, relativeTo: reference)
+    case .utilityKeyInstalled(let key, let time):
+      writer.append(Tag.utilityKeyInstalled.rawValue << 4)
+      writer.append(key)
+      writer.append(time, relativeTo: reference)
+    case .meterKeyRotated(let version, let time):
+      writer.append(Tag.meterKeyRotated.rawValue << 4)
+      writer.appendVarint(UInt64(version))
+      writer.append(time, relativeTo: reference)
+    case .settingsSequence(let sequence, let time):
+      writer.append(Tag.settingsSequence.rawValue << 4)
+      writer.appendVarint(UInt64(sequence))
+      writer.append(time, relativeTo: reference)
     }
   }
 
@@ -177,8 +198,33 @@ public enum MeterSchema: JournalSchema {
     case .tariffInstalled:
       return .tariffInstalled(
         try reader.readTariff(), at: try reader.readTimestamp(relativeTo: reference))
+    case .utilityKeyInstalled, .meterKeyRotated, .settingsSequence:
+      // Version 1 had no such records: one there is damage, not an entry.
+      guard version >= 2 else {
+        throw .invalid("journal entry tag \(tagByte >> 4) in schema version \(version)")
+      }
+      return try decodeKeyEntry(
+        Tag(rawValue: tagByte >> 4)!, from: &reader, reference: reference)
     case nil:
       throw .invalid("unknown journal entry tag \(tagByte >> 4)")
+    }
+  }
+
+  /// The version 2 records of key cards and the settings sequence (R-C2, R-C6).
+  static func decodeKeyEntry(
+    _ tag: Tag, from reader: inout ByteReader, reference: Timestamp
+  ) throws(ByteDecodingError) -> JournalEntry {
+    switch tag {
+    case .utilityKeyInstalled:
+      return .utilityKeyInstalled(
+        try reader.readUtilityKey(), at: try reader.readTimestamp(relativeTo: reference))
+    case .meterKeyRotated:
+      return .meterKeyRotated(
+        version: try reader.readKeyVersion(), at: try reader.readTimestamp(relativeTo: reference))
+    default:
+      return .settingsSequence(
+        try reader.readVarint(as: UInt32.self),
+        at: try reader.readTimestamp(relativeTo: reference))
     }
   }
 
@@ -578,5 +624,45 @@ extension ByteReader {
       let kind = MeterEventKind(rawValue: raw)
     else { throw .invalid("event kind \(raw) in schema version \(version)") }
     return kind
+  }
+}
+
+// MARK: - Keys (R-C2), version 2
+
+extension ByteWriter {
+  /// installed (1) [| utility key version (varint) | key (32)] | meter key version (varint)
+  mutating func append(_ keys: MeterKeys) {
+    append(keys.utility != nil)
+    if let utility = keys.utility { append(utility) }
+    appendVarint(UInt64(keys.meterVersion))
+  }
+
+  /// version (varint) | key (32)
+  mutating func append(_ key: UtilityKey) {
+    appendVarint(UInt64(key.version))
+    append(contentsOf: key.rawRepresentation)
+  }
+}
+
+extension ByteReader {
+  mutating func readKeys() throws(ByteDecodingError) -> MeterKeys {
+    let utility = try readBool() ? try readUtilityKey() : nil
+    return MeterKeys(utility: utility, meterVersion: try readKeyVersion())
+  }
+
+  mutating func readUtilityKey() throws(ByteDecodingError) -> UtilityKey {
+    let version = try readKeyVersion()
+    guard
+      let key = UtilityKey(
+        rawRepresentation: try readBytes(UtilityKey.length), version: version)
+    else { throw .invalid("utility key") }
+    return key
+  }
+
+  /// A key version: 1...255.
+  mutating func readKeyVersion() throws(ByteDecodingError) -> UInt8 {
+    let version = try readVarint(as: UInt8.self)
+    guard version >= 1 else { throw .invalid("key version 0") }
+    return version
   }
 }

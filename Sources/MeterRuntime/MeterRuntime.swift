@@ -198,7 +198,7 @@ public final class MeterRuntime {
     let present = try ports.cards.poll()
     if present && !cardOnReader {
       cardOnReader = true
-      let presentation = try ports.cards.read(at: now)
+      let presentation = try ports.cards.read(at: now, state: meter.state)
       try run(.card(presentation), at: now)
       if let outcome = output.card, let writeBack = outcome.writeBack {
         let completed = try ports.cards.write(

@@ -99,9 +99,10 @@ public protocol CardPort: AnyObject {
   /// Looks for a card in the field; true when one answered.
   func poll() throws(RuntimeFault) -> Bool
   /// Reads the card just found at the step's time `now` (a staff card's validity window is
-  /// checked against it). A card that cannot be read or verified comes back as `.refused` with
-  /// the reason (R-C6); it never throws for a bad card.
-  func read(at now: Timestamp) throws(RuntimeFault) -> CardPresentation
+  /// checked against it), with the keys `state` names (R-C2: the utility key a key card
+  /// installed). A card that cannot be read or verified comes back as `.refused` with the
+  /// reason (R-C6); it never throws for a bad card.
+  func read(at now: Timestamp, state: MeterState) throws(RuntimeFault) -> CardPresentation
   /// Signs and writes the write-back and acknowledges purchases; false when the card left
   /// before the write completed (the double buffer keeps the previous record, R-C5). `state`
   /// is the meter's state after the presentation, and `journal` holds its event log, for what

@@ -10,16 +10,20 @@ import MeterDrivers
 /// write leaves the previous write-back valid (R-C5). On an inspection card it writes the
 /// inspection record over both slots instead (R-C1).
 ///
-/// A key card is refused as `wrong_card_kind`: installing a utility key must outlive a restart,
-/// and the runtime has no durable place for the trusted key yet (the core does not hold it).
+/// Key cards (R-C2) go to the core, which journals them into the meter's state: records are
+/// verified with the utility key the state holds (the commissioned `utilityKey` until a key
+/// card installs a newer one), and write-backs signed with the meter's own key of the version
+/// the state names (from `meterKeys`; a rotation card naming a version the meter does not hold
+/// is refused as `unknown_key`).
 ///
 /// MIFARE Classic sectors are opened with the key `mifareKeys` gives; the keys are defence in
 /// depth only, the signatures are what the meter trusts.
 public final class SignedCardPort: CardPort {
   private let reader: any CardReader
   private let meter: MeterID
-  private let utilityKey: RecordVerifyingKey
-  private let meterKey: RecordSigningKey
+  /// The utility key the meter was commissioned with (version 1).
+  private let commissionedUtilityKey: RecordVerifyingKey
+  private let meterKeys: MeterKeyring
   private let mifareKeys: MifareKeyProvider
   private var present = false
   private var session: Session?
@@ -39,14 +43,33 @@ public final class SignedCardPort: CardPort {
 
   public init(
     reader: any CardReader, meter: MeterID, utilityKey: RecordVerifyingKey,
-    meterKey: RecordSigningKey,
+    meterKeys: MeterKeyring,
     mifareKeys: @escaping MifareKeyProvider = { _ in .transport }
   ) {
     self.reader = reader
     self.meter = meter
-    self.utilityKey = utilityKey
-    self.meterKey = meterKey
+    commissionedUtilityKey = utilityKey
+    self.meterKeys = meterKeys
     self.mifareKeys = mifareKeys
+  }
+
+  /// A meter holding one key of its own.
+  public convenience init(
+    reader: any CardReader, meter: MeterID, utilityKey: RecordVerifyingKey,
+    meterKey: RecordSigningKey,
+    mifareKeys: @escaping MifareKeyProvider = { _ in .transport }
+  ) {
+    self.init(
+      reader: reader, meter: meter, utilityKey: utilityKey, meterKeys: MeterKeyring([meterKey]),
+      mifareKeys: mifareKeys)
+  }
+
+  /// The utility key `state` trusts: the one a key card installed, else the commissioned one.
+  /// nil if the state's key is not an Ed25519 key (never installed so: the card layer decoded
+  /// it); the meter then accepts no signed card rather than fall back to an older key.
+  func utilityKey(for state: MeterState) -> RecordVerifyingKey? {
+    guard let installed = state.keys.utility else { return commissionedUtilityKey }
+    return RecordVerifyingKey(installed)
   }
 
   public func poll() throws(RuntimeFault) -> Bool {
@@ -72,8 +95,11 @@ public final class SignedCardPort: CardPort {
 
   private var pendingIdentity: CardIdentity?
 
-  public func read(at now: Timestamp) throws(RuntimeFault) -> CardPresentation {
+  public func read(at now: Timestamp, state: MeterState) throws(RuntimeFault)
+    -> CardPresentation
+  {
     guard let identity = pendingIdentity else { return .refused(.removedMidRead) }
+    guard let utilityKey = utilityKey(for: state) else { return .refused(.unknownKey) }
     let technology: CardTechnology
     switch identity.type {
     case .mifareClassic1K: technology = .mifareClassic1K
@@ -108,15 +134,23 @@ public final class SignedCardPort: CardPort {
     case .core(let presentation):
       session = Session(
         identity: identity, layout: layout, commitBlocks: readout.commitBlocks,
-        inspector: presentation == .inspection ? inspector(of: readout) : nil)
+        inspector: presentation == .inspection
+          ? inspector(of: readout, utilityKey: utilityKey) : nil)
       return presentation
-    case .installUtilityKey:
-      return .refused(.wrongCardKind)
+    case .installUtilityKey(let key):
+      session = Session(
+        identity: identity, layout: layout, commitBlocks: readout.commitBlocks, inspector: nil)
+      return .utilityKey(key.utilityKey)
+    case .rotateMeterKey(let version):
+      guard meterKeys.key(version: version) != nil else { return .refused(.unknownKey) }
+      session = Session(
+        identity: identity, layout: layout, commitBlocks: readout.commitBlocks, inspector: nil)
+      return .meterKeyVersion(version)
     }
   }
 
   /// The inspector an accepted inspection card names; its one record was verified by `action`.
-  private func inspector(of readout: CardReadout) -> UInt32? {
+  private func inspector(of readout: CardReadout, utilityKey: RecordVerifyingKey) -> UInt32? {
     try? readout.records.first?.verified(as: InspectionRequestRecord.self, by: utilityKey)
       .inspector
   }
@@ -125,6 +159,12 @@ public final class SignedCardPort: CardPort {
     _ writeBack: WriteBack, state: MeterState, outcome: CardOutcome, journal: any JournalPort
   ) throws(RuntimeFault) -> Bool {
     guard let session else { return false }
+    // The version the state names: after a rotation card, the new one (R-C2).
+    guard let meterKey = meterKeys.key(version: state.keys.meterVersion) else {
+      throw .device(
+        "the meter's own key version \(state.keys.meterVersion) is not installed (held: \(meterKeys.versions))"
+      )
+    }
     // A slot that cannot hold every latest event gets the newest ones that fit; the counters
     // are always complete.
     let plan: [CardWrite]

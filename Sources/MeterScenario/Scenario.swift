@@ -130,6 +130,13 @@ public enum StaffCardKind: Hashable, Sendable {
   case clearTamper
   /// Opens the relay while the card stays on the reader.
   case relayTest
+  /// A key card installing the test utility key of `version` (R-C2), signed with the key the
+  /// sales office signs with now; from then on the office signs with the new key and re-signs
+  /// what is pending before its next sale.
+  case utilityKey(version: UInt8)
+  /// A key card telling the meter to sign its write-backs with its own test key of `version`
+  /// (R-C2); the office reads write-backs with every version's public key.
+  case meterKey(version: UInt8)
 }
 
 public enum TamperCover: String, Hashable, Sendable {

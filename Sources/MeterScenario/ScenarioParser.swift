@@ -173,7 +173,7 @@ extension Scenario {
 
   private static func parseStaffCard(_ fields: LineFields) throws(ScenarioError) -> ScenarioAction {
     let object = try fields.object(allowed: [
-      "card", "kind", "type", "tariff_id", "price", "activation", "inspector",
+      "card", "kind", "type", "tariff_id", "price", "activation", "inspector", "key_version",
     ])
     let kindText = try object.requiredString("kind")
     func unexpected(_ keys: [String]) throws(ScenarioError) {
@@ -185,7 +185,7 @@ extension Scenario {
     let kind: StaffCardKind
     switch kindText {
     case "tariff":
-      try unexpected(["inspector"])
+      try unexpected(["inspector", "key_version"])
       let priceText = try object.requiredString("price")
       guard let price = Money(decimal: priceText), price >= .zero else {
         throw ScenarioError(
@@ -205,17 +205,26 @@ extension Scenario {
       let id = try object.integer("tariff_id", in: 1...Int64(UInt32.max)) ?? 1
       kind = .tariff(id: UInt32(id), pricePerKilowattHour: price, activation: activation)
     case "inspection":
-      try unexpected(["tariff_id", "price", "activation"])
+      try unexpected(["tariff_id", "price", "activation", "key_version"])
       kind = .inspection(
         inspector: UInt32(try object.integer("inspector", in: 0...Int64(UInt32.max)) ?? 1))
     case "clear_tamper", "relay_test":
-      try unexpected(["tariff_id", "price", "activation", "inspector"])
+      try unexpected(["tariff_id", "price", "activation", "inspector", "key_version"])
       kind = kindText == "clear_tamper" ? .clearTamper : .relayTest
+    case "key", "meter_key":
+      try unexpected(["tariff_id", "price", "activation", "inspector"])
+      guard let version = try object.integer("key_version", in: 2...255) else {
+        throw ScenarioError(
+          line: fields.line, message: "a \"\(kindText)\" card needs \"key_version\" (2...255)")
+      }
+      kind =
+        kindText == "key"
+        ? .utilityKey(version: UInt8(version)) : .meterKey(version: UInt8(version))
     default:
       throw ScenarioError(
         line: fields.line,
         message:
-          "\"kind\" must be one of tariff, inspection, clear_tamper, relay_test; found \"\(kindText)\""
+          "\"kind\" must be one of tariff, inspection, clear_tamper, relay_test, key, meter_key; found \"\(kindText)\""
       )
     }
     return .staffCard(card: try object.cardName(), kind: kind, type: try object.cardType())

@@ -247,7 +247,11 @@ public final class Simulation {
         let sequence = try vending.sell(
           amount, for: meter ?? currentState.configuration.meter, onto: card,
           at: wallClock.unixMilliseconds / 1_000,
-          meterKeys: [Simulation.meterID: TestVending.meterKey.verifyingKey])
+          meterKeys: [
+            Simulation.meterID: TestVending.meterKeyring.versions.map {
+              TestVending.meterKey(version: $0).verifyingKey
+            }
+          ])
         write(.vend(card: name, sequence: sequence, amount: amount))
       } catch {
         throw ScenarioError(line: step.line, message: "the sale was refused: \(error)")
@@ -257,7 +261,7 @@ public final class Simulation {
         cards[name] ?? SimulatedCard(type: type ?? .mifareClassic1K, number: cards.count + 1)
       cards[name] = card
       do {
-        try TestVending.issue(
+        try vending.issue(
           kind, for: currentState.configuration.meter, onto: card,
           at: wallClock.unixMilliseconds / 1_000)
       } catch {
@@ -427,7 +431,7 @@ public final class Simulation {
     }
     let cardPort = SignedCardPort(
       reader: cardReader, meter: currentState.configuration.meter,
-      utilityKey: TestVending.utilityKey.verifyingKey, meterKey: TestVending.meterKey)
+      utilityKey: TestVending.utilityKey.verifyingKey, meterKeys: TestVending.meterKeyring)
     fram.model.powerOn()
     bus.attach(fram.model, at: MB85RC256V.defaultAddress)
     let framChip = MB85RC256V(bus: bus)

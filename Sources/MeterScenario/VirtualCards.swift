@@ -73,40 +73,70 @@ final class SimulatedCard {
 /// whole pending list onto the card, and a purchase leaves the list only once a write-back on
 /// a card shows it applied.
 struct TestVending {
-  /// The test utility key. Its public half is the one the simulated meter trusts.
+  /// The test utility key (version 1). Its public half is the one the simulated meter is
+  /// commissioned with.
   static let utilityKey = RecordSigningKey(seed: [UInt8](repeating: 0x5A, count: 32))!
-  /// The simulated meter's own key; the sales office holds its public half (R-C2).
+  /// The simulated meter's own key (version 1); the sales office holds its public half (R-C2).
   static let meterKey = RecordSigningKey(seed: [UInt8](repeating: 0xA5, count: 32))!
 
+  /// The test utility key of `version`: version 1 is `utilityKey`; later ones (key cards,
+  /// R-C2) have fixed seeds of their own.
+  static func utilityKey(version: UInt8) -> RecordSigningKey {
+    version == 1
+      ? utilityKey : RecordSigningKey(seed: seed(0x5A, version), version: version)!
+  }
+
+  /// The simulated meter's own key of `version` (1...3: the meter holds these).
+  static func meterKey(version: UInt8) -> RecordSigningKey {
+    version == 1 ? meterKey : RecordSigningKey(seed: seed(0xA5, version), version: version)!
+  }
+
+  /// The meter's own keys: the versions a rotation card may name.
+  static let meterKeyring = MeterKeyring((1...3).map { meterKey(version: $0) })
+
+  private static func seed(_ base: UInt8, _ version: UInt8) -> [UInt8] {
+    [version] + [UInt8](repeating: base, count: 31)
+  }
+
+  /// The utility key the office signs with now; a key card it issues moves it on.
+  private(set) var signingKey = TestVending.utilityKey
   private var pending: [MeterID: PendingPurchases] = [:]
 
   /// Sells `amount` for `meter` onto `card` at Unix second `time`; returns the sequence sold.
+  /// The office reads the card's write-back with each of the meter's public keys it knows,
+  /// newest first, and re-signs pending purchases signed with a key it no longer uses.
   mutating func sell(
     _ amount: Money, for meter: MeterID, onto card: SimulatedCard, at time: Int64,
-    meterKeys: [MeterID: RecordVerifyingKey]
+    meterKeys: [MeterID: [RecordVerifyingKey]]
   ) throws -> UInt32 {
     var list = pending[meter] ?? PendingPurchases(meter: meter)
-    if let key = meterKeys[meter],
-      let writeBack = try? card.layout.newestWriteBack(
+    for key in (meterKeys[meter] ?? []).sorted(by: { $0.version > $1.version }) {
+      if let writeBack = try? card.layout.newestWriteBack(
         blocks: card.writeBackBlocks(), meter: meter, meterKey: key)
-    {
-      list.acknowledge(
-        lastApplied: writeBack.lastAppliedSequence, totalPurchased: writeBack.totalPurchased)
+      {
+        list.acknowledge(
+          lastApplied: writeBack.lastAppliedSequence, totalPurchased: writeBack.totalPurchased)
+        break
+      }
+    }
+    if list.records.contains(where: { $0.keyVersion != signingKey.version }) {
+      try list.resign(with: signingKey)
     }
     let record = try list.sell(
-      amount: amount, soldAt: time, utilityKey: Self.utilityKey, layout: card.layout)
+      amount: amount, soldAt: time, utilityKey: signingKey, layout: card.layout)
     card.apply(try list.cardPlan(layout: card.layout))
     pending[meter] = list
     return try record.verified(
-      as: PurchaseRecord.self, by: Self.utilityKey.verifyingKey
+      as: PurchaseRecord.self, by: signingKey.verifyingKey
     ).purchase.sequence
   }
 
-  /// Issues a staff card (R-C1) for `meter` onto `card`, signed with the test utility key and
-  /// valid for one day from Unix second `time`, as the sales office writes one.
-  static func issue(
+  /// Issues a staff card (R-C1) for `meter` onto `card`, signed with the office's utility key
+  /// and valid for one day from Unix second `time`, as the sales office writes one.
+  mutating func issue(
     _ kind: StaffCardKind, for meter: MeterID, onto card: SimulatedCard, at time: Int64
   ) throws {
+    let utilityKey = signingKey
     let validity = CommandValidity(issuedAt: time, validUntil: time + 86_400)
     let cardKind: CardKind
     let record: SignedRecord
@@ -131,6 +161,16 @@ struct TestVending {
       // act on the record's action or hold time.
       record = try utilityKey.sign(
         RelayTestRecord(meter: meter, action: .open, holdSeconds: 60, validity: validity))
+    case .utilityKey(let version):
+      cardKind = .key
+      let next = Self.utilityKey(version: version)
+      record = try utilityKey.sign(
+        KeyInstallationRecord(meter: meter, utilityKey: next.verifyingKey, validity: validity))
+      signingKey = next
+    case .meterKey(let version):
+      cardKind = .key
+      record = try utilityKey.sign(
+        MeterKeyRotationRecord(meter: meter, version: version, validity: validity))
     }
     card.apply(try card.layout.issuePlan(kind: cardKind, meter: meter, records: [record]))
   }

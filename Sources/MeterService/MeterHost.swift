@@ -58,15 +58,19 @@ public actor MeterHost {
 
   /// A meter on its own hardware, wired from `configuration.hardware` through `backend`.
   /// A missing or miswired part refuses the start with `HardwareStartupError`; a part that
-  /// fails during the first step with `RuntimeFault`.
+  /// fails during the first step with `RuntimeFault`. `utilityKey` is the key the meter is
+  /// commissioned with (a key card installs newer ones into its state, R-C2); `meterKey` signs
+  /// write-backs until a key card rotates them to one of `rotatedMeterKeys` (versions 2...).
   public init(
     hardware configuration: MeterdConfiguration, backend: some HardwareBackend,
-    utilityKey: RecordVerifyingKey, meterKey: RecordSigningKey, firmware: Firmware,
-    clock: MeterClock
+    utilityKey: RecordVerifyingKey, meterKey: RecordSigningKey,
+    rotatedMeterKeys: [RecordSigningKey] = [], firmware: Firmware, clock: MeterClock
   ) throws {
     let hardware = try MeterHardware(
       configuration: configuration.hardware, meter: configuration.meter.id,
-      utilityKey: utilityKey, meterKey: meterKey, backend: backend)
+      utilityKey: utilityKey,
+      meterKeys: MeterKeyring([meterKey] + rotatedMeterKeys.filter { $0.version > 1 }),
+      backend: backend)
     try self.init(
       configuration: configuration, utilityKey: utilityKey, firmware: firmware, clock: clock,
       devices: .hardware(hardware), energy: hardware.energy,
@@ -211,6 +215,17 @@ public actor MeterHost {
 
   public func metricsExposition() -> String { metrics.exposition() }
 
+  /// The utility key signed records are verified with: the one the last key card installed
+  /// (R-C2, in the meter's journaled state), else the one the meter was commissioned with.
+  private func trustedUtilityKey() throws(RemoteRefusal) -> RecordVerifyingKey {
+    let state = runtime?.meter.state ?? stateWhileOff
+    guard let installed = state.keys.utility else { return utilityKey }
+    guard let key = RecordVerifyingKey(installed) else {
+      throw RemoteRefusal(status: 503, reason: "the meter's installed utility key is not valid")
+    }
+    return key
+  }
+
   // MARK: Remote sale (R-V5)
 
   /// Applies a signed purchase record delivered over the network, exactly as from a card:
@@ -218,6 +233,7 @@ public actor MeterHost {
   /// never twice (R-C3, R-C4). A repeated request finds the purchase already applied.
   public func remoteSale(record bytes: [UInt8]) throws(RemoteRefusal) -> RemoteSaleOutcome {
     let purchase: Purchase
+    let utilityKey = try trustedUtilityKey()
     do throws(CardProblem) {
       let record = try SignedRecord(decoding: bytes)
       purchase = try record.verified(as: PurchaseRecord.self, by: utilityKey).purchase
@@ -258,12 +274,15 @@ public actor MeterHost {
     let settings: SettingsRecord
     let target: MeterID?
     let validity: CommandValidity
+    var sequence: UInt32?
+    let utilityKey = try trustedUtilityKey()
     do throws(CardProblem) {
       let record = try SignedRecord(decoding: bytes)
       switch record.kind {
       case .settings:
         let body = try record.verified(as: SettingsRecordBody.self, by: utilityKey)
         (settings, target, validity) = (.patch(body.patch), body.meter, body.validity)
+        sequence = body.sequence
       case .tariffSet:
         let body = try record.verified(as: TariffSetRecord.self, by: utilityKey)
         (settings, target, validity) = (.tariff(body.tariff), body.meter, body.validity)
@@ -288,12 +307,25 @@ public actor MeterHost {
       )
     }
     guard let runtime else { throw RemoteRefusal(status: 503, reason: "the meter has no power") }
-    if Self.inForce(settings, in: runtime.meter.state) {
-      return SettingsOutcome(settings: settings, applied: false, state: runtime.meter.state)
+    let state = runtime.meter.state
+    if let sequence, sequence <= state.lastSettingsSequence {
+      // The same request again finds its change in force; an older record is a replay.
+      if Self.inForce(settings, in: state) {
+        return SettingsOutcome(settings: settings, applied: false, state: state)
+      }
+      metrics.remoteRefused()
+      throw RemoteRefusal(
+        status: 422,
+        reason:
+          "replayed: the record's settings sequence \(sequence) is not newer than the last applied (\(state.lastSettingsSequence))"
+      )
+    }
+    if sequence == nil && Self.inForce(settings, in: state) {
+      return SettingsOutcome(settings: settings, applied: false, state: state)
     }
     let outcome: CardOutcome?
     do {
-      outcome = try runtime.handle(.settings(settings), at: now)
+      outcome = try runtime.handle(.settings(settings, sequence: sequence), at: now)
     } catch {
       metrics.deviceError()
       throw RemoteRefusal(status: 503, reason: "the meter could not apply it now: \(error)")

@@ -104,6 +104,7 @@ struct Meterd: AsyncParsableCommand {
       })
     let host: MeterHost
     let meterKey: RecordSigningKey
+    var rotatedMeterKeys: [RecordSigningKey] = []
     if simulate {
       do {
         host = try MeterHost(
@@ -125,11 +126,13 @@ struct Meterd: AsyncParsableCommand {
     } else {
       do {
         meterKey = try KeyFiles.meterKey(path: configuration.keys.meterPrivateKey)
+        rotatedMeterKeys = try KeyFiles.rotatedMeterKeys(path: configuration.keys.meterPrivateKey)
         host = try MeterHost(
           hardware: configuration,
           backend: LinuxBackend(gpioChipPath: configuration.hardware.gpioChip),
           utilityKey: try KeyFiles.utilityKey(path: configuration.keys.utilityPublicKey),
-          meterKey: meterKey, firmware: Self.firmware, clock: clock)
+          meterKey: meterKey, rotatedMeterKeys: rotatedMeterKeys, firmware: Self.firmware,
+          clock: clock)
       } catch {
         // A missing chip or key is the installer's to fix: systemd shows status=78/CONFIG and
         // the journal has this message; Restart= tries again.
@@ -143,9 +146,16 @@ struct Meterd: AsyncParsableCommand {
     logger.notice(
       "meter \(configuration.meter.id) public key \(meterKey.verifyingKey.rawRepresentation.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())"
     )
+    // Later versions a key card may rotate the meter to (R-C2): vend needs them first.
+    for key in rotatedMeterKeys {
+      logger.notice(
+        "meter \(configuration.meter.id) public key version \(key.version) \(key.verifyingKey.rawRepresentation.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())"
+      )
+    }
     let server = buildApplication(
       configuration: configuration.http, host: host, token: token, logger: logger,
-      signedReadings: SignedReadings(meterKey: meterKey, firmware: Self.firmware))
+      signedReadings: SignedReadings(
+        meterKeys: MeterKeyring([meterKey] + rotatedMeterKeys), firmware: Self.firmware))
     let group = ServiceGroup(
       configuration: .init(
         services: [.init(service: loop), .init(service: server)],

@@ -44,8 +44,10 @@ struct MeterCardReadingTests {
   func staffCards() throws {
     let patch = SettingsPatch([SettingsPatch.Change(key: "alarm1", value: "25.00")])
     let settings = try Fixture.utility.sign(
-      SettingsRecordBody(meter: nil, validity: validity, patch: patch))
-    #expect(action(staffCard(.settings, settings)).action == .core(.settings(.patch(patch))))
+      SettingsRecordBody(meter: nil, validity: validity, sequence: 9, patch: patch))
+    #expect(
+      action(staffCard(.settings, settings)).action
+        == .core(.settings(.patch(patch), sequence: 9)))
 
     var tariff = TariffSet.flat(price: Money(units: 12_345), id: 7)
     tariff.holidays = [CivilDate(year: 2026, month: 12, day: 25)!]
@@ -79,6 +81,18 @@ struct MeterCardReadingTests {
     #expect(
       action(staffCard(.key, keyRecord)).action
         == .installUtilityKey(Fixture.rotatedUtility.verifyingKey))
+
+    let rotation = try Fixture.utility.sign(
+      MeterKeyRotationRecord(meter: Fixture.meter, version: 2, validity: validity))
+    #expect(action(staffCard(.key, rotation)).action == .rotateMeterKey(version: 2))
+    // Only on a key card, for this meter, signed by the trusted utility key.
+    #expect(action(staffCard(.settings, rotation)).action == .core(.refused(.wrongCardKind)))
+    let elsewhere = try Fixture.utility.sign(
+      MeterKeyRotationRecord(meter: Fixture.otherMeter, version: 2, validity: validity))
+    #expect(action(staffCard(.key, elsewhere)).problem == .otherMeter(Fixture.otherMeter))
+    let forged = try Fixture.meterKey.sign(
+      MeterKeyRotationRecord(meter: Fixture.meter, version: 2, validity: validity))
+    #expect(action(staffCard(.key, forged)).action == .core(.refused(.badSignature)))
   }
 
   @Test("R-C6: a staff card for another meter, outside its window, or of the wrong kind is refused")
@@ -108,6 +122,7 @@ struct MeterCardReadingTests {
     var writer = ByteWriter()
     writer.appendVarint(0)
     CommandValidity(issuedAt: 0, validUntil: 1).encode(into: &writer)
+    writer.appendVarint(1)
     writer.appendVarint(UInt64(SettingsRecordBody.maximumChanges + 1))
     #expect(
       refusalOf { try SettingsRecordBody.decode(body: writer.bytes) }

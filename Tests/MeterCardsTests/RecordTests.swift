@@ -37,6 +37,7 @@ struct RecordTests {
     try check(relay)
     try check(inspection)
     try check(keyRecord)
+    try check(MeterKeyRotationRecord(meter: Fixture.meter, version: 7, validity: validity))
     let writeBack = Fixture.writeBack()
     let signed = try Fixture.meterKey.sign(writeBack)
     #expect(

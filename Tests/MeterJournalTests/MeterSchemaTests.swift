@@ -73,8 +73,14 @@ struct MeterSchemaTests {
     ]
     state.events.latched = [.coverOpened, .bypass]
     state.clockInvalid = true
+    state.keys = MeterKeys(utility: Self.installedKey, meterVersion: 3)
+    state.lastSettingsSequence = 70_000
     return state
   }()
+
+  /// A utility key a key card installed (R-C2).
+  static let installedKey = UtilityKey(
+    rawRepresentation: (0..<32).map { UInt8($0 * 7 + 1) }, version: 2)!
 
   static func roundTrip(_ state: MeterState) throws -> MeterState {
     var writer = ByteWriter()
@@ -121,6 +127,11 @@ struct MeterSchemaTests {
       .tamperCleared(at: start + 9),
       .configuration(state.configuration, at: start),
       .tariffInstalled(state.passiveTariff!, at: start + 3),
+      .utilityKeyInstalled(
+        UtilityKey(rawRepresentation: [UInt8](repeating: 0xFF, count: 32), version: 255)!,
+        at: start + 4),
+      .meterKeyRotated(version: 4, at: start + 6),
+      .settingsSequence(UInt32.max, at: start - 8),
     ]
     for entry in entries {
       var writer = ByteWriter()
@@ -131,6 +142,15 @@ struct MeterSchemaTests {
       #expect(decoded == entry)
       #expect(reader.isAtEnd)
     }
+    // Key cards and the settings sequence are version 2 records: in version 1 they are damage.
+    for entry in entries.suffix(3) {
+      var writer = ByteWriter()
+      MeterSchema.encode(entry, after: state, into: &writer)
+      var reader = ByteReader(writer.bytes)
+      #expect(throws: ByteDecodingError.self) {
+        try MeterSchema.decodeEntry(from: &reader, after: state, version: 1)
+      }
+    }
   }
 
   /// Stored properties per type when this codec was written. A failure means the core gained
@@ -139,7 +159,9 @@ struct MeterSchemaTests {
   func codecCoversEveryField() {
     let state = Self.busyState
     let expected: [(String, Any, Int)] = [
-      ("MeterState", state, 8),
+      ("MeterState", state, 10),
+      ("MeterKeys", state.keys, 2),
+      ("UtilityKey", Self.installedKey, 2),
       ("MeterConfiguration", state.configuration, 27),
       ("TariffSet", state.activeTariff, 9),
       ("Season", state.activeTariff.seasons[0], 6),
@@ -213,8 +235,14 @@ struct MeterSchemaTests {
     var state = Self.busyState
     state.events.counters = (0..<MeterEventKind.allCases.count).map { $0 < 13 ? UInt32($0 + 1) : 0 }
     state.events.latest = [MeterEvent(.coverOpened, at: MeterBench.start)]
+    // Version 1 had no keys and no settings sequence (R-C2, R-C6): a state without them reads
+    // back as the commissioned keys and sequence 0.
+    state.keys = MeterKeys()
+    state.lastSettingsSequence = 0
     var writer = ByteWriter()
     MeterSchema.encode(state, into: &writer)
+    // Version 2 ends with them: no installed key (0), meter key version 1, sequence 0.
+    #expect(writer.bytes.suffix(3) == [0, 1, 0])
     let current = writer.bytes
     let counters = ByteWriter.varintSize(UInt64(MeterEventKind.allCases.count))
     #expect(counters == 1)
@@ -224,7 +252,7 @@ struct MeterSchemaTests {
       (0...(current.count - marker.count)).first {
         Array(current[$0..<$0 + marker.count]) == marker
       })
-    var version1 = current
+    var version1 = Array(current.dropLast(3))
     version1.replaceSubrange(at..<at + marker.count, with: [13] + (1...13).map { UInt8($0) })
     var reader = ByteReader(version1)
     #expect(try MeterSchema.decodeState(from: &reader, version: 1) == state)

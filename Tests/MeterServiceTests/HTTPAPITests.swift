@@ -437,11 +437,11 @@ struct HTTPAPITests {
     return ByteBuffer(string: #"{"record":"\#(hex)"}"#)
   }
 
-  func settings(_ changes: [(String, String)], meter: MeterID? = MeterID(100_001))
-    -> SettingsRecordBody
-  {
+  func settings(
+    _ changes: [(String, String)], meter: MeterID? = MeterID(100_001), sequence: UInt32 = 1
+  ) -> SettingsRecordBody {
     SettingsRecordBody(
-      meter: meter, validity: Self.validity,
+      meter: meter, validity: Self.validity, sequence: sequence,
       patch: SettingsPatch(changes.map { SettingsPatch.Change(key: $0.0, value: $0.1) }))
   }
 
@@ -481,6 +481,28 @@ struct HTTPAPITests {
         #expect(outcome.result == "already_applied")
       }
       #expect(await journalEntries() == entries)
+
+      // A newer record (sequence 2), then the older one replayed inside its window: refused,
+      // nothing changes.
+      let newer = try recordBody(settings([("alarm1", "40.00")], sequence: 2))
+      try await client.execute(
+        uri: "/api/v1/settings", method: .post, headers: Self.authorized, body: newer
+      ) { response in
+        let outcome = try json(SettingsResponse.self, response)
+        #expect(outcome.result == "applied")
+      }
+      #expect(await host.snapshot().state.lastSettingsSequence == 2)
+      let applied = await journalEntries()
+      try await client.execute(
+        uri: "/api/v1/settings", method: .post, headers: Self.authorized, body: body
+      ) { response in
+        #expect(response.status == .unprocessableContent)
+        #expect(
+          errorMessage(response)
+            == "replayed: the record's settings sequence 1 is not newer than the last applied (2)")
+      }
+      #expect(await host.snapshot().state.configuration.alarm1 == Money(whole: 40))
+      #expect(await journalEntries() == applied)
     }
   }
 

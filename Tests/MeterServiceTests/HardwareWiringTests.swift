@@ -156,8 +156,8 @@ struct HardwareWiringTests {
       meterKey: Self.meterKey, firmware: Self.firmware, clock: backend.meterClock)
   }
 
-  func sale(_ sequence: UInt32, _ whole: Int64) throws -> [UInt8] {
-    try Self.utility.sign(
+  func sale(_ sequence: UInt32, _ whole: Int64, key: RecordSigningKey = utility) throws -> [UInt8] {
+    try key.sign(
       PurchaseRecord(
         purchase: Purchase(meter: MeterID(10001), sequence: sequence, amount: Money(whole: whole)),
         soldAt: 1_767_600_000)
@@ -253,6 +253,43 @@ struct HardwareWiringTests {
     #expect(
       events.latest.suffix(2).map(\.kind) == [.powerDown, .powerUp]
         && events.latest.suffix(2).first?.detail == MeterEvent.orderlyShutdown)
+  }
+
+  @Test("R-C2: a key card's utility key verifies remote sales from then on, and after a restart")
+  func keyCardOnHardware() async throws {
+    var configuration = try MeterdConfiguration.parse(Self.movedFile)
+    let backend = ModelBackend(configuration.hardware)
+    configuration.hardware.calibration = Self.benchCalibration(backend.energyChip)
+    let first = try host(configuration, backend)
+    let rotated = RecordSigningKey(seed: Array(repeating: 0x12, count: 32), version: 2)!
+    let now = backend.meterClock.now().unixMilliseconds / 1_000
+    let record = try Self.utility.sign(
+      KeyInstallationRecord(
+        meter: MeterID(10001), utilityKey: rotated.verifyingKey,
+        validity: CommandValidity(issuedAt: now - 60, validUntil: now + 3_600)))
+    let card = MifareClassicCard(uid: [0x5A, 0x11, 0x00, 0x01])
+    for write in try CardLayout.mifareClassic1K.issuePlan(
+      kind: .key, meter: nil, records: [record])
+    {
+      card.blocks[write.address] = write.data
+    }
+    backend.cardReader.present(card)
+    try await run(first, backend, seconds: 2)
+    backend.cardReader.removeCard()
+    #expect(await first.snapshot().state.keys.utility == rotated.verifyingKey.utilityKey)
+    #expect(backend.lcd.lines.joined().contains("Key installed"))
+
+    // The old key's sale is refused, the new key's applies.
+    await #expect(throws: RemoteRefusal.self) { try await first.remoteSale(record: sale(1, 30)) }
+    let applied = try await first.remoteSale(record: sale(1, 30, key: rotated))
+    #expect(applied.outcome?.applied.count == 1)
+
+    // Power returns: the installed key is in the FRAM's journal.
+    let second = try host(configuration, backend)
+    #expect(await second.snapshot().state.keys.utility?.version == 2)
+    await #expect(throws: RemoteRefusal.self) { try await second.remoteSale(record: sale(2, 5)) }
+    let next = try await second.remoteSale(record: sale(2, 5, key: rotated))
+    #expect(next.outcome?.applied.map(\.sequence) == [2])
   }
 
   @Test("R-T1: the button and the cover arrive through the file's lines, debounced")

@@ -75,7 +75,7 @@ func writeSeeds(to directory: String) throws {
     (
       "body-settings", 6,
       SettingsRecordBody(
-        meter: nil, validity: validity,
+        meter: nil, validity: validity, sequence: 3,
         patch: SettingsPatch([SettingsPatch.Change(key: "alarm1", value: "25.00")])
       ).encodedBody
     ),
@@ -84,6 +84,10 @@ func writeSeeds(to directory: String) throws {
       TariffSetRecord(
         meter: meter, validity: validity, tariff: .flat(price: Money(units: 2_500), id: 3)
       ).encodedBody
+    ),
+    (
+      "body-meter-key-rotation", 12,
+      MeterKeyRotationRecord(meter: meter, version: 2, validity: validity).encodedBody
     ),
     ("purchase-record", 8, try purchase(1).encoded),
     ("writeback-record", 8, writeBackRecord.encoded),

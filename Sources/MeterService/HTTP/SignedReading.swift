@@ -5,12 +5,19 @@ import MeterCore
 /// What `GET /api/v1/signed-reading` needs besides the host: the meter's own key, which signs
 /// its card write-backs (R-C2, R-C5), and the firmware the write-back names.
 public struct SignedReadings: Sendable {
-  public var meterKey: RecordSigningKey
+  /// The meter's own keys by version; a reading is signed with the version the meter's state
+  /// names, as its card write-backs are (R-C2: a key card may have rotated it).
+  public var meterKeys: MeterKeyring
   public var firmware: Firmware
 
-  public init(meterKey: RecordSigningKey, firmware: Firmware) {
-    self.meterKey = meterKey
+  public init(meterKeys: MeterKeyring, firmware: Firmware) {
+    self.meterKeys = meterKeys
     self.firmware = firmware
+  }
+
+  /// A meter holding one key of its own.
+  public init(meterKey: RecordSigningKey, firmware: Firmware) {
+    self.init(meterKeys: MeterKeyring([meterKey]), firmware: firmware)
   }
 
   /// The meter's reading now as the write-back record a card would carry (R-C5), signed with
@@ -18,7 +25,23 @@ public struct SignedReadings: Sendable {
   /// chose for this poll (R-V5): a recorded answer cannot be passed off as a fresh one.
   func record(of snapshot: MeterSnapshot, challenge: UInt32) throws -> SignedRecord {
     let content = WriteBack(state: snapshot.state, time: snapshot.time, firmware: firmware)
+    let version = snapshot.state.keys.meterVersion
+    guard let meterKey = meterKeys.key(version: version) else {
+      throw SignedReadingError.keyNotHeld(version: version, held: meterKeys.versions)
+    }
     return try meterKey.sign(WriteBackRecord(cardGeneration: challenge, content: content))
+  }
+}
+
+/// Why no signed reading could be made.
+enum SignedReadingError: Error, CustomStringConvertible {
+  case keyNotHeld(version: UInt8, held: [UInt8])
+
+  var description: String {
+    switch self {
+    case .keyNotHeld(let version, let held):
+      "the meter's own key version \(version) is not installed (held: \(held))"
+    }
   }
 }
 

@@ -43,6 +43,24 @@ public enum KeyFiles {
     return key
   }
 
+  /// The meter's rotated signing keys (R-C2): `<path>.v2` ... `<path>.v255`, those that exist,
+  /// each 64 hexadecimal digits like the first. A key card moves the meter to one of them; it
+  /// refuses (`unknown_key`) a version the meter does not hold. They are never made here: the
+  /// utility installs one, registers its public key with `vend`, then issues the card.
+  public static func rotatedMeterKeys(path: String) throws(KeyFileError) -> [RecordSigningKey] {
+    var keys: [RecordSigningKey] = []
+    for version in UInt8(2)...UInt8.max {
+      let file = "\(path).v\(version)"
+      guard let seed = try hexFile(file, what: "the meter's private key version \(version)")
+      else { continue }
+      guard let key = RecordSigningKey(seed: seed, version: version) else {
+        throw KeyFileError(path: file, reason: "is not a 32-byte Ed25519 key")
+      }
+      keys.append(key)
+    }
+    return keys
+  }
+
   /// The bytes of a hex key file, or nil when there is no file.
   static func hexFile(_ path: String, what: String) throws(KeyFileError) -> [UInt8]? {
     guard FileManager.default.fileExists(atPath: path) else { return nil }

@@ -25,7 +25,7 @@ final class MeterHardware {
 
   init(
     configuration: HardwareConfiguration, meter: MeterID, utilityKey: RecordVerifyingKey,
-    meterKey: RecordSigningKey, backend: some HardwareBackend
+    meterKeys: MeterKeyring, backend: some HardwareBackend
   ) throws(HardwareStartupError) {
     var opener = DeviceOpener(configuration: configuration, backend: backend)
     let bus = try opener.i2cBus()
@@ -34,7 +34,7 @@ final class MeterHardware {
     display = LCDPort(lcd: try opener.lcd(on: bus))
     let reader = try opener.cardReader()
     cards = SignedCardPort(
-      reader: reader, meter: meter, utilityKey: utilityKey, meterKey: meterKey)
+      reader: reader, meter: meter, utilityKey: utilityKey, meterKeys: meterKeys)
     relay = try opener.relay()
     inputs = try opener.switchInputs()
     indicators = try opener.indicators()

@@ -209,7 +209,7 @@ final class TappedCardReader: CardPort {
   func remove() { card = nil }
 
   func poll() throws(RuntimeFault) -> Bool { card != nil }
-  func read(at now: Timestamp) throws(RuntimeFault) -> CardPresentation {
+  func read(at now: Timestamp, state: MeterState) throws(RuntimeFault) -> CardPresentation {
     (card ?? .customer).presentation(for: meter)
   }
   func write(

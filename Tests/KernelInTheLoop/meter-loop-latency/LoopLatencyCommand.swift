@@ -309,7 +309,7 @@ final class QuietPorts: DisplayPort, IndicatorPort, InputPort, CardPort {
   func beep() {}
   func changes() -> [MeterInput] { [] }
   func poll() -> Bool { false }
-  func read(at now: Timestamp) -> CardPresentation { .inspection }
+  func read(at now: Timestamp, state: MeterState) -> CardPresentation { .inspection }
   func write(
     _ writeBack: WriteBack, state: MeterState, outcome: CardOutcome, journal: any JournalPort
   ) -> Bool { false }
