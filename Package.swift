@@ -176,14 +176,29 @@ let package = Package(
     .target(name: "MeterSelfTest", dependencies: ["MeterDrivers"]),
     .testTarget(
       name: "MeterSelfTestTests", dependencies: ["MeterSelfTest", "MeterSim", "MeterDrivers"]),
+    // What the kernel-in-the-loop binaries share: the rigs (gpio-sim, bench) and the report.
+    .target(
+      name: "KITLSupport", dependencies: ["MeterLinux", "MeterDrivers"],
+      path: "Tests/KernelInTheLoop/support"),
     // Kernel-in-the-loop (QEMU guest) and hardware-in-the-loop (bench rig) test binary.
     .executableTarget(
       name: "meter-hwtest",
       dependencies: [
-        "MeterLinux", "MeterDrivers", "MeterSim", "MeterJournal",
+        "KITLSupport", "MeterLinux", "MeterDrivers", "MeterSim", "MeterJournal",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Tests/KernelInTheLoop/meter-hwtest"
+    ),
+    // The over-current edge through the meter's control loop (MeterRuntime) to the coil, in
+    // the guest: a binary of its own, so meter-hwtest's libgpiod 2.x build needs no crypto.
+    .executableTarget(
+      name: "meter-loop-latency",
+      dependencies: [
+        "KITLSupport", "MeterLinux", "MeterDrivers", "MeterSim", "MeterJournal", "MeterRuntime",
+        "MeterCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Tests/KernelInTheLoop/meter-loop-latency"
     ),
     // The chip models behind a pipe, served as /dev/i2c-N and /dev/spidevB.C through CUSE
     // in the kernel-in-the-loop guest.
@@ -192,6 +207,8 @@ let package = Package(
       dependencies: ["MeterSim", "MeterDrivers", "MeterLinux"],
       path: "Tests/KernelInTheLoop/meter-models"
     ),
+    // meterctl run as a process: exit statuses, refusals, the files it writes (issue 6).
+    .testTarget(name: "MeterctlTests"),
     .testTarget(
       name: "MeterScenarioTests",
       dependencies: ["MeterScenario", "MeterCore", "MeterJournal", "MeterCards"]),

@@ -13,6 +13,13 @@ public enum MeterEventKind: UInt8, CaseIterable, Sendable {
   case energyChipReset = 10
   case cardRefused = 11
   case tamperCleared = 12
+  /// The meter stopped: its time is when the power went (the last committed interval or
+  /// event, within a second of the cut), or the stop time of an orderly shutdown, which has
+  /// `detail` 1 (`MeterEvent.orderlyShutdown`). Recorded when the meter starts again, or at
+  /// the orderly stop.
+  case powerDown = 13
+  /// The meter started again from its journal (not at commissioning).
+  case powerUp = 14
 
   /// The name in traces, the API and write-backs.
   public var name: String {
@@ -30,6 +37,8 @@ public enum MeterEventKind: UInt8, CaseIterable, Sendable {
     case .energyChipReset: "energy_chip_reset"
     case .cardRefused: "card_refused"
     case .tamperCleared: "tamper_cleared"
+    case .powerDown: "power_down"
+    case .powerUp: "power_up"
     }
   }
 
@@ -48,7 +57,7 @@ public enum MeterEventKind: UInt8, CaseIterable, Sendable {
 }
 
 /// One recorded event. `detail` qualifies some kinds: the `CardRefusal` raw value for
-/// `cardRefused`.
+/// `cardRefused`; `orderlyShutdown` for a `powerDown` that was no power cut.
 public struct MeterEvent: Hashable, Sendable {
   public var kind: MeterEventKind
   public var at: Timestamp
@@ -59,6 +68,9 @@ public struct MeterEvent: Hashable, Sendable {
     self.at = at
     self.detail = detail
   }
+
+  /// The `detail` of a `powerDown` recorded at an orderly stop (SIGTERM), not a power cut.
+  public static let orderlyShutdown: UInt16 = 1
 }
 
 /// Revenue-protection findings that stay latched until cleared (R-T6).
@@ -80,7 +92,8 @@ public struct Anomalies: OptionSet, Hashable, Sendable {
 /// Counters per event kind (never dropped) and the latest events (R-C5, R-T6). The full event
 /// history is the journal's.
 public struct EventLog: Hashable, Sendable {
-  /// Indexed by `MeterEventKind.rawValue`.
+  /// Indexed by `MeterEventKind.rawValue`, one per kind (`MeterEventKind.allCases`). Decoders
+  /// of older records with fewer kinds pad the array.
   public var counters: [UInt32] = Array(repeating: 0, count: MeterEventKind.allCases.count)
   /// Newest last, at most `latestCapacity`.
   public var latest: [MeterEvent] = []

@@ -13,6 +13,13 @@ public enum MeterInput: Hashable, Sendable {
   case tamper(TamperInputs)
   /// A verified, signed command that arrived over the network (R-V5).
   case remote(RemoteCommand)
+  /// The meter has just started again from its journal (not at commissioning). Records
+  /// `powerDown`, at the time of the last committed interval or event (when the power went),
+  /// unless an orderly `shutdown` already recorded it, then `powerUp` at the step's time.
+  case powerUp
+  /// An orderly stop (SIGTERM), which is not a power cut: records `powerDown` with detail
+  /// `MeterEvent.orderlyShutdown` at the step's time, so the next `powerUp` adds none.
+  case shutdown
 }
 
 /// One accumulation interval from the energy IC, ending at the step's time.

@@ -45,6 +45,12 @@ public struct Meter: Sendable {
       tamper(inputs, at: now, supply: &supply, output: &output)
     case .remote(let command):
       remote(command, at: now, supply: &supply, output: &output)
+    case .powerUp:
+      powerUp(at: now, output: &output)
+    case .shutdown:
+      record(
+        .event(MeterEvent(.powerDown, at: now, detail: MeterEvent.orderlyShutdown)),
+        into: &output)
     }
 
     // R-P8: the lockout ends by time alone.
@@ -74,6 +80,22 @@ public struct Meter: Sendable {
   mutating func record(_ entry: JournalEntry, into output: inout MeterOutput) {
     state.apply(entry, cache: &tariffCache)
     output.journal.append(entry)
+  }
+
+  // MARK: - Power
+
+  /// Start-up after the journal was recovered: the power went at the last thing committed (an
+  /// interval is committed every second, so this is within a second of the cut), unless an
+  /// orderly stop already said when the meter stopped.
+  mutating func powerUp(at now: Timestamp, output: inout MeterOutput) {
+    let lastEvent = state.events.latest.last
+    if lastEvent?.kind != .powerDown {
+      let lastCommitted = [state.registers.lastIntervalEnd, lastEvent?.at].compactMap { $0 }.max()
+      if let lastCommitted {
+        record(.event(MeterEvent(.powerDown, at: lastCommitted)), into: &output)
+      }
+    }
+    record(.event(MeterEvent(.powerUp, at: now)), into: &output)
   }
 
   // MARK: - Credit (R-P2..R-P6)

@@ -3,7 +3,9 @@ import MeterCore
 /// The meter's journal schema: `MeterState` checkpoints, `JournalEntry` records and
 /// `MeterEvent` log lines, in a compact, versioned binary encoding.
 ///
-/// Version 1. Integers are LEB128 varints (signed ones zig-zag), so small values take one
+/// Version 2 (version 1 had 13 event kinds; 2 adds `powerDown` and `powerUp`, so a state
+/// carries 15 event counters). Version 1 checkpoints, records and event lines are still read:
+/// their counters are padded with zeros for the newer kinds. Integers are LEB128 varints (signed ones zig-zag), so small values take one
 /// byte. Records are deltas against the state before them: an interval that follows the last
 /// one and lasts the usual second costs a tag byte and its energy (R-D2: the frequent record
 /// stays small). Decoding checks every count and enum, validates configurations and tariffs
@@ -13,7 +15,16 @@ public enum MeterSchema: JournalSchema {
   public typealias Entry = JournalEntry
   public typealias Event = MeterEvent
 
-  public static let version: UInt16 = 1
+  public static let version: UInt16 = 2
+
+  /// How many event kinds (and so counters in a state) a schema version has: every counter
+  /// array is sized from `MeterEventKind.allCases`, and decoders of older versions pad it.
+  static func eventKindCount(inVersion version: UInt16) -> Int {
+    switch version {
+    case 1: 13
+    default: 15
+    }
+  }
 
   /// The accumulation interval the meter normally commits (SPEC §9: 1 s); others carry their
   /// duration.
@@ -57,7 +68,7 @@ public enum MeterSchema: JournalSchema {
     return MeterState(
       configuration: configuration, activeTariff: active, passiveTariff: passive,
       ledger: try reader.readLedger(), registers: try reader.readRegisters(),
-      supply: try reader.readSupply(), events: try reader.readEvents(),
+      supply: try reader.readSupply(), events: try reader.readEvents(version: version),
       clockInvalid: try reader.readBool())
   }
 
@@ -157,7 +168,7 @@ public enum MeterSchema: JournalSchema {
       return .supply(
         try reader.readSupply(), at: try reader.readTimestamp(relativeTo: reference))
     case .event:
-      return .event(try reader.readEvent(relativeTo: reference))
+      return .event(try reader.readEvent(relativeTo: reference, version: version))
     case .tamperCleared:
       return .tamperCleared(at: try reader.readTimestamp(relativeTo: reference))
     case .configuration:
@@ -197,8 +208,7 @@ public enum MeterSchema: JournalSchema {
   public static func decodeEvent(from reader: inout ByteReader, version: UInt16)
     throws(ByteDecodingError) -> MeterEvent
   {
-    let raw = try reader.readByte()
-    guard let kind = MeterEventKind(rawValue: raw) else { throw .invalid("event kind \(raw)") }
+    let kind = try reader.readEventKind(version: version)
     let detail: UInt16 = try reader.readLittleEndian()
     let time: Int64 = try reader.readLittleEndian()
     return MeterEvent(kind, at: Timestamp(unixMilliseconds: time), detail: detail)
@@ -529,11 +539,15 @@ extension ByteReader {
       lockoutUntil: try readOptionalTimestamp())
   }
 
-  mutating func readEvents() throws(ByteDecodingError) -> MeterCore.EventLog {
+  /// The state's event counters, as many as `version` had kinds; the kinds added since count
+  /// zero (the firmware that wrote them could not record them).
+  mutating func readEvents(version: UInt16) throws(ByteDecodingError) -> MeterCore.EventLog {
     var events = MeterCore.EventLog()
     let counters = try readCount("event counters")
-    guard counters == events.counters.count else {
-      throw .invalid("\(counters) event counters, expected \(events.counters.count)")
+    let expected = MeterSchema.eventKindCount(inVersion: version)
+    guard counters == expected, counters <= events.counters.count else {
+      throw .invalid(
+        "\(counters) event counters in schema version \(version), expected \(expected)")
     }
     for index in 0..<counters { events.counters[index] = try readVarint(as: UInt32.self) }
     let latest = try readCount("latest events")
@@ -541,16 +555,28 @@ extension ByteReader {
       throw .invalid("\(latest) latest events")
     }
     for _ in 0..<latest {
-      events.latest.append(try readEvent(relativeTo: Timestamp(unixMilliseconds: 0)))
+      events.latest.append(
+        try readEvent(relativeTo: Timestamp(unixMilliseconds: 0), version: version))
     }
     events.latched = Anomalies(rawValue: try readByte())
     return events
   }
 
-  mutating func readEvent(relativeTo reference: Timestamp) throws(ByteDecodingError) -> MeterEvent {
-    let raw = try readByte()
-    guard let kind = MeterEventKind(rawValue: raw) else { throw .invalid("event kind \(raw)") }
+  mutating func readEvent(relativeTo reference: Timestamp, version: UInt16)
+    throws(ByteDecodingError) -> MeterEvent
+  {
+    let kind = try readEventKind(version: version)
     let time = try readTimestamp(relativeTo: reference)
     return MeterEvent(kind, at: time, detail: try readVarint(as: UInt16.self))
+  }
+
+  /// An event kind that schema `version` had: a version 1 record naming a newer kind is
+  /// damage, not an event.
+  mutating func readEventKind(version: UInt16) throws(ByteDecodingError) -> MeterEventKind {
+    let raw = try readByte()
+    guard Int(raw) < MeterSchema.eventKindCount(inVersion: version),
+      let kind = MeterEventKind(rawValue: raw)
+    else { throw .invalid("event kind \(raw) in schema version \(version)") }
+    return kind
   }
 }

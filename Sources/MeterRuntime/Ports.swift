@@ -32,6 +32,31 @@ public struct EnergyInterrupt: Hashable, Sendable {
 public protocol JournalPort: AnyObject {
   /// Commits `entries` (in order); `state` is the meter's state after them, for checkpoints.
   func commit(_ entries: [JournalEntry], state: MeterState) throws(RuntimeFault)
+  /// The event log as the journal holds it (its bounded ring of lines), for the inspection
+  /// card (R-C1).
+  func loggedEvents() throws(RuntimeFault) -> LoggedEvents
+  /// Whether start-up recovered the meter from a journal (it had run before), rather than
+  /// starting a new journal with the commissioned state: the loop's first step then records
+  /// the power down and up.
+  var resumedFromJournal: Bool { get }
+}
+
+extension JournalPort {
+  public var resumedFromJournal: Bool { false }
+}
+
+/// The meter's event log as the journal keeps it: the newest lines, oldest first, and how many
+/// older events it no longer holds. The counters of every event kind are in the state.
+public struct LoggedEvents: Hashable, Sendable {
+  public var events: [MeterEvent]
+  /// Events logged before `events` whose lines are gone (overwritten by newer ones in the
+  /// ring, or failing their check).
+  public var omitted: UInt32
+
+  public init(events: [MeterEvent], omitted: UInt32) {
+    self.events = events
+    self.omitted = omitted
+  }
 }
 
 /// The relay coil(s) and the auxiliary contact (R-T5).
@@ -79,10 +104,11 @@ public protocol CardPort: AnyObject {
   func read(at now: Timestamp) throws(RuntimeFault) -> CardPresentation
   /// Signs and writes the write-back and acknowledges purchases; false when the card left
   /// before the write completed (the double buffer keeps the previous record, R-C5). `state`
-  /// is the meter's state after the presentation, for what an inspection card collects beyond
-  /// the write-back (R-C1).
-  func write(_ writeBack: WriteBack, state: MeterState, outcome: CardOutcome)
-    throws(RuntimeFault) -> Bool
+  /// is the meter's state after the presentation, and `journal` holds its event log, for what
+  /// an inspection card collects beyond the write-back (R-C1).
+  func write(
+    _ writeBack: WriteBack, state: MeterState, outcome: CardOutcome, journal: any JournalPort
+  ) throws(RuntimeFault) -> Bool
   /// Lets the card go (halt) so the next poll sees only a new presentation.
   func release() throws(RuntimeFault)
 }

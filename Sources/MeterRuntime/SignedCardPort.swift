@@ -121,17 +121,18 @@ public final class SignedCardPort: CardPort {
       .inspector
   }
 
-  public func write(_ writeBack: WriteBack, state: MeterState, outcome: CardOutcome)
-    throws(RuntimeFault) -> Bool
-  {
+  public func write(
+    _ writeBack: WriteBack, state: MeterState, outcome: CardOutcome, journal: any JournalPort
+  ) throws(RuntimeFault) -> Bool {
     guard let session else { return false }
     // A slot that cannot hold every latest event gets the newest ones that fit; the counters
     // are always complete.
     let plan: [CardWrite]
+    let log = session.inspector == nil ? nil : try journal.loggedEvents()
     do {
-      if let inspector = session.inspector {
+      if let inspector = session.inspector, let log {
         plan = try MeterCardReading.inspectionPlan(
-          Self.inspectionData(writeBack, state: state, inspector: inspector),
+          Self.inspectionData(writeBack, state: state, inspector: inspector, log: log),
           layout: session.layout, meterKey: meterKey)
       } else {
         plan = try MeterCardReading.writeBackPlan(
@@ -153,18 +154,21 @@ public final class SignedCardPort: CardPort {
     return true
   }
 
-  /// What an inspection card collects (R-C1). The event log is the core's latest events, the
-  /// ones the runtime holds: older events that are only in the FRAM journal are not read back
-  /// for the card, so `eventsOmitted` counts only those dropped to fit the card.
-  static func inspectionData(_ writeBack: WriteBack, state: MeterState, inspector: UInt32)
-    -> InspectionData
-  {
-    InspectionData(
-      inspector: inspector, registers: writeBack, totalCharged: state.ledger.totalCharged,
+  /// What an inspection card collects (R-C1): the registers, and the event log as the journal
+  /// holds it (its ring of lines, read back from the FRAM), not only the core's latest events.
+  /// `eventsOmitted` starts at the events the ring no longer holds; the card plan adds those
+  /// dropped to fit the card.
+  static func inspectionData(
+    _ writeBack: WriteBack, state: MeterState, inspector: UInt32, log: LoggedEvents
+  ) -> InspectionData {
+    var registers = writeBack
+    registers.latestEvents = log.events
+    return InspectionData(
+      inspector: inspector, registers: registers, totalCharged: state.ledger.totalCharged,
       lastPurchaseAmount: state.ledger.lastPurchaseAmount,
       blockPeriodEnergy: state.registers.blockPeriodEnergy,
       passiveTariffID: state.passiveTariff?.id, clockInvalid: state.clockInvalid,
-      eventsOmitted: 0)
+      eventsOmitted: log.omitted)
   }
 
   public func release() throws(RuntimeFault) {

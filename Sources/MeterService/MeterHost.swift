@@ -168,9 +168,11 @@ public actor MeterHost {
   /// How often the loop looks again while the power is cut.
   static let poweredOffWakeMilliseconds: Int64 = 1_000
 
-  /// An orderly stop (SIGTERM): a checkpoint of the whole state, so the next start-up replays
-  /// nothing. Everything the meter decided is already committed; this only shortens recovery.
+  /// An orderly stop (SIGTERM): power_down (orderly, not a power cut) committed to the event
+  /// log, then a checkpoint of the whole state, so the next start-up replays nothing.
+  /// Everything else the meter decided is already committed.
   public func checkpointForShutdown() throws(RuntimeFault) {
+    try runtime?.stop(at: clock.now())
     try journal?.checkpoint()
   }
 
@@ -358,8 +360,19 @@ public actor MeterHost {
 
   public func pressButton() { simulatedHardware?.inputs.pressButton() }
 
-  /// Taps the customer's card on the reader; the next step reads it.
-  public func tapCard() { simulatedHardware?.cards.tap() }
+  /// Taps `card` on the reader (the customer's card unless told); the next step reads it.
+  /// Refused while a relay-test card is held on the reader: it must be removed first.
+  public func tapCard(_ card: SimulatedCard = .customer) throws(RemoteRefusal) {
+    guard let cards = simulatedHardware?.cards else { return }
+    if let held = cards.heldCard {
+      throw RemoteRefusal(
+        status: 409, reason: "a \(held.rawValue) card is on the reader: remove it first")
+    }
+    cards.tap(card)
+  }
+
+  /// Takes a held card (relay-test) off the reader; the next step sees it leave.
+  public func removeCard() { simulatedHardware?.cards.remove() }
 
   public func setTamper(coverOpen: Bool?, magnetDetected: Bool?) {
     simulatedHardware?.inputs.setTamper(coverOpen: coverOpen, magnetDetected: magnetDetected)

@@ -8,6 +8,10 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+# Debian's kernel builds these as modules; gpio-sim is the project's build of the kernel's own.
+while read -r module; do
+    insmod "/lib/modules/$module.ko" || echo "KITL-NOTE insmod $module failed"
+done </lib/modules/load-order
 mount -t configfs none /sys/kernel/config
 mount -t tmpfs tmp /tmp
 
@@ -61,6 +65,11 @@ timeout 300 /bin/meter-hwtest run --target qemu --gpio-chip "/dev/$chip" \
     --sim-sysfs "/sys/devices/platform/$platform/$chip" --i2c-bridge "$bridge" \
     --i2c "$i2c" --i2c-nack-errno ENXIO --spi "$spi" --spi-absent "$spi_absent"
 echo "KITL-EXIT run $?"
+# R-P8 through the control loop: over-current edge → MeterRuntime → OPEN coil, on the kernel's
+# I2C adapter (hid-cp2112) when it came up, else on the CUSE bus.
+timeout 300 /bin/meter-loop-latency --gpio-chip "/dev/$chip" \
+    --sim-sysfs "/sys/devices/platform/$platform/$chip" --i2c "${bridge:-$i2c}"
+echo "KITL-EXIT loop-latency $?"
 if [ -x /bin/meter-hwtest-libgpiod2 ]; then
     # The GPIO backend again, built against libgpiod 2.x (uAPI v2).
     timeout 120 /bin/meter-hwtest-libgpiod2 run --target qemu --gpio-chip "/dev/$chip" \

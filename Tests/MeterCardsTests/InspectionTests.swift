@@ -18,7 +18,8 @@ struct InspectionTests {
         kind: .inspection, meter: nil, records: [request]))
   }
 
-  /// `count` events, oldest first, one per hour before `now`, of varying kinds and details.
+  /// `count` events, oldest first, one per hour before `now`, of varying kinds (every kind in
+  /// turn, the power events included) and details.
   func log(_ count: Int) -> [MeterEvent] {
     (0..<count).map { index in
       MeterEvent(
@@ -145,5 +146,35 @@ struct InspectionTests {
     var image = inspectionCard(.mifareClassic1K)
     try present(&image, data(events: 3), key: Fixture.otherMeterKey)
     #expect(refusalOf { try collect(image) } == .badSignature(.inspectionData))
+  }
+
+  @Test(
+    "R-C5, R-V3: counters of firmware with 13 event kinds still decode; power events travel on cards"
+  )
+  func eventKindsAcrossFirmware() throws {
+    let key = Fixture.meterKey.verifyingKey
+    // A card written by firmware before power_down and power_up: 13 counters.
+    var old = Fixture.writeBackContent(events: 2)
+    old.eventCounters = Array(old.eventCounters.prefix(13))
+    #expect(old.eventCounters.count == 13)
+    var current = Fixture.writeBackContent(events: 2)
+    current.eventCounters[Int(MeterEventKind.powerDown.rawValue)] = 3
+    current.eventCounters[Int(MeterEventKind.powerUp.rawValue)] = 3
+    current.latestEvents = [
+      MeterEvent(.powerDown, at: now - 7_200_000, detail: MeterEvent.orderlyShutdown),
+      MeterEvent(.powerUp, at: now - 3_600_000),
+    ]
+    #expect(current.eventCounters.count == MeterEventKind.allCases.count)
+    for content in [old, current] {
+      let record = try Fixture.meterKey.sign(WriteBackRecord(cardGeneration: 3, content: content))
+      let decoded = try SignedRecord(decoding: record.encoded).verified(
+        as: WriteBackRecord.self, by: key)
+      #expect(decoded.content == content)
+    }
+    // A meter state counts every kind; applying power events never runs past the counters.
+    var state = meterState()
+    for event in current.latestEvents { state.apply(.event(event)) }
+    #expect(state.events.count(of: .powerDown) == 1)
+    #expect(state.events.count(of: .powerUp) == 1)
   }
 }

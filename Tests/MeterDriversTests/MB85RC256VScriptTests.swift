@@ -41,11 +41,91 @@ struct MB85RC256VScriptTests {
     try script.done()
   }
 
-  @Test("a read is one transaction: address high, address low, repeated START, data")
+  @Test("a short read is one transaction: address high, address low, repeated START, data")
   func sequentialRead() throws {
     let script = I2CScript([.writeRead(0x50, [0x7F, 0xFE], returns: [0xAB, 0xCD])])
     #expect(try MB85RC256V(bus: script).read(at: 0x7FFE, count: 2) == [0xAB, 0xCD])
     try script.done()
+  }
+
+  @Test("a 600-byte read goes out as 255 + 255 + 90 bytes, each from its own 16-bit address")
+  func chunkedRead() throws {
+    let data = (0..<600).map { UInt8(truncatingIfNeeded: $0 * 7) }
+    let script = I2CScript([
+      .writeRead(0x50, [0x10, 0x00], returns: Array(data[0..<255])),
+      .writeRead(0x50, [0x10, 0xFF], returns: Array(data[255..<510])),
+      .writeRead(0x50, [0x11, 0xFE], returns: Array(data[510..<600])),
+    ])
+    #expect(MB85RC256V.defaultMaximumRead == 255)
+    #expect(try MB85RC256V(bus: script).read(at: 0x1000, count: 600) == data)
+    try script.done()
+  }
+
+  @Test("the read bound is configurable: 4,080 bytes at 512 are 7 × 512 + 496, in address order")
+  func configuredReadBound() throws {
+    let data = (0..<4_080).map { UInt8(truncatingIfNeeded: $0 ^ ($0 >> 8)) }
+    var steps: [I2CScript.Step] = []
+    for start in stride(from: 0, to: 4_080, by: 512) {
+      let address = 0x6000 + start
+      steps.append(
+        .writeRead(
+          0x50, [UInt8(address >> 8), UInt8(address & 0xFF)],
+          returns: Array(data[start..<min(start + 512, 4_080)])))
+    }
+    #expect(steps.count == 8)
+    let script = I2CScript(steps)
+    let fram = MB85RC256V(bus: script, maximumRead: 512)
+    #expect(fram.maximumRead == 512)
+    #expect(try fram.read(at: 0x6000, count: 4_080) == data)
+    try script.done()
+  }
+
+  @Test("the whole 32 KiB array is 129 reads of at most 255 bytes; a read of nothing is none")
+  func wholeArray() throws {
+    let bus = I2CBusModel()
+    let model = FRAMModel(memory: (0..<32_768).map { UInt8(truncatingIfNeeded: $0 * 31 + 5) })
+    bus.attach(model, at: 0x50)
+    let fram = MB85RC256V(bus: bus)
+    #expect(try fram.read(at: 0, count: 32_768) == model.memory)
+    #expect(bus.counters(address: 0x50).transactions == 129)
+    bus.resetCounters()
+    #expect(try fram.read(at: 0x7FFF, count: 0) == [])
+    #expect(bus.counters(address: 0x50).transactions == 0)
+  }
+
+  @Test("a read that fails part-way reports the failed chunk's address and reads no further")
+  func readCut() throws {
+    let lost = BusError(.noAcknowledgeData, "EREMOTEIO")
+    let script = I2CScript([
+      .writeRead(0x50, [0x02, 0x00], returns: [UInt8](repeating: 0x11, count: 255)),
+      .failing(0x50, [.write([0x02, 0xFF]), .read(count: 45)], with: lost),
+    ])
+    #expect(throws: FRAMError.bus(lost, memoryAddress: 0x2FF)) {
+      try MB85RC256V(bus: script).read(at: 0x200, count: 300)
+    }
+    try script.done()
+  }
+
+  @Test("a read shorter than asked is refused, naming the chunk")
+  func shortReply() throws {
+    let script = I2CScript([
+      .init(
+        address: 0x50, operations: [.write([0x00, 0x00]), .read(count: 4)],
+        outcome: .success([1, 2, 3]))
+    ])
+    #expect(
+      throws: FRAMError.bus(BusError(.other, "expected 4 bytes, got 3"), memoryAddress: 0)
+    ) { try MB85RC256V(bus: script).read(at: 0, count: 4) }
+    try script.done()
+  }
+
+  @Test("a read bound outside 1...8192 (i2c-dev's message limit) is refused")
+  func readBoundValidated() {
+    #expect(MB85RC256V.readBoundProblem(0) != nil)
+    #expect(MB85RC256V.readBoundProblem(8_193) != nil)
+    #expect(MB85RC256V.readBoundProblem(-1)?.contains("1...8192") == true)
+    #expect(MB85RC256V.readBoundProblem(1) == nil)
+    #expect(MB85RC256V.readBoundProblem(8_192) == nil)
   }
 
   @Test("a write cut short reports where the failed chunk starts")

@@ -58,11 +58,72 @@ struct FixtureTests {
       state.registers.lastIntervalEnd.map { $0.milliseconds(since: MeterBench.start) / 1_000 }
         == 279)
     #expect(state.supply.reasons == [.overload, .remote])
-    #expect(state.events.counters == [7, 0, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2])
+    // 13 counters in version 1; power_down and power_up (added in version 2) count zero.
+    #expect(state.events.counters == [7, 0, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0])
     #expect(state.activeTariff.id == 321)
     #expect(journal.nextSequence == 301)
     #expect(try journal.readEventLog().entries.count == 13)
     if MeterSchema.version == 1 { #expect(storage.writeTransactions == 0) }
+  }
+
+  @Test(
+    "R-D3: the meter's version 1 journal with a torn tail is recovered exactly by version 2, upgraded, and carries on with power events"
+  )
+  func meterVersion1TornReadByVersion2() throws {
+    let image = JournalFixtures.image(
+      JournalFixtures.meterVersion1Torn, capacity: JournalLayout.mb85rc256v.capacity)
+    // What the version 1 firmware had committed: the same 420 bench entries, applied by the
+    // current core (the entry that was being written when the power went is not committed).
+    var bench = MeterBench()
+    var rng = SplitMix64(seed: 0x5EED_0001)
+    let (entries, states) = bench.entries(count: 420, using: &rng)
+    #expect(entries.count == 420)
+    let committed = try #require(states.last)
+
+    let inspection = Journal<MeterSchema>.inspect(InMemoryJournalStorage(image: image))
+    #expect(inspection.refusal == nil)
+    #expect(inspection.state == committed)
+
+    let storage = InMemoryJournalStorage(image: image)
+    let journal = try Journal<MeterSchema>.open(storage)
+    let report = try #require(journal.recoveryReport)
+    #expect(report.formatVersion == 1)
+    #expect(report.checkpoint?.schemaVersion == 1)
+    #expect(report.upgradedFromSchemaVersion == 1)
+    #expect(report.recordsReplayed > 0)
+    #expect(report.logEnd == .tornRecord(sequence: 421, bytesIgnored: report.tornBytesIgnored))
+    #expect(journal.nextSequence == 421)
+    #expect(journal.state == committed)
+    #expect(journal.state.events.counters.count == MeterEventKind.allCases.count)
+    #expect(journal.state.events.count(of: .powerDown) == 0)
+    let logged = entries.compactMap { entry -> MeterEvent? in
+      if case .event(let event) = entry { event } else { nil }
+    }
+    #expect(!logged.isEmpty)
+    let log = try journal.readEventLog()
+    #expect(log.entries.map(\.event) == logged)
+    #expect(log.damaged == 0)
+
+    // Version 2 from here: power events are recorded, logged and survive another recovery.
+    let down = MeterEvent(.powerDown, at: try #require(committed.registers.lastIntervalEnd))
+    let up = MeterEvent(.powerUp, at: down.at + 60_000)
+    let orderly = MeterEvent(.powerDown, at: up.at + 5_000, detail: MeterEvent.orderlyShutdown)
+    try journal.append(.event(down))
+    try journal.append(.event(up))
+    let reopened = try Journal<MeterSchema>.open(storage)
+    #expect(reopened.recoveryReport?.checkpoint?.schemaVersion == MeterSchema.version)
+    #expect(reopened.recoveryReport?.upgradedFromSchemaVersion == nil)
+    #expect(reopened.state == committed.applying(.event(down)).applying(.event(up)))
+    #expect(reopened.state.events.count(of: .powerDown) == 1)
+    #expect(reopened.state.events.count(of: .powerUp) == 1)
+    #expect(try reopened.readEventLog().entries.suffix(2).map(\.event) == [down, up])
+    let text = JournalImageInspection.inspect(storage.bytes).text
+    #expect(text.contains("power_down 1, power_up 1"), "\(text)")
+    #expect(text.contains(" power_up"))
+    #expect(!text.contains("orderly stop"))
+    try reopened.append(.event(orderly))
+    let stopped = JournalImageInspection.inspect(storage.bytes).text
+    #expect(stopped.contains("power_down (orderly stop, not a power cut)"), "\(stopped)")
   }
 
   @Test("inspect reports what open would recover, writes nothing, and names a refusal")

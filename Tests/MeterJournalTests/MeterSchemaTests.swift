@@ -201,4 +201,63 @@ struct MeterSchemaTests {
     }
     #expect(refused > 0)
   }
+
+  @Test(
+    "R-D3: schema version 2 reads version 1's 13 counters and refuses what version 1 never wrote")
+  func version1EventKinds() throws {
+    #expect(
+      MeterSchema.eventKindCount(inVersion: MeterSchema.version) == MeterEventKind.allCases.count)
+    #expect(MeterSchema.eventKindCount(inVersion: 1) == 13)
+
+    // A version 1 state: the same encoding with the 13 counters version 1 had.
+    var state = Self.busyState
+    state.events.counters = (0..<MeterEventKind.allCases.count).map { $0 < 13 ? UInt32($0 + 1) : 0 }
+    state.events.latest = [MeterEvent(.coverOpened, at: MeterBench.start)]
+    var writer = ByteWriter()
+    MeterSchema.encode(state, into: &writer)
+    let current = writer.bytes
+    let counters = ByteWriter.varintSize(UInt64(MeterEventKind.allCases.count))
+    #expect(counters == 1)
+    // Find the counters (count byte 15, then 1, 2, ..., 13, 0, 0) and drop the last two.
+    let marker: [UInt8] = [15] + (1...13).map { UInt8($0) } + [0, 0]
+    let at = try #require(
+      (0...(current.count - marker.count)).first {
+        Array(current[$0..<$0 + marker.count]) == marker
+      })
+    var version1 = current
+    version1.replaceSubrange(at..<at + marker.count, with: [13] + (1...13).map { UInt8($0) })
+    var reader = ByteReader(version1)
+    #expect(try MeterSchema.decodeState(from: &reader, version: 1) == state)
+    #expect(reader.isAtEnd)
+    // 13 counters are damage in version 2, 15 are in version 1.
+    var shortReader = ByteReader(version1)
+    #expect(throws: ByteDecodingError.self) {
+      try MeterSchema.decodeState(from: &shortReader, version: 2)
+    }
+    var longReader = ByteReader(current)
+    #expect(throws: ByteDecodingError.self) {
+      try MeterSchema.decodeState(from: &longReader, version: 1)
+    }
+
+    // A power event in a record or an event line is version 2 only.
+    for kind in [MeterEventKind.powerDown, .powerUp] {
+      let event = MeterEvent(kind, at: MeterBench.start + 5)
+      var entry = ByteWriter()
+      MeterSchema.encode(.event(event), after: state, into: &entry)
+      var newer = ByteReader(entry.bytes)
+      #expect(try MeterSchema.decodeEntry(from: &newer, after: state, version: 2) == .event(event))
+      var older = ByteReader(entry.bytes)
+      #expect(throws: ByteDecodingError.self) {
+        try MeterSchema.decodeEntry(from: &older, after: state, version: 1)
+      }
+      var line = ByteWriter()
+      MeterSchema.encode(event, into: &line)
+      var lineReader = ByteReader(line.bytes)
+      #expect(try MeterSchema.decodeEvent(from: &lineReader, version: 2) == event)
+      var oldLine = ByteReader(line.bytes)
+      #expect(throws: ByteDecodingError.self) {
+        try MeterSchema.decodeEvent(from: &oldLine, version: 1)
+      }
+    }
+  }
 }

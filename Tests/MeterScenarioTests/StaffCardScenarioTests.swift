@@ -67,6 +67,50 @@ struct StaffCardScenarioTests {
     #expect(after.eventsOmitted == 0)
   }
 
+  @Test(
+    "R-C1: the inspection card carries the journal's event log, not only the core's latest 8",
+    arguments: [12, 210])
+  func inspectionCarriesJournalEvents(coverOpenings: Int) throws {
+    // Each opening logs one `cover_open`; 210 is more than the FRAM's ring keeps (203 lines).
+    var lines = [#"{"at":0,"start":{}}"#]
+    for opening in 0..<coverOpenings {
+      lines.append(#"{"at":\#(10 + 2 * opening),"tamper":{"cover":"open"}}"#)
+      lines.append(#"{"at":\#(11 + 2 * opening),"tamper":{"cover":"closed"}}"#)
+    }
+    let end = 20 + 2 * coverOpenings
+    lines += [
+      #"{"at":\#(end),"staff_card":{"card":"I","kind":"inspection","inspector":3,"type":"ntag215"}}"#,
+      #"{"at":\#(end + 1),"tap":{"card":"I"}}"#,
+      #"{"at":\#(end + 5),"dump_card":{"card":"I"}}"#,
+      #"{"at":\#(end + 10),"end":{}}"#,
+    ]
+    let result = try Simulation(scenario: Scenario(parsing: lines.joined(separator: "\n"))).run()
+    let run = try ScenarioRun(name: "inspection-log", result: result)
+    let dumps = run.records("card_image")
+    try #require(dumps.count == 1)
+    let data = try inspection(dumps[0])
+    let kept = data.registers.latestEvents
+    #expect(kept.allSatisfy { $0.kind == .coverOpened })
+    #expect(
+      data.registers.eventCounters[Int(MeterEventKind.coverOpened.rawValue)]
+        == UInt32(coverOpenings))
+    // Every event is either on the card or counted as omitted (dropped to fit the card, or
+    // overwritten in the FRAM's ring); the newest are the ones kept.
+    #expect(kept.count + Int(data.eventsOmitted) == coverOpenings)
+    let start = Timestamp(
+      unixSeconds: try #require(UTCCalendar.unixSeconds(fromRFC3339: UTCCalendar.defaultStart)))
+    let lastOpening = start + Int64(10 + 2 * (coverOpenings - 1)) * 1_000
+    let newest = try #require(kept.last?.at)
+    #expect(newest >= lastOpening && newest < lastOpening + 1_000, "the newest event is kept")
+    if coverOpenings == 12 {
+      #expect(kept.count == 12, "all twelve fit on an NTAG215; the core holds only 8")
+      #expect(data.eventsOmitted == 0)
+    } else {
+      #expect(kept.count > 8)
+      #expect(data.eventsOmitted >= UInt32(coverOpenings - 203))
+    }
+  }
+
   @Test("R-C1: a staff_card line names a kind the simulator issues, with only that kind's keys")
   func staffCardLines() throws {
     let tariff = try Scenario(

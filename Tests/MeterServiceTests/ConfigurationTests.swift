@@ -97,6 +97,20 @@ struct ConfigurationTests {
     #expect(error.reason.contains("out of range: must be 100000...10000000"))
   }
 
+  @Test("the FRAM read bound is read, defaults to 255 bytes, and is refused outside 1...8192")
+  func framReadBound() throws {
+    #expect(HardwareConfiguration().fram.maximumReadBytes == 255)
+    let configuration = try MeterdConfiguration.parse(
+      "[meter]\nid = 7\n[fram]\nmax_read_bytes = 512\n")
+    #expect(configuration.hardware.fram.maximumReadBytes == 512)
+    for bad in ["0", "8193"] {
+      let error = try #require(refusal("[meter]\nid = 7\n[fram]\nmax_read_bytes = \(bad)\n"))
+      #expect(error.key == "fram.max_read_bytes")
+      #expect(error.line == 4)
+      #expect(error.reason.contains("out of range: must be 1...8192"))
+    }
+  }
+
   @Test("R-U2: an amount written as a float is refused; amounts are quoted decimals")
   func floatMoney() throws {
     let error = try #require(refusal("[meter]\nid = 7\n[settings]\nalarm1 = 20.0\n"))

@@ -318,6 +318,64 @@ struct HTTPAPITests {
     }
   }
 
+  @Test("simulate mode: staff cards are tapped too (clear-tamper, relay-test held, inspection)")
+  func staffCardTaps() async throws {
+    _ = try await host.buyWithTestKey(Money(whole: 50))
+    try await run(seconds: 2)
+    try await app().test(.router) { client in
+      func post(_ path: String, _ body: String? = nil) async throws -> TestResponse {
+        try await client.execute(
+          uri: "/api/v1/sim/" + path, method: .post,
+          headers: [.contentType: "application/json"],
+          body: body.map { ByteBuffer(string: $0) })
+      }
+      func state() async throws -> StateResponse {
+        try await client.execute(uri: "/api/v1/state", method: .get) { response in
+          try json(StateResponse.self, response)
+        }
+      }
+      // R-T6: the cover latches tamper; a clear-tamper card clears it.
+      #expect(try await post("cover", #"{"open":true}"#).status == .noContent)
+      #expect(try await state().latchedTamper)
+      #expect(try await post("tap", #"{"card":"clear-tamper"}"#).status == .noContent)
+      // The reader is polled with the next accumulation.
+      try await run(seconds: 2)
+      #expect(try await state().latchedTamper == false)
+      // A relay-test card opens the relay while it stays on the reader.
+      #expect(try await post("tap", #"{"card":"relay-test"}"#).status == .noContent)
+      try await run(seconds: 2)
+      var now = try await state()
+      #expect(now.relay == "open")
+      #expect(now.relayReasons == ["test"])
+      // Another tap while it is held there is refused and changes nothing.
+      let busy = try await post("tap", #"{"card":"customer"}"#)
+      #expect(busy.status == .conflict)
+      #expect(errorMessage(busy) == "a relay-test card is on the reader: remove it first")
+      #expect(try await post("remove").status == .noContent)
+      try await run(seconds: 2)
+      now = try await state()
+      #expect(now.relay == "closed")
+      #expect(now.relayReasons == [])
+      // An inspection card changes nothing; the display says so.
+      let before = await host.snapshot().state
+      #expect(try await post("tap", #"{"card":"inspection"}"#).status == .noContent)
+      try await run(seconds: 2)
+      #expect(await host.snapshot().display.top == "Inspection")
+      #expect(await host.snapshot().state.ledger.totalPurchased == before.ledger.totalPurchased)
+      // An unknown card kind is refused with the kinds there are.
+      let unknown = try await post("tap", #"{"card":"key"}"#)
+      #expect(unknown.status == .badRequest)
+      #expect(
+        errorMessage(unknown)
+          == "card must be one of customer, inspection, clear-tamper, relay-test")
+      // Without a body the customer's card is tapped, as before; removing no card is harmless.
+      #expect(try await post("tap").status == .noContent)
+      #expect(try await post("remove").status == .noContent)
+    }
+    let counters = await host.snapshot().state.events.counters
+    #expect(counters[Int(MeterEventKind.tamperCleared.rawValue)] == 1)
+  }
+
   @Test("R-D2: cut power stops the meter and the load; restoring it recovers from the journal")
   func cutPower() async throws {
     _ = try await host.buyWithTestKey(Money(whole: 50))

@@ -325,6 +325,9 @@ enum ConfigurationParser {
     hardware.fram.address = try address(&fram, default: hardware.fram.address)
     hardware.fram.sizeBytes = try fram.integer(
       "size_bytes", default: hardware.fram.sizeBytes, in: 8_192...262_144, unit: "bytes")
+    // i2c-dev refuses a message over 8,192 bytes (drivers/i2c/i2c-dev.c).
+    hardware.fram.maximumReadBytes = try fram.integer(
+      "max_read_bytes", default: hardware.fram.maximumReadBytes, in: 1...8_192, unit: "bytes")
     try fram.finish()
 
     var lcd = try root.table("lcd")

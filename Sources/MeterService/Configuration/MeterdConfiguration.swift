@@ -174,6 +174,9 @@ public struct HardwareConfiguration: Hashable, Sendable {
   public struct FRAM: Hashable, Sendable {
     public var address: UInt8 = 0x50
     public var sizeBytes = 32_768
+    /// The most bytes the driver reads in one I2C transfer (`MB85RC256V.maximumRead`): lower
+    /// it for an adapter that refuses longer reads (EINVAL or EOPNOTSUPP from i2c-dev).
+    public var maximumReadBytes = 255
   }
 
   public struct LCD: Hashable, Sendable {

@@ -93,8 +93,31 @@ public func buildRouter(
         throw HTTPError(HTTPResponse.Status(code: error.status), message: error.reason)
       }
     }
-    world.post("tap") { _, _ -> HTTPResponse.Status in
-      await host.tapCard()
+    world.post("tap") { request, context -> HTTPResponse.Status in
+      var card = SimulatedCard.customer
+      var request = request
+      let body = try await request.collectBody(upTo: 1_024)
+      if body.readableBytes > 0 {
+        let named = try await request.decode(as: TapRequest.self, context: context).card
+        guard let known = SimulatedCard(rawValue: named) else {
+          throw HTTPError(
+            .badRequest,
+            message:
+              "card must be one of \(SimulatedCard.allCases.map(\.rawValue).joined(separator: ", "))"
+          )
+        }
+        card = known
+      }
+      do throws(RemoteRefusal) {
+        try await host.tapCard(card)
+      } catch {
+        throw HTTPError(HTTPResponse.Status(code: error.status), message: error.reason)
+      }
+      _ = try? await host.step()
+      return .noContent
+    }
+    world.post("remove") { _, _ -> HTTPResponse.Status in
+      await host.removeCard()
       _ = try? await host.step()
       return .noContent
     }
@@ -124,6 +147,11 @@ public func buildRouter(
     }
   }
   return router
+}
+
+/// Simulate mode's card tap: `{"card": "inspection"}`; no body taps the customer's card.
+struct TapRequest: Codable, Sendable {
+  var card: String
 }
 
 struct TestSaleRequest: Codable, Sendable {

@@ -56,7 +56,14 @@ let simulatePage = """
     <button id="buy">Buy credit (test key)</button>
   </fieldset>
   <fieldset><legend>Meter</legend>
-    <button id="tap">Tap customer card</button>
+    <label>card <select id="card">
+      <option value="customer">customer</option>
+      <option value="inspection">inspection</option>
+      <option value="clear-tamper">clear-tamper</option>
+      <option value="relay-test">relay-test (held)</option>
+    </select></label>
+    <button id="tap">Tap card</button>
+    <button id="remove">Remove card</button>
     <button id="button">Press display button</button>
     <button id="cover">Open terminal cover</button>
     <button id="cut-power">Cut power</button>
@@ -119,7 +126,12 @@ let simulatePage = """
       say('purchase ' + sale.sequence + ' of ' + sale.amount + ': ' + sale.result);
     },
     async button() { await call('POST', '/api/v1/sim/button'); say('button pressed'); },
-    async tap() { await call('POST', '/api/v1/sim/tap'); say('card tapped'); },
+    async tap(card) {
+      if (card !== undefined) $('card').value = card;
+      await call('POST', '/api/v1/sim/tap', { card: $('card').value });
+      say($('card').value + ' card ' + ($('card').value === 'relay-test' ? 'on the reader' : 'tapped'));
+    },
+    async remove() { await call('POST', '/api/v1/sim/remove'); say('card removed'); },
     async cover() {
       coverOpen = !coverOpen;
       await call('POST', '/api/v1/sim/cover', { open: coverOpen });
@@ -141,6 +153,7 @@ let simulatePage = """
   wire('buy', () => actions.buy());
   wire('button', () => actions.button());
   wire('tap', () => actions.tap());
+  wire('remove', () => actions.remove());
   wire('cover', () => actions.cover());
   wire('cut-power', () => actions.power());
   async function start() {

@@ -177,7 +177,8 @@ private struct DeviceOpener<Backend: HardwareBackend> {
 
   func fram(on bus: any I2CBus) throws(HardwareStartupError) -> MB85RC256V {
     let address = configuration.fram.address
-    let fram = MB85RC256V(bus: bus, address: address)
+    let fram = MB85RC256V(
+      bus: bus, address: address, maximumRead: configuration.fram.maximumReadBytes)
     do throws(FRAMError) {
       try fram.start()
       return fram

@@ -166,29 +166,60 @@ final class VirtualInputs: InputPort {
   }
 }
 
-/// The customer's card at the level the core sees it (as the scenario simulator's reader does):
-/// a tap presents this meter's customer card with no purchases on it, which restores supply
-/// after a credit trip (R-P3, R-P5) and shows the consumption inquiry (R-P11). The card layer
-/// (MFRC522 model, signed records) is not wired into `--simulate` yet.
+/// The cards simulate mode can tap, at the level the core sees them (as the scenario
+/// simulator's reader does): this meter's customer card with no purchases on it (restores
+/// supply after a credit trip, R-P3, R-P5, and shows the consumption inquiry, R-P11), and the
+/// staff cards (R-C1): inspection (changes nothing), clear-tamper (R-T6) and relay-test (opens
+/// the relay while the card stays on the reader). The card layer (MFRC522 model, signed
+/// records) is not wired into `--simulate`: these are presentations the card layer accepted.
+public enum SimulatedCard: String, CaseIterable, Hashable, Sendable, Codable {
+  case customer
+  case inspection
+  case clearTamper = "clear-tamper"
+  case relayTest = "relay-test"
+
+  func presentation(for meter: MeterID) -> CardPresentation {
+    switch self {
+    case .customer: .customer(meter: meter, purchases: [])
+    case .inspection: .inspection
+    case .clearTamper: .clearTamper
+    case .relayTest: .relayTest
+    }
+  }
+
+  /// A relay-test card is held on the reader until it is removed; the others are tapped.
+  var held: Bool { self == .relayTest }
+}
+
+/// The reader in simulate mode: a tapped card is read once and leaves when the meter is done
+/// with it; a held card (relay-test) stays until `remove()`.
 final class TappedCardReader: CardPort {
   private let meter: MeterID
-  private var inField = false
+  private var card: SimulatedCard?
   private(set) var lastWriteBack: WriteBack?
 
   init(meter: MeterID) { self.meter = meter }
 
-  func tap() { inField = true }
+  /// The card held on the reader, if any.
+  var heldCard: SimulatedCard? { card?.held == true ? card : nil }
 
-  func poll() throws(RuntimeFault) -> Bool { inField }
+  func tap(_ card: SimulatedCard = .customer) { self.card = card }
+
+  /// Takes a held card off the reader; the next poll finds the field empty.
+  func remove() { card = nil }
+
+  func poll() throws(RuntimeFault) -> Bool { card != nil }
   func read(at now: Timestamp) throws(RuntimeFault) -> CardPresentation {
-    .customer(meter: meter, purchases: [])
+    (card ?? .customer).presentation(for: meter)
   }
-  func write(_ writeBack: WriteBack, state: MeterState, outcome: CardOutcome)
-    throws(RuntimeFault) -> Bool
-  {
+  func write(
+    _ writeBack: WriteBack, state: MeterState, outcome: CardOutcome, journal: any JournalPort
+  ) throws(RuntimeFault) -> Bool {
     lastWriteBack = writeBack
     return true
   }
-  /// A tap: the card leaves once the meter is done with it.
-  func release() throws(RuntimeFault) { inField = false }
+  /// A tapped card leaves once the meter is done with it; a held one stays.
+  func release() throws(RuntimeFault) {
+    if card?.held != true { card = nil }
+  }
 }

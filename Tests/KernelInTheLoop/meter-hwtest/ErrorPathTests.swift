@@ -1,3 +1,4 @@
+import KITLSupport
 import MeterDrivers
 import MeterLinux
 

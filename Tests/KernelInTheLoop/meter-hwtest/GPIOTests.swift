@@ -1,4 +1,5 @@
 import Glibc
+import KITLSupport
 import MeterDrivers
 import MeterLinux
 
@@ -168,16 +169,4 @@ struct GPIOTests {
     }
     return zip(edges, rises).map { $1 - $0 }
   }
-}
-
-/// The smallest step CLOCK_MONOTONIC makes here (jiffies-based clocksources step in ticks).
-func clockGranularity(_ clock: MonotonicClock) -> UInt64 {
-  var smallest = UInt64.max
-  for _ in 0..<3 {
-    let start = clock.nowNanoseconds
-    var next = clock.nowNanoseconds
-    while next == start { next = clock.nowNanoseconds }
-    smallest = min(smallest, next - start)
-  }
-  return smallest
 }

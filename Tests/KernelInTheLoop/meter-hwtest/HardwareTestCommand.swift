@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import KITLSupport
 import MeterDrivers
 import MeterLinux
 
@@ -64,7 +65,12 @@ struct RunTests: AsyncParsableCommand {
     let chip = try LinuxGPIOChip(path: devices.gpioChip, consumer: "meter-hwtest")
     let rig: any TestRig =
       switch target {
-      case .qemu: try GPIOSimRig(sysfs: simSysfs, devices: devices)
+      case .qemu:
+        try GPIOSimRig(
+          sysfs: simSysfs,
+          lines: RigLines(
+            adeIrq: devices.adeIrq, openCoil: devices.openCoil, closeCoil: devices.closeCoil,
+            relayFeedback: devices.relayFeedback))
       case .pi:
         try BenchRig(
           chip: chip, injector: irqInjector, openMonitor: openCoilMonitor,
@@ -78,11 +84,15 @@ struct RunTests: AsyncParsableCommand {
         path: devices.i2cBridge, absentAddress: .named("ETIMEDOUT")!, report: report)
       bridge.runAll()
       bridge.checkBridgeLimits()
-      JournalTests(path: devices.i2cBridge, report: report).runAll()
+      let journal = JournalTests(path: devices.i2cBridge, report: report)
+      journal.runAll()
+      journal.checkLargeReads(adapterReadLimit: 512)
     }
     if !devices.i2c.isEmpty {
       I2CTests(path: devices.i2c, absentAddress: absentAddress, report: report).runAll()
-      JournalTests(path: devices.i2c, report: report).runAll()
+      let journal = JournalTests(path: devices.i2c, report: report)
+      journal.runAll()
+      journal.checkLargeReads(adapterReadLimit: nil)
     }
     if !devices.spi.isEmpty {
       SPITests(path: devices.spi, report: report).runAll()

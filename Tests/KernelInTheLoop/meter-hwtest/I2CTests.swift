@@ -1,4 +1,5 @@
 import Glibc
+import KITLSupport
 import MeterDrivers
 import MeterLinux
 import MeterSim

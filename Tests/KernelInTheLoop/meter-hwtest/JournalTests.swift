@@ -1,3 +1,4 @@
+import KITLSupport
 import MeterDrivers
 import MeterJournal
 import MeterLinux
@@ -56,7 +57,8 @@ enum EnergyCounterSchema: JournalSchema {
     state += UInt64(entry)
   }
 
-  static func loggedEvent(for entry: UInt32) -> UInt32? { nil }
+  /// Every increment is also an event line, so a few hundred commits fill the event log.
+  static func loggedEvent(for entry: UInt32) -> UInt32? { entry }
 
   static func encode(_ event: UInt32, into writer: inout ByteWriter) {
     writer.appendLittleEndian(event)
@@ -94,6 +96,70 @@ struct JournalTests {
         recovered.state == committed, "recovered \(recovered.state), committed \(committed)")
       let replayed = recovered.recoveryReport?.recordsReplayed ?? 0
       return "40 commits, state \(recovered.state) recovered (\(replayed) records replayed)"
+    }
+  }
+
+  /// Reads longer than the adapter carries (hid-cp2112: 512 bytes; `adapterReadLimit`): a full
+  /// 4 KiB event log and the whole 32 KiB image come back through the driver's bounded
+  /// transfers, and a journal recovered offline from that image is the one committed.
+  func checkLargeReads(adapterReadLimit: Int?) {
+    report.check(
+      "\(path): FRAM journal with a full event log: recovery, the 4 KiB log and the 32 KiB image in chunks"
+    ) {
+      let layout = JournalLayout.mb85rc256v
+      let commits = layout.eventSlotCount + 20
+      let committed: UInt64
+      do {
+        let bus = try LinuxI2CBus(path: path)
+        let journal = try Journal<EnergyCounterSchema>.format(
+          FRAMJournalStorage(MB85RC256V(bus: bus)), initialState: 0)
+        for increment in 1...commits { try journal.append(UInt32(increment)) }
+        committed = journal.state
+        bus.close()
+      }
+      let bus = try LinuxI2CBus(path: path)
+      defer { bus.close() }
+      let fram = MB85RC256V(bus: bus)
+      let recovered = try Journal<EnergyCounterSchema>.open(FRAMJournalStorage(fram))
+      let kept = layout.eventSlotCount - 1
+      let newest = ((commits - kept + 1)...commits).map { UInt32($0) }
+      let log = try recovered.readEventLog()
+      try expect(
+        committed == UInt64(commits * (commits + 1) / 2) && recovered.state == committed,
+        "recovered \(recovered.state), committed \(committed)")
+      try expect(
+        log.entries.map(\.event) == newest && log.damaged == 0,
+        "event log: \(log.entries.count) lines, \(log.damaged) damaged, first \(log.entries.first?.event ?? 0)"
+      )
+      let image = try fram.read(at: 0, count: MB85RC256V.capacity)
+      let offline = try Journal<EnergyCounterSchema>.open(InMemoryJournalStorage(image: image))
+      try expect(offline.state == committed, "the image recovers \(offline.state)")
+      try expect(try offline.readEventLog() == log, "the image's event log differs")
+      var refusal = ""
+      if let limit = adapterReadLimit {
+        // The same event log in one transfer is what the adapter refuses: the bound matters.
+        let unbounded = MB85RC256V(
+          bus: bus, maximumRead: layout.eventSlotCount * layout.eventSlotSize)
+        let logBytes = layout.eventSlotCount * layout.eventSlotSize
+        var refused: FRAMError?
+        do throws(FRAMError) {
+          _ = try unbounded.read(at: layout.eventStart, count: logBytes)
+        } catch {
+          refused = error
+        }
+        guard let refused else {
+          throw TestFailure(
+            "a \(logBytes)-byte read in one transfer passed an adapter limited to \(limit)")
+        }
+        try expect(refused.description.contains("(EINVAL)"), "\(refused)")
+        refusal = "; one \(logBytes)-byte transfer refused: \(refused)"
+        let atLimit = try MB85RC256V(bus: bus, maximumRead: limit).read(
+          at: 0, count: MB85RC256V.capacity)
+        try expect(atLimit == image, "the image read \(limit) bytes at a time differs")
+      }
+      return
+        "\(commits) commits, state \(committed), \(log.entries.count) event lines; 32 KiB image in "
+        + "\((MB85RC256V.capacity + fram.maximumRead - 1) / fram.maximumRead) reads of ≤ \(fram.maximumRead) bytes recovers offline\(refusal)"
     }
   }
 }

@@ -1,22 +1,24 @@
 import MeterDrivers
 
 /// A failed expectation, with what was seen.
-struct TestFailure: Error, CustomStringConvertible {
-  var description: String
-  init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+  public var description: String
+  public init(_ description: String) { self.description = description }
 }
 
-func expect(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+public func expect(_ condition: Bool, _ message: @autoclosure () -> String) throws {
   if !condition { throw TestFailure(message()) }
 }
 
 /// Collects results and prints one line per check, then the marker line the harness reads.
-final class TestReport {
-  private(set) var passed = 0
-  private(set) var failed = 0
+public final class TestReport {
+  public private(set) var passed = 0
+  public private(set) var failed = 0
 
   /// Runs one check; `body` returns a short detail for the log.
-  func check(_ name: String, _ body: () throws -> String) {
+  public init() {}
+
+  public func check(_ name: String, _ body: () throws -> String) {
     do {
       let detail = try body()
       passed += 1
@@ -27,17 +29,17 @@ final class TestReport {
     }
   }
 
-  func note(_ line: String) {
+  public func note(_ line: String) {
     print("     \(line)")
   }
 
-  func printSummary() {
+  public func printSummary() {
     print("KITL-RESULT tests=\(passed + failed) passed=\(passed) failed=\(failed)")
   }
 }
 
 /// Runs `body`, which must fail with a bus error, and returns that error.
-func expectBusError(_ what: String, _ body: () throws(BusError) -> Void) throws -> BusError {
+public func expectBusError(_ what: String, _ body: () throws(BusError) -> Void) throws -> BusError {
   do throws(BusError) {
     try body()
   } catch {
