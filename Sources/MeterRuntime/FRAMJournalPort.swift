@@ -20,12 +20,19 @@ public final class FRAMJournalPort: JournalPort {
   /// Power-on: recovers the journal in `storage`, or formats a blank memory with
   /// `commissioned`. Refuses, without writing, a journal it must not touch (a newer firmware's,
   /// one with no valid checkpoint, a damaged header): the meter must not run on a guess.
+  /// `generation` is the format generation a blank memory gets (random if nil; the simulator
+  /// fixes it so that its FRAM images repeat).
   public init(
-    storage: any JournalStorage, commissioned: @autoclosure () -> MeterState
+    storage: any JournalStorage, commissioned: @autoclosure () -> MeterState,
+    generation: UInt32? = nil
   ) throws(JournalError) {
-    journal = try Journal<MeterSchema>.startUp(storage, commissioned: commissioned())
+    journal = try Journal<MeterSchema>.startUp(
+      storage, commissioned: commissioned(), generation: generation)
     recoveryReport = journal.recoveryReport
   }
+
+  /// True when start-up recovered a journal; false when it formatted a blank memory.
+  public var resumedFromJournal: Bool { recoveryReport != nil }
 
   /// The state the meter resumes from: the last committed entry's (R-D2).
   public var recovered: MeterState { journal.state }
@@ -73,8 +80,8 @@ public final class FRAMJournalPort: JournalPort {
     }
   }
 
-  /// Writes a checkpoint of the whole state now (an orderly shutdown), so the next start-up
-  /// replays nothing.
+  /// Writes a checkpoint of the whole state now (an orderly shutdown, after
+  /// `MeterRuntime.stop` committed its power_down), so the next start-up replays nothing.
   public func checkpoint() throws(RuntimeFault) {
     do throws(JournalError) { try journal.checkpoint() } catch { throw Self.fault(error) }
   }

@@ -120,9 +120,19 @@ public final class MeterRuntime {
   }
 
   /// The first step after power-on: drives the relay to the recovered state's decision (R-D2)
-  /// and shows the default page.
+  /// and shows the default page. When the journal was recovered (the meter had run before),
+  /// the step is `MeterInput.powerUp`: the event log gets power_down, at the time of the last
+  /// committed interval or event (when the power went; none after an orderly `stop`), and
+  /// power_up now, committed before anything else happens. A newly commissioned meter records
+  /// neither.
   public func start(at now: Timestamp) throws(RuntimeFault) {
-    try run(.tick, at: now)
+    try run(ports.journal.resumedFromJournal ? .powerUp : .tick, at: now)
+  }
+
+  /// An orderly stop (SIGTERM), which is not a power cut: commits power_down with detail
+  /// `MeterEvent.orderlyShutdown` at `now`, so the next start records only power_up.
+  public func stop(at now: Timestamp) throws(RuntimeFault) {
+    try run(.shutdown, at: now)
   }
 
   /// Does whatever is due at `now`: an interrupt, input changes, the accumulation and its card

@@ -32,6 +32,9 @@ public final class Simulation {
     version: "sim-1",
     buildTime: Timestamp(unixSeconds: UTCCalendar.unixSeconds(fromRFC3339: "2026-01-01T00:00:00Z")!)
   )
+  /// The FRAM journal's format generation (random on a meter): fixed, so that the same
+  /// scenario leaves the same FRAM image (`--fram-out`) on every run.
+  static let framGeneration: UInt32 = 0x51A1_0001
   /// SPEC §9: a flat tariff of 1.0000 per kWh, no standing charge.
   public static let defaultTariff = TariffSet.flat(price: Money(whole: 1))
   /// The ADE7953's own protective thresholds, above the core's configured limits: a short
@@ -289,6 +292,11 @@ public final class Simulation {
       if runtime == nil { powerOn() }
     case .powerOffAfterFRAMBytes(let bytes):
       fram.cutPower(afterWrittenBytes: bytes)
+    case .energyChipReset:
+      if runtime != nil {
+        energyChip.powerOff()
+        energyChip.powerOn()
+      }
     case .tamper(let cover, let magnet):
       if let cover, (cover == .open) != coverOpen {
         coverOpen = cover == .open
@@ -427,7 +435,8 @@ public final class Simulation {
     do {
       try framChip.start()
       fram.driver = FRAMJournalStorage(framChip)
-      journal = try FRAMJournalPort(storage: fram, commissioned: commissioned)
+      journal = try FRAMJournalPort(
+        storage: fram, commissioned: commissioned, generation: Simulation.framGeneration)
     } catch JournalError.storage(.powerLost) {
       // A scenario cut inside the writes of start-up (formatting, an upgrade checkpoint).
       powerOff()

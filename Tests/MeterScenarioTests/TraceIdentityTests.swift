@@ -19,6 +19,7 @@ struct TraceIdentityTests {
   /// The example scenarios whose traces were recorded.
   static let recorded = [
     "bypass", "card-tearing", "cards-and-sequence", "clock-invalid", "consumption-inquiry",
+    "energy-chip-reset",
     "forged-card", "friendly-period", "hoarding-limit", "low-credit", "neutral-imbalance",
     "overcurrent-interrupt", "overdraft", "overload", "overvoltage", "power-cut",
     "reverse-power", "staff-cards", "tamper",
