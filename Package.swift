@@ -207,6 +207,8 @@ let package = Package(
       dependencies: ["MeterSim", "MeterDrivers", "MeterLinux"],
       path: "Tests/KernelInTheLoop/meter-models"
     ),
+    // meterctl run as a process: exit statuses, refusals, the files it writes (issue 6).
+    .testTarget(name: "MeterctlTests"),
     .testTarget(
       name: "MeterScenarioTests",
       dependencies: ["MeterScenario", "MeterCore", "MeterJournal", "MeterCards"]),

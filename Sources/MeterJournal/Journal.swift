@@ -10,25 +10,35 @@ public final class Journal<Schema: JournalSchema> {
   public let storage: any JournalStorage
   public let layout: JournalLayout
   /// The state as of the last committed entry.
-  public private(set) var state: Schema.State
+  // Not Sendable: one task appends, never re-entrantly, so the fields every append touches
+  // are exempt from the runtime exclusivity check (perf, issue 6).
+  @exclusivity(unchecked) public private(set) var state: Schema.State
   /// Sequence number the next record gets.
-  public private(set) var nextSequence: UInt32
+  @exclusivity(unchecked) public private(set) var nextSequence: UInt32
   /// Number of events ever logged; the event log keeps the newest `eventSlotCount`.
-  public private(set) var nextEventSequence: UInt32
+  @exclusivity(unchecked) public private(set) var nextEventSequence: UInt32
   /// What `open` found; nil for a journal just formatted.
   public private(set) var recoveryReport: RecoveryReport?
 
-  private var writeOffset: Int
-  private var bytesSinceCheckpoint: Int
-  private var lastCheckpointNumber: UInt32
-  private var schemaVersion: UInt16
+  /// The header's format version; a journal is written on in the version it was formatted in.
+  public let formatVersion: UInt16
+  /// The format generation (format version 2; nil in version 1): see `FrameSeed`.
+  public let generation: UInt32?
+  private let seed: UInt32
+  @exclusivity(unchecked) private var writeOffset: Int
+  @exclusivity(unchecked) private var bytesSinceCheckpoint: Int
+  @exclusivity(unchecked) private var lastCheckpointNumber: UInt32
+  @exclusivity(unchecked) private var schemaVersion: UInt16
 
   private init(
-    storage: any JournalStorage, layout: JournalLayout, state: Schema.State, schemaVersion: UInt16,
-    position: Position
+    storage: any JournalStorage, header: JournalHeader, state: Schema.State,
+    schemaVersion: UInt16, position: Position
   ) {
     self.storage = storage
-    self.layout = layout
+    self.layout = header.layout
+    formatVersion = header.formatVersion
+    generation = header.generation
+    seed = header.seed
     self.state = state
     self.schemaVersion = schemaVersion
     nextSequence = position.nextSequence
@@ -48,34 +58,52 @@ public final class Journal<Schema: JournalSchema> {
 
   // MARK: Formatting
 
-  /// Erases `storage` and starts a journal holding `initialState`. The headers are written
-  /// last, so a power cut during formatting leaves a memory that `open` calls blank.
+  /// Starts a journal holding `initialState` in `storage`, writing only what recovery reads:
+  /// zeros over the header copies and checkpoint slot 0's header, the ring's first 3
+  /// bytes zeroed, checkpoint 1 in slot 1, then the two header copies (386 bytes for the meter's state in `FiguresTests`,
+  /// where zeroing the 32 KiB wrote 32,768). Every check of the new journal starts from its random
+  /// `generation` (`FrameSeed`), so nothing an earlier journal left in the memory can pass for
+  /// a record, checkpoint or event line of this one. The headers are written last, so a power
+  /// cut during formatting leaves a memory that `open` calls blank. `generation` is random
+  /// unless given (the simulator gives one, so its FRAM images repeat).
+  ///
+  /// Only `startUp` decides that a memory may be formatted: never one holding a journal.
   public static func format(
     _ storage: any JournalStorage, layout: JournalLayout = .mb85rc256v,
-    initialState: Schema.State
+    initialState: Schema.State, generation: UInt32? = nil
   ) throws(JournalError) -> Journal {
     if let problem = layout.problem { throw .invalidLayout(problem) }
     guard layout.capacity <= storage.capacity else {
       throw .invalidLayout(
         "layout for \(layout.capacity) bytes does not fit a \(storage.capacity)-byte memory")
     }
-    do {
-      try storage.write(at: 0, bytes: Array(repeating: 0, count: layout.end))
-    } catch { throw .storage(error) }
+    let header = JournalHeader(
+      formatVersion: JournalHeader.currentFormatVersion, layout: layout,
+      generation: generation ?? UInt32.random(in: .min ... .max))
     let journal = Journal(
-      storage: storage, layout: layout, state: initialState, schemaVersion: Schema.version,
+      storage: storage, header: header, state: initialState, schemaVersion: Schema.version,
       position: Position(
         nextSequence: 1, nextEventSequence: 0, writeOffset: 0, bytesSinceCheckpoint: 0,
         checkpointNumber: 0))
-    // Both slots get the initial state, so one damaged checkpoint never leaves none.
+    do {
+      // Zeros over both header copies and checkpoint slot 0's header, in one write: a cut in
+      // the header writes below then leaves copy B blank whatever the memory held (a new
+      // part's 0xFF behind a torn magic would claim format version 65535), and slot 0 reads
+      // as never written (a stale checkpoint there would fail its check, but be reported as
+      // damage). The ring's first record place too: its stale bytes might look torn.
+      try storage.write(
+        at: 0,
+        bytes: Array(
+          repeating: 0, count: layout.checkpointSlotAddress(0) + JournalLayout.checkpointHeaderSize)
+      )
+      try storage.write(at: layout.ringStart, bytes: Array(repeating: 0, count: 3))
+    } catch { throw .storage(error) }
+    // Checkpoint 1, in slot 1; the first append writes the second.
     try journal.checkpoint()
-    try journal.checkpoint()
-    let header = JournalHeader(
-      formatVersion: JournalHeader.currentFormatVersion, layout: layout
-    ).encoded()
+    let headerBytes = header.encoded()
     do {
       for copy in 0..<JournalLayout.headerCopies {
-        try storage.write(at: copy * JournalLayout.headerSize, bytes: header)
+        try storage.write(at: copy * JournalLayout.headerSize, bytes: headerBytes)
       }
     } catch { throw .storage(error) }
     return journal
@@ -86,16 +114,21 @@ public final class Journal<Schema: JournalSchema> {
   /// Commits `entry`: writes its record (and its event-log line, if it is an event), then
   /// applies it to `state`. Throws without applying it if the memory fails; calling again
   /// retries in the same place.
+  // The generic entry point checks for the meter's schema and runs a copy compiled for it:
+  // unspecialised, every append copied the state through value witnesses (perf, issue 6).
+  @_specialize(exported:true,where Schema == MeterSchema)
   public func append(_ entry: Schema.Entry) throws(JournalError) {
-    if bytesSinceCheckpoint >= layout.checkpointIntervalBytes {
-      try checkpoint()
-    }
     var payload = ByteWriter()
-    Schema.encode(entry, after: state, into: &payload)
+    Self.encode(entry, after: &state, into: &payload)
     guard payload.count <= layout.maxRecordPayload else {
       throw .recordTooLarge(size: payload.count, limit: layout.maxRecordPayload)
     }
-    let record = RecordFrame.encode(sequence: nextSequence, payload: payload.bytes)
+    // After a format slot 0 holds no checkpoint: the first entry brings the second, so that
+    // one damaged checkpoint never leaves none for long.
+    if bytesSinceCheckpoint >= layout.checkpointIntervalBytes || lastCheckpointNumber < 2 {
+      try checkpoint()
+    }
+    let record = RecordFrame.encode(sequence: nextSequence, payload: payload.bytes, seed: seed)
     var offset = writeOffset
     var wasted = 0
     if layout.ringSize - offset < layout.maxRecordSize {
@@ -121,9 +154,10 @@ public final class Journal<Schema: JournalSchema> {
   /// Writes the whole state into the older checkpoint slot. `append` does this by itself
   /// every `checkpointIntervalBytes`; the service may also call it at an orderly shutdown.
   @discardableResult
+  @_specialize(exported:true,where Schema == MeterSchema)
   public func checkpoint() throws(JournalError) -> Int {
     var payload = ByteWriter()
-    Schema.encode(state, into: &payload)
+    Self.encode(&state, into: &payload)
     guard payload.count <= layout.maxCheckpointPayload else {
       throw .stateTooLarge(size: payload.count, limit: layout.maxCheckpointPayload)
     }
@@ -132,7 +166,7 @@ public final class Journal<Schema: JournalSchema> {
     let bytes = CheckpointFrame(
       number: number, schemaVersion: Schema.version, nextSequence: nextSequence,
       ringOffset: writeOffset, nextEventSequence: nextEventSequence
-    ).encode(payload: payload.bytes)
+    ).encode(payload: payload.bytes, seed: seed)
     do {
       try storage.write(at: layout.checkpointSlotAddress(slot), bytes: bytes)
     } catch { throw .storage(error) }
@@ -140,6 +174,19 @@ public final class Journal<Schema: JournalSchema> {
     schemaVersion = Schema.version
     bytesSinceCheckpoint = 0
     return bytes.count
+  }
+
+  // The state is passed `inout` to these so that the encoders borrow it: read from the class's
+  // stored property, it would be copied (every field retained and released) on every append.
+
+  private static func encode(
+    _ entry: Schema.Entry, after state: inout Schema.State, into payload: inout ByteWriter
+  ) {
+    Schema.encode(entry, after: state, into: &payload)
+  }
+
+  private static func encode(_ state: inout Schema.State, into payload: inout ByteWriter) {
+    Schema.encode(state, into: &payload)
   }
 
   private func writeEventSlot(_ event: Schema.Event, sequence: UInt32) throws(JournalError) {
@@ -150,7 +197,7 @@ public final class Journal<Schema: JournalSchema> {
     }
     let bytes = EventSlot.encode(
       sequence: sequence, schemaVersion: Schema.version, payload: payload.bytes,
-      slotSize: layout.eventSlotSize)
+      slotSize: layout.eventSlotSize, seed: seed)
     let address =
       layout.eventStart + Int(sequence % UInt32(layout.eventSlotCount)) * layout.eventSlotSize
     do {
@@ -167,7 +214,8 @@ public final class Journal<Schema: JournalSchema> {
   /// as `open` refuses it: a damaged journal is kept for inspection, never wiped (R-D3).
   /// The result's `recoveryReport` is nil when it was formatted.
   public static func startUp(
-    _ storage: any JournalStorage, commissioned: @autoclosure () -> Schema.State
+    _ storage: any JournalStorage, commissioned: @autoclosure () -> Schema.State,
+    generation: UInt32? = nil
   ) throws(JournalError) -> Journal {
     do {
       return try open(storage)
@@ -177,7 +225,7 @@ public final class Journal<Schema: JournalSchema> {
         copyB = try storage.read(at: JournalLayout.headerSize, count: JournalLayout.headerSize)
       } catch { throw .storage(error) }
       guard JournalHeader.isBlank(copyB) else { throw .noJournal(report) }
-      return try format(storage, initialState: commissioned())
+      return try format(storage, initialState: commissioned(), generation: generation)
     }
   }
 
@@ -242,9 +290,10 @@ public final class Journal<Schema: JournalSchema> {
         "journal laid out for \(layout.capacity) bytes, memory holds \(storage.capacity)")
     }
 
-    let (checkpoint, recovered) = try readNewestCheckpoint(counter, layout: layout, report: &report)
+    let (checkpoint, recovered) = try readNewestCheckpoint(
+      counter, layout: layout, seed: header.seed, report: &report)
     var state = recovered
-    var reader = RingReader(storage: counter, layout: layout)
+    var reader = RingReader(storage: counter, layout: layout, seed: header.seed)
     var sequence = checkpoint.nextSequence
     var eventSequence = checkpoint.nextEventSequence
     var offset = checkpoint.ringOffset
@@ -293,7 +342,7 @@ public final class Journal<Schema: JournalSchema> {
     }
 
     let journal = Journal(
-      storage: storage, layout: layout, state: state, schemaVersion: checkpoint.schemaVersion,
+      storage: storage, header: header, state: state, schemaVersion: checkpoint.schemaVersion,
       position: Position(
         nextSequence: sequence, nextEventSequence: eventSequence, writeOffset: offset,
         bytesSinceCheckpoint: bytesSinceCheckpoint, checkpointNumber: checkpoint.number))
@@ -337,7 +386,8 @@ public final class Journal<Schema: JournalSchema> {
   }
 
   private static func readNewestCheckpoint(
-    _ storage: CountingJournalStorage, layout: JournalLayout, report: inout RecoveryReport
+    _ storage: CountingJournalStorage, layout: JournalLayout, seed: UInt32,
+    report: inout RecoveryReport
   ) throws -> (CheckpointFrame, Schema.State) {
     var candidates: [(slot: Int, frame: CheckpointFrame, payloadLength: Int)] = []
     var numbers: [UInt32] = [0, 0]
@@ -346,7 +396,7 @@ public final class Journal<Schema: JournalSchema> {
         at: layout.checkpointSlotAddress(slot), count: JournalLayout.checkpointHeaderSize)
       let frame: CheckpointFrame
       let length: Int
-      switch CheckpointFrame.decodeHeader(head) {
+      switch CheckpointFrame.decodeHeader(head, seed: seed) {
       case .blank:
         continue
       case .damaged(let reason):
@@ -373,10 +423,10 @@ public final class Journal<Schema: JournalSchema> {
       let rest = try storage.read(
         at: address + JournalLayout.checkpointHeaderSize,
         count: candidate.payloadLength + JournalLayout.checkSize)
-      let head = candidate.frame.encodeHeader(payloadLength: candidate.payloadLength)
+      let head = candidate.frame.encodeHeader(payloadLength: candidate.payloadLength, seed: seed)
       let payload = Array(rest[0..<candidate.payloadLength])
       let stored = loadUInt32LittleEndian(rest, at: candidate.payloadLength)
-      guard CheckpointFrame.check(header: head, payload: payload) == stored else {
+      guard CheckpointFrame.check(header: head, payload: payload, seed: seed) == stored else {
         report.checkFailures += 1
         report.rejectedCheckpoints.append(
           .init(
@@ -448,7 +498,7 @@ public final class Journal<Schema: JournalSchema> {
     for sequence in oldest..<nextEventSequence {
       let start = Int(sequence % UInt32(layout.eventSlotCount)) * layout.eventSlotSize
       let slot = Array(bytes[start..<start + layout.eventSlotSize])
-      guard let (version, payload) = EventSlot.decode(slot, expecting: sequence),
+      guard let (version, payload) = EventSlot.decode(slot, expecting: sequence, seed: seed),
         version <= Schema.version
       else {
         log.damaged += 1

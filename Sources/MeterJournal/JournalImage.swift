@@ -86,7 +86,10 @@ public struct JournalImageInspection: Sendable {
     ]
     for entry in log.entries {
       let event = entry.event
-      let detail = event.detail != 0 ? " (detail \(event.detail))" : ""
+      let detail =
+        event.kind == .powerDown && event.detail == MeterEvent.orderlyShutdown
+        ? " (orderly stop, not a power cut)"
+        : event.detail != 0 ? " (detail \(event.detail))" : ""
       lines.append("  #\(entry.sequence) \(event.at) \(event.kind.name)\(detail)")
     }
     return lines

@@ -109,16 +109,28 @@ public struct JournalLayout: Sendable, Hashable {
   }
 }
 
-/// The journal header (format version 1), written twice when the journal is formatted and
-/// never again. Bytes 0..<8 (magic, format version, reserved) keep their meaning in every
-/// future version, so any firmware can tell that a journal is newer than itself.
+/// The journal header, written twice when the journal is formatted and never again. Bytes
+/// 0..<8 (magic, format version, reserved) keep their meaning in every future version, so any
+/// firmware can tell that a journal is newer than itself.
+///
+/// Format version 2 adds the format generation (bytes 24..<28), a random number chosen at
+/// every format and run through every check of the journal first (`FrameSeed`), so that
+/// whatever an earlier journal left in the memory fails the new journal's checks: a format
+/// writes only this header and the first checkpoint. Version 1 journals (no generation; a
+/// version 1 format zeroed the whole memory) are read and written on in version 1.
 struct JournalHeader: Hashable {
   /// "PMJL": prepaid meter journal.
   static let magic: [UInt8] = [0x50, 0x4D, 0x4A, 0x4C]
-  static let currentFormatVersion: UInt16 = 1
+  static let currentFormatVersion: UInt16 = 2
+  static let generationOffset = 24
 
   var formatVersion: UInt16
   var layout: JournalLayout
+  /// Nil in format version 1.
+  var generation: UInt32?
+
+  /// The CRC-32C register this journal's checks start from.
+  var seed: UInt32 { FrameSeed.seed(generation: generation) }
 
   enum Decoded {
     case valid(JournalHeader)
@@ -144,6 +156,7 @@ struct JournalHeader: Hashable {
     writer.append(0)
     writer.appendLittleEndian(UInt16(layout.maxRecordPayload))
     writer.appendLittleEndian(UInt16(layout.checkpointIntervalBytes))
+    if let generation { writer.appendLittleEndian(generation) }
     while writer.count < JournalLayout.headerSize - JournalLayout.checkSize { writer.append(0) }
     writer.appendLittleEndian(CRC32C.checksum(writer.bytes))
     return writer.bytes
@@ -173,11 +186,12 @@ struct JournalHeader: Hashable {
       _ = try reader.readByte()
       let maxPayload = Int(try reader.readLittleEndian(UInt16.self))
       let interval = Int(try reader.readLittleEndian(UInt16.self))
+      let generation: UInt32? = version >= 2 ? try reader.readLittleEndian() : nil
       let layout = JournalLayout(
         capacity: capacity, checkpointSlotSize: slot, ringSize: ring, eventSlotCount: eventCount,
         eventSlotSize: eventSize, maxRecordPayload: maxPayload, checkpointIntervalBytes: interval)
       if let problem = layout.problem { return .invalid("layout: \(problem)") }
-      return .valid(JournalHeader(formatVersion: version, layout: layout))
+      return .valid(JournalHeader(formatVersion: version, layout: layout, generation: generation))
     } catch {
       return .invalid("header: \(error)")
     }

@@ -20,12 +20,19 @@ public final class FRAMJournalPort: JournalPort {
   /// Power-on: recovers the journal in `storage`, or formats a blank memory with
   /// `commissioned`. Refuses, without writing, a journal it must not touch (a newer firmware's,
   /// one with no valid checkpoint, a damaged header): the meter must not run on a guess.
+  /// `generation` is the format generation a blank memory gets (random if nil; the simulator
+  /// fixes it so that its FRAM images repeat).
   public init(
-    storage: any JournalStorage, commissioned: @autoclosure () -> MeterState
+    storage: any JournalStorage, commissioned: @autoclosure () -> MeterState,
+    generation: UInt32? = nil
   ) throws(JournalError) {
-    journal = try Journal<MeterSchema>.startUp(storage, commissioned: commissioned())
+    journal = try Journal<MeterSchema>.startUp(
+      storage, commissioned: commissioned(), generation: generation)
     recoveryReport = journal.recoveryReport
   }
+
+  /// True when start-up recovered a journal; false when it formatted a blank memory.
+  public var resumedFromJournal: Bool { recoveryReport != nil }
 
   /// The state the meter resumes from: the last committed entry's (R-D2).
   public var recovered: MeterState { journal.state }
@@ -35,6 +42,18 @@ public final class FRAMJournalPort: JournalPort {
   /// what the journal rebuilt: checked in debug builds, since a difference would mean that
   /// recovery after a cut reaches another state than the live one (R-D2).
   public func commit(_ entries: [JournalEntry], state: MeterState) throws(RuntimeFault) {
+    // Nothing left over from a failed commit (every second but after a memory failure): the
+    // entries go straight in, and only what a failure leaves is kept for the next commit.
+    if unwritten.isEmpty {
+      for index in entries.indices {
+        do throws(JournalError) { try journal.append(entries[index]) } catch {
+          unwritten.append(contentsOf: entries[index...])
+          throw Self.fault(error)
+        }
+      }
+      assert(journal.state == state, "the journal's replayed state differs from the meter's")
+      return
+    }
     unwritten.append(contentsOf: entries)
     var written = 0
     defer { unwritten.removeFirst(written) }
@@ -61,8 +80,8 @@ public final class FRAMJournalPort: JournalPort {
     }
   }
 
-  /// Writes a checkpoint of the whole state now (an orderly shutdown), so the next start-up
-  /// replays nothing.
+  /// Writes a checkpoint of the whole state now (an orderly shutdown, after
+  /// `MeterRuntime.stop` committed its power_down), so the next start-up replays nothing.
   public func checkpoint() throws(RuntimeFault) {
     do throws(JournalError) { try journal.checkpoint() } catch { throw Self.fault(error) }
   }

@@ -35,6 +35,14 @@ public protocol JournalPort: AnyObject {
   /// The event log as the journal holds it (its bounded ring of lines), for the inspection
   /// card (R-C1).
   func loggedEvents() throws(RuntimeFault) -> LoggedEvents
+  /// Whether start-up recovered the meter from a journal (it had run before), rather than
+  /// starting a new journal with the commissioned state: the loop's first step then records
+  /// the power down and up.
+  var resumedFromJournal: Bool { get }
+}
+
+extension JournalPort {
+  public var resumedFromJournal: Bool { false }
 }
 
 /// The meter's event log as the journal keeps it: the newest lines, oldest first, and how many

@@ -110,6 +110,9 @@ public enum ScenarioAction: Hashable, Sendable {
   case powerOn
   /// Cut power after this many more bytes reach the FRAM (inside a journal write).
   case powerOffAfterFRAMBytes(Int)
+  /// A brown-out of the energy IC alone: it resets (registers to defaults, energy lost) while
+  /// the meter keeps running; the driver sees the RESET interrupt and configures it again.
+  case energyChipReset
   case tamper(cover: TamperCover?, magnet: Bool?)
   case buttonPress
   /// Replace a card's raw memory (forgery tests); creates the card if it does not exist.

@@ -113,6 +113,7 @@ extension Scenario {
       switch fields.value {
       case .string("off"): return .powerOff
       case .string("on"): return .powerOn
+      case .string("energy_chip_reset"): return .energyChipReset
       case .object:
         let object = try fields.object(allowed: ["off_after_fram_bytes"])
         guard let bytes = try object.integer("off_after_fram_bytes", in: 0...1_000_000) else {
@@ -124,7 +125,7 @@ extension Scenario {
         throw ScenarioError(
           line: line,
           message:
-            "\"power\" must be \"off\", \"on\" or {\"off_after_fram_bytes\":N}, found \(fields.value.serialized)"
+            "\"power\" must be \"off\", \"on\", \"energy_chip_reset\" or {\"off_after_fram_bytes\":N}, found \(fields.value.serialized)"
         )
       }
     case "tamper":

@@ -32,6 +32,9 @@ public final class Simulation {
     version: "sim-1",
     buildTime: Timestamp(unixSeconds: UTCCalendar.unixSeconds(fromRFC3339: "2026-01-01T00:00:00Z")!)
   )
+  /// The FRAM journal's format generation (random on a meter): fixed, so that the same
+  /// scenario leaves the same FRAM image (`--fram-out`) on every run.
+  static let framGeneration: UInt32 = 0x51A1_0001
   /// SPEC §9: a flat tariff of 1.0000 per kWh, no standing charge.
   public static let defaultTariff = TariffSet.flat(price: Money(whole: 1))
   /// The ADE7953's own protective thresholds, above the core's configured limits: a short
@@ -54,7 +57,7 @@ public final class Simulation {
   private let relayFeedback: SimulatedInputLine
   /// The latching relay: it keeps its position without power, like the real one.
   private let relayModel: RelayModel
-  private var loadFollowsRelay: RelayPosition
+  @exclusivity(unchecked) private var loadFollowsRelay: RelayPosition
   private let lcdModel = LCDModel()
   private let panel = VirtualPanel()
   /// The terminal-cover switch, the magnetic sensor and the display button (SPEC §2: pull-ups,
@@ -64,30 +67,30 @@ public final class Simulation {
   private let magnetLine: SimulatedInputLine
   private let buttonLine: SimulatedInputLine
   /// Where the scenario has put the tamper switches (the world, whether or not the meter is on).
-  private var coverOpen = false
-  private var magnetPresent = false
+  @exclusivity(unchecked) private var coverOpen = false
+  @exclusivity(unchecked) private var magnetPresent = false
   /// Contact edges still to come (the rest of a bounce, a button's release), in time order.
-  private var contactEdges: [ContactEdge] = []
+  @exclusivity(unchecked) private var contactEdges: [ContactEdge] = []
   /// The FRAM: its bytes are the journal, across every power cut.
   let fram: SimulatedFRAMStorage
   private let readerModel = MFRC522Model()
   private var cards: [String: SimulatedCard] = [:]
   /// The card on the reader, and whether it leaves by itself when the meter is done (`tap`).
-  private var cardInField: String?
-  private var leavesWhenDone = false
-  private var sessionDone = false
+  @exclusivity(unchecked) private var cardInField: String?
+  @exclusivity(unchecked) private var leavesWhenDone = false
+  @exclusivity(unchecked) private var sessionDone = false
   private var vending = TestVending()
   // The simulation runs on one thread and is not Sendable; the properties every step reads are
   // exempt from the runtime exclusivity check, which cost more than the reads (measured).
   @exclusivity(unchecked) private var runtime: MeterRuntime?
   @exclusivity(unchecked) private var load = ScenarioLoad.idle
   /// The state while the meter is off: what start-up recovery will find.
-  private var stateWhileOff: MeterState
-  private var trace = TraceWriter()
-  private var summary = RunSummary()
+  @exclusivity(unchecked) private var stateWhileOff: MeterState
+  @exclusivity(unchecked) private var trace = TraceWriter()
+  @exclusivity(unchecked) private var summary = RunSummary()
   @exclusivity(unchecked) private var timeline: Timeline
-  private var fault: ScenarioError?
-  private var lastRecord: (record: TraceRecord, at: VirtualTime)?
+  @exclusivity(unchecked) private var fault: ScenarioError?
+  @exclusivity(unchecked) private var lastRecord: (record: TraceRecord, at: VirtualTime)?
 
   /// Prepares a run; refuses a `config` the meter would refuse, naming its line.
   public init(scenario: Scenario) throws(ScenarioError) {
@@ -169,7 +172,8 @@ public final class Simulation {
       advance(to: target)
       // What the meter had due by now comes first, so a line at a whole second sees the
       // interval that ends then.
-      if let runtime, virtualTime(runtime.nextWake) <= now { stepMeter() }
+      // Moving the clock changes none of what `nextWake` depends on: no need to ask again.
+      if let nextWake, nextWake <= now { stepMeter() }
       if let edge = contactEdges.first, edge.at <= now {
         while let edge = contactEdges.first, edge.at <= now {
           edge.line.drive(edge.level)
@@ -288,6 +292,11 @@ public final class Simulation {
       if runtime == nil { powerOn() }
     case .powerOffAfterFRAMBytes(let bytes):
       fram.cutPower(afterWrittenBytes: bytes)
+    case .energyChipReset:
+      if runtime != nil {
+        energyChip.powerOff()
+        energyChip.powerOn()
+      }
     case .tamper(let cover, let magnet):
       if let cover, (cover == .open) != coverOpen {
         coverOpen = cover == .open
@@ -426,7 +435,8 @@ public final class Simulation {
     do {
       try framChip.start()
       fram.driver = FRAMJournalStorage(framChip)
-      journal = try FRAMJournalPort(storage: fram, commissioned: commissioned)
+      journal = try FRAMJournalPort(
+        storage: fram, commissioned: commissioned, generation: Simulation.framGeneration)
     } catch JournalError.storage(.powerLost) {
       // A scenario cut inside the writes of start-up (formatting, an upgrade checkpoint).
       powerOff()

@@ -168,9 +168,11 @@ public actor MeterHost {
   /// How often the loop looks again while the power is cut.
   static let poweredOffWakeMilliseconds: Int64 = 1_000
 
-  /// An orderly stop (SIGTERM): a checkpoint of the whole state, so the next start-up replays
-  /// nothing. Everything the meter decided is already committed; this only shortens recovery.
+  /// An orderly stop (SIGTERM): power_down (orderly, not a power cut) committed to the event
+  /// log, then a checkpoint of the whole state, so the next start-up replays nothing.
+  /// Everything else the meter decided is already committed.
   public func checkpointForShutdown() throws(RuntimeFault) {
+    try runtime?.stop(at: clock.now())
     try journal?.checkpoint()
   }
 

@@ -16,15 +16,17 @@ public final class FRAMModel: I2CDeviceModel, I2CDeviceIDModel {
     public var writeTransactions = 0
   }
 
+  // Single-threaded simulator state; see ADE7953Model for why exclusivity checks are off (the
+  // journal writes here every simulated second).
   /// The array. Tests and the simulator's `--fram-out` read and set it directly.
-  public var memory: [UInt8]
-  public private(set) var counters = Counters()
-  public private(set) var isPowered = true
+  @exclusivity(unchecked) public var memory: [UInt8]
+  @exclusivity(unchecked) public private(set) var counters = Counters()
+  @exclusivity(unchecked) public private(set) var isPowered = true
   /// The WP pin level; when high the array is protected.
-  public var writeProtectPin: LineLevel = .low
+  @exclusivity(unchecked) public var writeProtectPin: LineLevel = .low
   public let deviceID: [UInt8] = [0x00, 0xA5, 0x10]
-  private var pointer = 0
-  private var bytesUntilCut: Int?
+  @exclusivity(unchecked) private var pointer = 0
+  @exclusivity(unchecked) private var bytesUntilCut: Int?
 
   public init(memory: [UInt8] = [UInt8](repeating: 0, count: FRAMModel.capacity)) {
     precondition(memory.count == FRAMModel.capacity, "the MB85RC256V holds exactly 32 KiB")
@@ -62,6 +64,10 @@ public final class FRAMModel: I2CDeviceModel, I2CDeviceIDModel {
         pointer = (Int(bytes[0]) << 8 | Int(bytes[1])) & 0x7FFF
         guard bytes.count > 2 else { continue }
         counters.writeTransactions += 1
+        if bytesUntilCut == nil {
+          store(bytes, from: 2)
+          continue
+        }
         for byte in bytes[2...] {
           if let remaining = bytesUntilCut {
             if remaining == 0 {
@@ -84,5 +90,24 @@ public final class FRAMModel: I2CDeviceModel, I2CDeviceIDModel {
       }
     }
     return reply
+  }
+
+  /// Stores `bytes[start...]` from the address pointer on, rolling over at the end of the
+  /// array, as the byte-by-byte path does when no power cut is armed; WP high stores nothing.
+  private func store(_ bytes: [UInt8], from start: Int) {
+    let count = bytes.count - start
+    counters.bytesWritten += count
+    guard writeProtectPin == .low else {
+      pointer = (pointer + count) & 0x7FFF
+      return
+    }
+    var address = pointer
+    memory.withUnsafeMutableBufferPointer { memory in
+      for byte in bytes[start...] {
+        memory[address] = byte
+        address = (address + 1) & 0x7FFF
+      }
+    }
+    pointer = address
   }
 }

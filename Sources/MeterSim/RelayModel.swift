@@ -12,7 +12,7 @@ public final class RelayModel {
     case monostable(levelWhenClosed: LineLevel)
   }
 
-  public private(set) var position: RelayPosition
+  @exclusivity(unchecked) public private(set) var position: RelayPosition
   /// The contact stays here whatever the coils do (welded contact).
   public var stuckAt: RelayPosition?
   /// The feedback line shows this regardless of the contact (broken auxiliary wire).

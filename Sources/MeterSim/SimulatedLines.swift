@@ -59,7 +59,7 @@ public final class SimulatedInputLine: InputLine, EdgeEventSource {
   @exclusivity(unchecked) private var queuedEdges: [LineEdge] = []
   private let clock: VirtualClock
   /// A failure to raise on the next read.
-  public var nextFailure: BusError?
+  @exclusivity(unchecked) public var nextFailure: BusError?
 
   public init(clock: VirtualClock, initial: LineLevel = .high) {
     self.clock = clock
@@ -76,7 +76,8 @@ public final class SimulatedInputLine: InputLine, EdgeEventSource {
     for continuation in listeners { continuation.yield(edge) }
   }
 
-  private var listeners: [AsyncThrowingStream<LineEdge, any Error>.Continuation] = []
+  @exclusivity(unchecked) private var listeners:
+    [AsyncThrowingStream<LineEdge, any Error>.Continuation] = []
 
   /// Edges from now on, as the service's interrupt handlers consume them on the Pi. Every
   /// stream sees every edge; `pendingEdges()` keeps its own queue.

@@ -30,7 +30,7 @@ struct JournalCommand: ParsableCommand {
       do {
         data = try Data(contentsOf: URL(fileURLWithPath: file))
       } catch {
-        throw ValidationError("cannot read \(file): \(error.localizedDescription)")
+        throw CommandRefusal("cannot read \(file): \(error.localizedDescription)")
       }
       let inspection = JournalImageInspection.inspect([UInt8](data))
       switch inspection.verdict {

@@ -35,18 +35,18 @@ struct Simulate: ParsableCommand {
     do {
       text = try String(contentsOfFile: scenario, encoding: .utf8)
     } catch {
-      throw ValidationError("cannot read \(scenario): \(error.localizedDescription)")
+      throw CommandRefusal("cannot read \(scenario): \(error.localizedDescription)")
     }
     let simulation: Simulation
     do {
       simulation = try Simulation(scenario: Scenario(parsing: text))
     } catch {
-      throw ValidationError("\(scenario): \(error)")
+      throw CommandRefusal("\(scenario): \(error)")
     }
     let traceFile = try trace.map { path throws -> FileHandle in
       if path == "-" { return FileHandle.standardOutput }
       guard FileManager.default.createFile(atPath: path, contents: nil) else {
-        throw ValidationError("cannot create \(path)")
+        throw CommandRefusal("cannot create \(path)")
       }
       return try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     }
@@ -59,7 +59,7 @@ struct Simulate: ParsableCommand {
       result = try simulation.run(progress: bar.map { bar in { bar.show($0) } })
     } catch {
       bar?.clear()
-      throw ValidationError("\(scenario): \(error)")
+      throw CommandRefusal("\(scenario): \(error)")
     }
     bar?.clear()
     try traceFile?.close()
@@ -70,12 +70,12 @@ struct Simulate: ParsableCommand {
       do {
         try svg.write(toFile: report, atomically: true, encoding: .utf8)
       } catch {
-        throw ValidationError("cannot write \(report): \(error.localizedDescription)")
+        throw CommandRefusal("cannot write \(report): \(error.localizedDescription)")
       }
     }
     if let framOut {
       guard FileManager.default.createFile(atPath: framOut, contents: Data(result.framImage)) else {
-        throw ValidationError("cannot write \(framOut)")
+        throw CommandRefusal("cannot write \(framOut)")
       }
     }
     if !quiet && trace != "-" { print(result.summary.text, terminator: "") }

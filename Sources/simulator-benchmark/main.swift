@@ -7,31 +7,8 @@ import MeterScenario
 // Run in release: `swift run -c release simulator-benchmark [days]`.
 
 let days = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 30
-let secondsPerDay = 86_400
-
-/// A household's day: night base load with a fridge cycling, a morning peak, the day's base,
-/// an evening peak, a quieter late evening (watts from the start of each span).
-let dayProfile: [(startSecond: Int, watts: Int)] = [
-  (0, 150), (1_200, 250), (2_400, 150), (3_600, 250), (4_800, 150), (6 * 3_600, 250),
-  (6 * 3_600 + 1_800, 2_000), (8 * 3_600, 300), (12 * 3_600, 1_200), (13 * 3_600, 300),
-  (17 * 3_600, 2_500), (21 * 3_600, 600),
-]
-
-func householdScenario(days: Int) -> String {
-  var lines: [String] = []
-  for day in 0..<days {
-    let base = day * secondsPerDay
-    if day % 5 == 0 {
-      lines.append("{\"at\":\(base),\"vend\":{\"card\":\"A\",\"amount\":\"150.00\"}}")
-      lines.append("{\"at\":\(base + 1),\"tap\":{\"card\":\"A\"}}")
-    }
-    for (start, watts) in dayProfile {
-      lines.append("{\"at\":\(base + start + 2),\"load\":{\"watts\":\(watts)}}")
-    }
-  }
-  lines.append("{\"at\":\(days * secondsPerDay),\"end\":{}}")
-  return lines.joined(separator: "\n") + "\n"
-}
+let secondsPerDay = HouseholdProfile.secondsPerDay
+let dayProfile = HouseholdProfile.day
 
 /// Wall-clock and CPU time of `work`. On a machine shared with other builds the CPU figure is
 /// the code's own speed; the wall figure also counts the time other processes had the cores.
@@ -75,7 +52,7 @@ func timingText(_ simulated: Int, _ timing: Timing) -> String {
 }
 
 // Through the control loop, the ADE7953 driver and its register-level model on the I2C bus model.
-let scenario = try Scenario(parsing: householdScenario(days: days))
+let scenario = try Scenario(parsing: HouseholdProfile.scenario(days: days))
 let simulation = try Simulation(scenario: scenario)
 var result: SimulationResult?
 let simulatedTiming = try measure { result = try simulation.run() }

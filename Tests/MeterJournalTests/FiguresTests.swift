@@ -21,6 +21,8 @@ struct FiguresTests {
     var bench = MeterBench()
     let counter = CountingJournalStorage(InMemoryJournalStorage(), countsWritesPerAddress: true)
     let journal = try Journal<MeterSchema>.format(counter, initialState: bench.state)
+    let formatBytes = counter.bytesWritten
+    let formatWrites = counter.writeTransactions
     counter.resetCounts()
     var commitBytes: [Int] = []
     var worst = RecoveryReport()
@@ -71,6 +73,14 @@ struct FiguresTests {
     // Linux i2c-dev adds software time per transfer; 100 µs each is a generous allowance.
     let withDriver = recoveryMicroseconds + 100 * worst.readTransactions
     let hottest = counter.writesPerAddress.max() ?? 0
+    // The FRAM driver writes in 32-byte I2C transactions.
+    let formatTransactions = (formatBytes + 31) / 32 + formatWrites
+    let formatMicroseconds = bus.microseconds(
+      bits: bus.bits(writeTransactions: formatTransactions, bytesWritten: formatBytes))
+    let wholeMemoryMicroseconds = bus.microseconds(
+      bits: bus.bits(
+        writeTransactions: JournalLayout.mb85rc256v.end / 32,
+        bytesWritten: JournalLayout.mb85rc256v.end))
     let perYear = Int(hottest) * (Self.secondsPerYear / seconds)
     print(
       """
@@ -81,10 +91,13 @@ struct FiguresTests {
         worst full recovery: \(worst.bytesRead) bytes in \(worst.readTransactions) transactions, \
       \(worst.recordsReplayed) records replayed
         start-up recovery at 400 kHz: \(recoveryMicroseconds) µs on the bus, \(withDriver) µs with 100 µs per transfer
+        format of a blank FRAM: \(formatBytes) bytes in \(formatWrites) writes, at most \(formatTransactions) \
+      I2C transactions = \(formatMicroseconds) µs at 400 kHz (zeroing all 32 KiB: \(wholeMemoryMicroseconds) µs)
         wear: hottest byte written \(hottest) times in \(seconds) s = \(perYear) per year; \
       10^12 endurance lasts \(Self.endurance / max(perYear, 1)) years
       """)
     #expect(commitBytes.max()! <= 24)
+    #expect(formatBytes <= 512)
     #expect(worst.bytesRead <= 2_048)
     #expect(withDriver <= 50_000)
     #expect(perYear * 1_000 < Self.endurance)

@@ -107,6 +107,7 @@ struct FixtureTests {
     // Version 2 from here: power events are recorded, logged and survive another recovery.
     let down = MeterEvent(.powerDown, at: try #require(committed.registers.lastIntervalEnd))
     let up = MeterEvent(.powerUp, at: down.at + 60_000)
+    let orderly = MeterEvent(.powerDown, at: up.at + 5_000, detail: MeterEvent.orderlyShutdown)
     try journal.append(.event(down))
     try journal.append(.event(up))
     let reopened = try Journal<MeterSchema>.open(storage)
@@ -119,6 +120,10 @@ struct FixtureTests {
     let text = JournalImageInspection.inspect(storage.bytes).text
     #expect(text.contains("power_down 1, power_up 1"), "\(text)")
     #expect(text.contains(" power_up"))
+    #expect(!text.contains("orderly stop"))
+    try reopened.append(.event(orderly))
+    let stopped = JournalImageInspection.inspect(storage.bytes).text
+    #expect(stopped.contains("power_down (orderly stop, not a power cut)"), "\(stopped)")
   }
 
   @Test("inspect reports what open would recover, writes nothing, and names a refusal")

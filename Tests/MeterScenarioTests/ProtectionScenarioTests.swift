@@ -107,5 +107,27 @@ struct ProtectionScenarioTests {
     let relayAfter = try #require(run.relayChanges.last)
     #expect(relayAfter.state == "closed" && relayAfter.at.within(5_000...5_001))
     #expect(snapshots[1].value["credit"] == .string("3.2000"))
+    // The event log records the cut: power_down and power_up, journaled when the meter
+    // starts again, before anything else; the summary counts them.
+    let events = run.events
+    #expect(events.map(\.kind) == ["power_down", "power_up"])
+    #expect(events.allSatisfy { $0.at.within(5_000...5_001) })
+    #expect(run.summary.events == ["power_down": 1, "power_up": 1])
+  }
+
+  @Test(
+    "A brown-out of the energy IC alone is an energy_chip_reset event in the journal's ring; the meter re-configures it and carries on"
+  )
+  func energyChipReset() throws {
+    let run = try ScenarioRun("energy-chip-reset")
+    #expect(run.events.map(\.kind) == ["energy_chip_reset"])
+    #expect(run.events.first?.at.within(30...32) == true)
+    #expect(run.records("power").isEmpty, "the meter itself kept its power")
+    // Metering goes on after the chip was configured again: about 88 s at 1 kW, less what
+    // the chip had accumulated in the interval it lost.
+    let final = try run.finalSnapshot
+    let energy = try #require(final["energy_mwh"]?.numberValue?.integerValue)
+    #expect((23_500...24_500).contains(energy), "energy \(energy) mWh")
+    #expect(run.summary.events == ["energy_chip_reset": 1])
   }
 }

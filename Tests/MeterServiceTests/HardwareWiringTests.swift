@@ -236,6 +236,23 @@ struct HardwareWiringTests {
     #expect(after.supply.relay == .closed)
     let replay = try await second.remoteSale(record: sale(1, 30))
     #expect(replay.outcome?.alreadyApplied.count == 1)
+    // The restart is in the event log: power_down when the power went (the last interval
+    // committed), power_up at the start.
+    #expect(after.events.count(of: .powerDown) == 1)
+    #expect(after.events.count(of: .powerUp) == 1)
+    let cut = try #require(after.events.latest.suffix(2).first)
+    #expect(cut == MeterEvent(.powerDown, at: try #require(before.registers.lastIntervalEnd)))
+
+    // An orderly stop (SIGTERM) is no power cut: its power_down is orderly, and the next start
+    // adds only power_up.
+    try await second.checkpointForShutdown()
+    let third = try host(configuration, backend)
+    let events = await third.snapshot().state.events
+    #expect(events.count(of: .powerDown) == 2)
+    #expect(events.count(of: .powerUp) == 2)
+    #expect(
+      events.latest.suffix(2).map(\.kind) == [.powerDown, .powerUp]
+        && events.latest.suffix(2).first?.detail == MeterEvent.orderlyShutdown)
   }
 
   @Test("R-T1: the button and the cover arrive through the file's lines, debounced")

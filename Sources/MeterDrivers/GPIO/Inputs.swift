@@ -20,9 +20,10 @@ public final class DebouncedInput {
   private let clock: any DriverClock
   private let activeLevel: LineLevel
   private let debounceNanoseconds: UInt64
+  // Used from one task, polled on every step of the loop: no runtime exclusivity check.
   /// The settled state.
-  public private(set) var isActive: Bool
-  private var candidate: (isActive: Bool, since: UInt64)?
+  @exclusivity(unchecked) public private(set) var isActive: Bool
+  @exclusivity(unchecked) private var candidate: (isActive: Bool, since: UInt64)?
 
   public init(
     line: any InputLine, clock: any DriverClock, activeLevel: LineLevel = .low,

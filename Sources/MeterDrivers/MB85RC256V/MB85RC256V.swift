@@ -55,6 +55,10 @@ public final class MB85RC256V {
   public let maximumRead: Int
   private let bus: any I2CBus
   private let writeProtect: (any OutputLine)?
+  // Buffers `write` reuses; the driver is used from one task, and only `writeChunk` touches
+  // them, never re-entrantly, so the runtime exclusivity check is off.
+  @exclusivity(unchecked) private var chunkMessage: [UInt8] = []
+  @exclusivity(unchecked) private var chunkOperations: [I2COperation] = []
 
   /// - Parameters:
   ///   - writeProtect: the WP line, if wired to a GPIO. The driver then keeps the array
@@ -127,9 +131,9 @@ public final class MB85RC256V {
     while offset < bytes.count {
       let end = min(offset + MB85RC256V.maximumChunk, bytes.count)
       let start = UInt16(memoryAddress + offset)
-      var message = [UInt8(start >> 8), UInt8(start & 0xFF)]
-      message.append(contentsOf: bytes[offset..<end])
-      do throws(BusError) { try bus.write(address: address, message) } catch {
+      do throws(BusError) {
+        try writeChunk(at: start, bytes[offset..<end])
+      } catch {
         try? setWriteProtect(.high)
         throw .bus(error, memoryAddress: start)
       }
@@ -140,6 +144,28 @@ public final class MB85RC256V {
       offset = end
     }
     try setWriteProtect(.high)
+  }
+
+  /// One write transaction: the memory address, then the data. The message and the operation
+  /// list are kept between calls and refilled: the journal writes every second, and a bus that
+  /// keeps neither (the real one, the bus model) leaves them uniquely referenced, so nothing is
+  /// allocated. A bus that keeps them (a recording mock) gets its own copies, as before.
+  private func writeChunk(at memoryAddress: UInt16, _ data: ArraySlice<UInt8>) throws(BusError) {
+    var message: [UInt8] = []
+    var operations: [I2COperation] = []
+    swap(&message, &chunkMessage)
+    swap(&operations, &chunkOperations)
+    defer {
+      operations.removeAll(keepingCapacity: true)
+      swap(&message, &chunkMessage)
+      swap(&operations, &chunkOperations)
+    }
+    message.removeAll(keepingCapacity: true)
+    message.append(UInt8(memoryAddress >> 8))
+    message.append(UInt8(memoryAddress & 0xFF))
+    message.append(contentsOf: data)
+    operations.append(.write(message))
+    _ = try bus.transaction(address: address, operations)
   }
 
   private func setWriteProtect(_ level: LineLevel) throws(FRAMError) {
