@@ -284,6 +284,7 @@ public final class Journal<Schema: JournalSchema> {
     let header = try readHeader(counter, report: &report)
     let layout = header.layout
     report.formatVersion = header.formatVersion
+    report.formatGeneration = header.generation
     report.layout = layout
     guard layout.capacity <= storage.capacity else {
       throw JournalError.invalidLayout(

@@ -38,6 +38,8 @@ public struct RecoveryReport: Sendable, Hashable, CustomStringConvertible {
 
   public var headerCopies: [HeaderCopy] = [.notRead, .notRead]
   public var formatVersion: UInt16?
+  /// The format generation every check starts from (format version 2; nil in version 1).
+  public var formatGeneration: UInt32?
   public var layout: JournalLayout?
   public var checkpoint: Checkpoint?
   public var rejectedCheckpoints: [RejectedCheckpoint] = []
@@ -75,7 +77,13 @@ public struct RecoveryReport: Sendable, Hashable, CustomStringConvertible {
       }
     }
     lines.append("header: \(copies.joined(separator: ", "))")
-    if let formatVersion { lines.append("format version: \(formatVersion)") }
+    if let formatVersion {
+      let generation = formatGeneration.map { value in
+        let hex = String(value, radix: 16)
+        return " (generation 0x" + String(repeating: "0", count: 8 - hex.count) + hex + ")"
+      }
+      lines.append("format version: \(formatVersion)\(generation ?? "")")
+    }
     for rejected in rejectedCheckpoints {
       lines.append(
         "checkpoint slot \(rejected.slot) #\(rejected.number) rejected: \(rejected.reason)")

@@ -301,6 +301,12 @@ struct MeterCommand: AsyncParsableCommand {
           "meter \(meter.id): customer \(meter.customerID), tariff \(meter.tariffCode), "
             + "\(meter.meterClass.rawValue), \(meter.location), "
             + "hoarding limit \(meter.hoardingLimit.displayString)")
+        if let actor = try? await office.operatorNamed(
+          options.operatorName ?? ProcessInfo.processInfo.environment["VEND_OPERATOR"] ?? ""),
+          let link = try? await office.meterLinks(by: actor).first(where: { $0.meter == number })
+        {
+          print("online: meterd at \(link.baseURL), last poll \(pollNote(link))")
+        }
         for sale in try await office.sales(forMeter: number) {
           print(
             "  #\(sale.purchase.sequence)\t\(sale.purchase.amount.displayString)\t"
@@ -705,6 +711,11 @@ struct BenchmarkCommand: AsyncParsableCommand {
   @OptionGroup var options: OfficeOptions
   @Option(help: "Customers, each with monthly write-backs") var customers: Int = 100_000
   @Option(help: "Months of write-backs") var months: Int = 24
+  @ArgumentParser.Flag(
+    help:
+      "Time the list on the population an earlier run left in --database (same --customers and --months) instead of loading one"
+  )
+  var reuse = false
 
   func run() async throws {
     if !FileManager.default.fileExists(atPath: options.utilityKeyPath) {
@@ -712,15 +723,21 @@ struct BenchmarkCommand: AsyncParsableCommand {
     }
     try await options.open { office in
       let clock = ContinuousClock()
-      let admin = try await office.bootstrapAdministrator(username: "bench", displayName: "Bench")
       let population = SyntheticPopulation(
         customers: customers, months: months, plantedPerKind: max(1, customers / 1_000))
-      let loading = try await clock.measure {
-        try await population.load(into: office, by: admin)
+      let inspector: Operator
+      if reuse {
+        inspector = try await office.operatorNamed("bench.inspector")
+      } else {
+        let admin = try await office.bootstrapAdministrator(
+          username: "bench", displayName: "Bench")
+        let loading = try await clock.measure {
+          try await population.load(into: office, by: admin)
+        }
+        print("loaded \(customers) customers × \(months) months of write-backs in \(loading)")
+        inspector = try await office.addOperator(
+          by: admin, username: "bench.inspector", displayName: "Inspector", roles: [.inspector])
       }
-      print("loaded \(customers) customers × \(months) months of write-backs in \(loading)")
-      let inspector = try await office.addOperator(
-        by: admin, username: "bench.inspector", displayName: "Inspector", roles: [.inspector])
       let criteria = SamplingCriteria(
         fromMonth: population.firstMonth, toMonth: population.lastMonth, sampleSize: 200,
         randomPercent: 10)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Kernel-in-the-loop suite: builds (or reuses) the guest kernel, packs the test binaries and
-# their libraries into an initramfs, boots it under QEMU (TCG) and reads the guest's marker
-# lines. Exit status 0 only if every guest test passed.
+# Kernel-in-the-loop suite: prepares (or reuses) the guest kernel (Debian's, plus a gpio-sim
+# module: build-kernel.sh), packs the test binaries and their libraries into an initramfs, boots
+# it under QEMU (TCG) and reads the guest's marker lines. Exit status 0 only if every guest test
+# passed.
 #   Tests/KernelInTheLoop/run.sh            (from the package root; swift build first if needed)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

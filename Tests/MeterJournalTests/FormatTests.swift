@@ -76,6 +76,8 @@ struct FormatTests {
     let report = try #require(reopened.recoveryReport)
     #expect(report.isClean)
     #expect(report.recordsReplayed == 1)
+    #expect(report.formatGeneration == 0x2222_2222)
+    #expect(report.description.contains("format version: 2 (generation 0x22222222)"))
     #expect(reopened.state == states[1])
     let logged: UInt32 = MeterSchema.loggedEvent(for: entries[0]) == nil ? 0 : 1
     let log = try reopened.readEventLog()

@@ -97,7 +97,7 @@ struct MeterctlCommandTests {
         {"at":1,"tap":{"card":"A"}}
         {"at":2,"load":{"watts":100,"colour":"red"}}
         """,
-        ["line 3", "colour"]
+        ["line 3", "unknown key \"colour\""]
       ),
       (
         "out-of-order time",
@@ -115,7 +115,7 @@ struct MeterctlCommandTests {
 
         {"at":2,"load":{"watts":}}
         """,
-        ["line 3"]
+        ["line 3", "malformed JSON at column 25"]
       ),
       (
         "unknown action",

@@ -107,6 +107,11 @@ struct SamplingTests {
       let precision = Double(hits.count) / Double(planted.count)
       print("sampling precision at k=\(planted.count) (\(backend)): \(hits.count)/\(planted.count)")
       #expect(precision >= 0.9)
+      // The ranking scores without writing explanations; the list shows the same points with them.
+      for candidate in sample {
+        #expect(candidate.score == candidate.reasons.reduce(0) { $0 + $1.points })
+        #expect(candidate.reasons.allSatisfy { !$0.explanation.isEmpty })
+      }
       var explained: [SyntheticPopulation.Anomaly: Int] = [:]
       for candidate in hits {
         let anomaly = try #require(planted[candidate.features.meter])

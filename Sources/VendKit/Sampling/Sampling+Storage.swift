@@ -120,29 +120,27 @@ extension SalesOffice {
       LEFT JOIN meter_months at_paid ON at_paid.meter_id = s.meter_id
         AND at_paid.month_index = s.paid_month AND s.paid_month > s.start_month
       """
-    return try await database.transaction { sql in
-      try await sql.raw(query).all().map { row in
-        guard let meterClass = MeterClass(rawValue: try row.text("meter_class")) else {
-          throw VendError.unsupported("meter row is damaged")
-        }
-        return MeterFeatures(
-          meter: try row.meterID("meter_id"), customerID: try row.int("customer_id"),
-          customerName: try row.text("customer_name"), area: try row.text("area"),
-          tariffCode: try row.text("tariff_code"), meterClass: meterClass,
-          recentEnergy: Energy(milliwattHours: try row.int("recent_used")),
-          recentMonths: Int(try row.int("recent_months")),
-          baselineEnergy: Energy(milliwattHours: try row.int("base_used")),
-          baselineMonths: Int(try row.int("base_months")),
-          zeroCrossingEnergy: Energy(milliwattHours: try row.int("zc")),
-          events: EventCounts(
-            tamper: UInt32(clamping: try row.int("tamper")),
-            bypass: UInt32(clamping: try row.int("bypass")),
-            imbalance: UInt32(clamping: try row.int("imbalance")),
-            reverse: UInt32(clamping: try row.int("reverse_power"))),
-          flags: Int(try row.int("flags")),
-          monthsWithoutPurchase: Int(try row.int("unpaid_months")),
-          energyWithoutPurchase: Energy(milliwattHours: try row.int("unpaid_used")))
+    return try await database.readMany(query) { row in
+      guard let meterClass = MeterClass(rawValue: try row.text("meter_class")) else {
+        throw VendError.unsupported("meter row is damaged")
       }
+      return MeterFeatures(
+        meter: MeterID(UInt64(try row.int("meter_id"))), customerID: try row.int("customer_id"),
+        customerName: try row.text("customer_name"), area: try row.text("area"),
+        tariffCode: try row.text("tariff_code"), meterClass: meterClass,
+        recentEnergy: Energy(milliwattHours: try row.int("recent_used")),
+        recentMonths: Int(try row.int("recent_months")),
+        baselineEnergy: Energy(milliwattHours: try row.int("base_used")),
+        baselineMonths: Int(try row.int("base_months")),
+        zeroCrossingEnergy: Energy(milliwattHours: try row.int("zc")),
+        events: EventCounts(
+          tamper: UInt32(clamping: try row.int("tamper")),
+          bypass: UInt32(clamping: try row.int("bypass")),
+          imbalance: UInt32(clamping: try row.int("imbalance")),
+          reverse: UInt32(clamping: try row.int("reverse_power"))),
+        flags: Int(try row.int("flags")),
+        monthsWithoutPurchase: Int(try row.int("unpaid_months")),
+        energyWithoutPurchase: Energy(milliwattHours: try row.int("unpaid_used")))
     }
   }
 }

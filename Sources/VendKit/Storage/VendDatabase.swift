@@ -5,6 +5,7 @@ import NIOPosix
 import PostgresKit
 import SQLKit
 import SQLiteKit
+import Synchronization
 
 /// Where `vend` keeps its data (R-V7): one SQLite file by default, PostgreSQL by configuration.
 public enum StorageConfiguration: Sendable, Hashable {
@@ -335,5 +336,74 @@ actor TransactionGate {
       }
     }
     return try await body()
+  }
+}
+
+/// Column values of one row, by name: what a large read needs and no more.
+protocol ColumnValues {
+  func int(_ column: String) throws -> Int64
+  func text(_ column: String) throws -> String
+}
+
+/// A row straight from SQLiteNIO: a value is one dictionary lookup and a switch, where SQLKit's
+/// `decode(column:as:)` casts the type and goes through `Decodable` for every value.
+private struct SQLiteValues: ColumnValues {
+  let row: SQLiteRow
+
+  func int(_ column: String) throws -> Int64 {
+    guard case .integer(let value)? = row.column(column) else {
+      throw VendError.unsupported("column \(column) is not an integer")
+    }
+    return Int64(value)
+  }
+
+  func text(_ column: String) throws -> String {
+    guard case .text(let value)? = row.column(column) else {
+      throw VendError.unsupported("column \(column) is not text")
+    }
+    return value
+  }
+}
+
+private struct SQLKitValues: ColumnValues {
+  let row: any SQLRow
+  func int(_ column: String) throws -> Int64 { try row.decode(column: column, as: Int64.self) }
+  func text(_ column: String) throws -> String { try row.decode(column: column, as: String.self) }
+}
+
+extension VendDatabase {
+  /// One read-only query whose rows are many (the inspection list reads one per meter, R-V4):
+  /// on SQLite the rows go straight from SQLiteNIO to `transform` on the database's thread;
+  /// on PostgreSQL through SQLKit like every other query. The statement reads one consistent
+  /// snapshot on either.
+  func readMany<T: Sendable>(
+    _ query: SQLQueryString, _ transform: @escaping @Sendable (any ColumnValues) throws -> T
+  ) async throws -> [T] {
+    switch connection {
+    case .sqlite(let connection, _, let gate, _):
+      let (text, binds) = connection.sql(queryLogLevel: nil).serialize(query)
+      let encoder = SQLiteDataEncoder()
+      let data = try binds.map { try encoder.encode($0) }
+      let rows = Mutex<Result<[T], any Error>>(.success([]))
+      try await gate.exclusively {
+        try await connection.query(text, data) { row in
+          rows.withLock { rows in
+            guard case .success(var values) = rows else { return }
+            rows = .success([])  // keep the array uniquely referenced while appending
+            do {
+              values.append(try transform(SQLiteValues(row: row)))
+              rows = .success(values)
+            } catch {
+              rows = .failure(error)
+            }
+          }
+        }
+      }
+      return try rows.withLock { $0 }.get()
+    case .postgres:
+      return try await transaction { sql in
+        try await sql.raw(query).all().map { try transform(SQLKitValues(row: $0)) }
+      }
+    }
   }
 }
