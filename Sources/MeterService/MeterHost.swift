@@ -47,11 +47,13 @@ public actor MeterHost {
     simulating configuration: MeterdConfiguration, utilityKey: RecordVerifyingKey,
     firmware: Firmware, clock: MeterClock
   ) throws {
+    let metrics = MeterMetrics()
     let image = try FRAMImageFile(directory: configuration.stateDirectory)
-    let hardware = try SimulatedHardware(meter: configuration.meter.id, framImage: image)
+    let hardware = try SimulatedHardware(
+      meter: configuration.meter.id, framImage: image, metrics: metrics)
     try self.init(
       configuration: configuration, utilityKey: utilityKey, firmware: firmware, clock: clock,
-      devices: .simulated(hardware),
+      metrics: metrics, devices: .simulated(hardware),
       energy: ADE7953EnergyPort(chip: hardware.chip, irq: hardware.irq),
       journalStorage: FRAMJournalStorage(hardware.fram))
   }
@@ -66,20 +68,21 @@ public actor MeterHost {
     utilityKey: RecordVerifyingKey, meterKey: RecordSigningKey,
     rotatedMeterKeys: [RecordSigningKey] = [], firmware: Firmware, clock: MeterClock
   ) throws {
+    let metrics = MeterMetrics()
     let hardware = try MeterHardware(
       configuration: configuration.hardware, meter: configuration.meter.id,
       utilityKey: utilityKey,
       meterKeys: MeterKeyring([meterKey] + rotatedMeterKeys.filter { $0.version > 1 }),
-      backend: backend)
+      backend: backend, metrics: metrics)
     try self.init(
       configuration: configuration, utilityKey: utilityKey, firmware: firmware, clock: clock,
-      devices: .hardware(hardware), energy: hardware.energy,
+      metrics: metrics, devices: .hardware(hardware), energy: hardware.energy,
       journalStorage: FRAMJournalStorage(hardware.fram))
   }
 
   private init(
     configuration: MeterdConfiguration, utilityKey: RecordVerifyingKey, firmware: Firmware,
-    clock: MeterClock, devices: Devices, energy base: any EnergyPort,
+    clock: MeterClock, metrics: MeterMetrics, devices: Devices, energy base: any EnergyPort,
     journalStorage: any JournalStorage
   ) throws(RuntimeFault) {
     meterID = configuration.meter.id
@@ -89,17 +92,17 @@ public actor MeterHost {
     self.utilityKey = utilityKey
     self.firmware = firmware
     self.devices = devices
-    let metrics = MeterMetrics()
     self.metrics = metrics
     let commissioned = MeterState(
       configuration: configuration.settings, tariff: configuration.tariff.tariffSet)
     self.commissioned = commissioned
-    self.journalStorage = journalStorage
+    let storage = CountingJournalStorage(journalStorage, metrics: metrics)
+    self.journalStorage = storage
     stateWhileOff = commissioned
     energy = RecordingEnergyPort(base)
     log = ObservationLog(metrics: metrics)
     let (runtime, journal) = try Self.start(
-      devices: devices, storage: journalStorage, commissioned: commissioned, energy: energy,
+      devices: devices, storage: storage, commissioned: commissioned, energy: energy,
       log: log, firmware: firmware, clock: clock)
     self.runtime = runtime
     self.journal = journal

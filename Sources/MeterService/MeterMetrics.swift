@@ -16,7 +16,9 @@ final class MeterMetrics: Sendable {
   private let cardRefusals: Counter
   private let remoteRefusals: Counter
   private let journalEntries: Counter
+  private let journalBytes: Counter
   private let deviceErrors: Counter
+  private let i2cErrors: Counter
 
   init() {
     importEnergy = registry.makeGauge(
@@ -47,6 +49,12 @@ final class MeterMetrics: Sendable {
       name: "meter_remote_refusals_total", help: "Signed records refused over HTTP.")
     journalEntries = registry.makeCounter(
       name: "meter_journal_entries_total", help: "Entries committed to the journal (R-D1).")
+    journalBytes = registry.makeCounter(
+      name: "meter_journal_bytes_written_total",
+      help: "Bytes the journal wrote to the FRAM (R-D1), counted when the write returned.")
+    i2cErrors = registry.makeCounter(
+      name: "meter_i2c_errors_total",
+      help: "Transfers the I2C bus failed (no acknowledge, arbitration loss, bus error).")
     deviceErrors = registry.makeCounter(
       name: "meter_device_errors_total",
       help: "Steps stopped by a device failure (I2C, SPI, GPIO), each retried at the next wake.")
@@ -72,7 +80,9 @@ final class MeterMetrics: Sendable {
   func cardRefused() { cardRefusals.increment() }
   func remoteRefused() { remoteRefusals.increment() }
   func journaled(_ count: Int) { journalEntries.increment(by: Int64(count)) }
+  func journalWrote(bytes count: Int) { journalBytes.increment(by: Int64(count)) }
   func deviceError() { deviceErrors.increment() }
+  func i2cError() { i2cErrors.increment() }
 
   /// The Prometheus text exposition format.
   func exposition() -> String {

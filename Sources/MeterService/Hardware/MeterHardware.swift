@@ -25,10 +25,11 @@ final class MeterHardware {
 
   init(
     configuration: HardwareConfiguration, meter: MeterID, utilityKey: RecordVerifyingKey,
-    meterKeys: MeterKeyring, backend: some HardwareBackend
+    meterKeys: MeterKeyring, backend: some HardwareBackend, metrics: MeterMetrics
   ) throws(HardwareStartupError) {
     var opener = DeviceOpener(configuration: configuration, backend: backend)
-    let bus = try opener.i2cBus()
+    // Every driver on the bus reports its failed transfers to `meter_i2c_errors_total`.
+    let bus = CountingI2CBus(try opener.i2cBus(), metrics: metrics)
     (energy, energyIRQ) = try opener.energyIC(on: bus)
     fram = try opener.fram(on: bus)
     display = LCDPort(lcd: try opener.lcd(on: bus))

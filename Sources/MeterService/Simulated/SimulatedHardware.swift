@@ -33,10 +33,12 @@ final class SimulatedHardware {
   /// Whether the meter has supply power (simulate mode's "cut power" takes it away).
   private(set) var powered = false
 
-  init(meter: MeterID, framImage: FRAMImageFile) throws(RuntimeFault) {
+  /// `metrics` counts the modelled bus's failed transfers, as on the meter.
+  init(meter: MeterID, framImage: FRAMImageFile, metrics: MeterMetrics) throws(RuntimeFault) {
     cards = TappedCardReader(meter: meter)
     bus.attach(framImage, at: MB85RC256V.defaultAddress)
-    fram = MB85RC256V(bus: bus)
+    let drivers = CountingI2CBus(bus, metrics: metrics)
+    fram = MB85RC256V(bus: drivers)
     irq = SimulatedInputLine(clock: clock, initial: .high)
     energyChip = ADE7953Model(clock: clock, irqLine: irq)
     energyChip.powerOff()
@@ -47,7 +49,7 @@ final class SimulatedHardware {
     calibration.overVoltageLevel = calibration.overVoltageLevel(
       millivolts: Self.overVoltageInterruptMillivolts)
     do throws(ADE7953Error) {
-      chip = try ADE7953(bus: bus, clock: clock, calibration: calibration)
+      chip = try ADE7953(bus: drivers, clock: clock, calibration: calibration)
     } catch {
       throw .device("simulated ADE7953: \(error)")
     }
