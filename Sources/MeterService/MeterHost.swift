@@ -289,6 +289,7 @@ public actor MeterHost {
       case .tariffSet:
         let body = try record.verified(as: TariffSetRecord.self, by: utilityKey)
         (settings, target, validity) = (.tariff(body.tariff), body.meter, body.validity)
+        sequence = body.sequence
       default:
         throw .unexpectedRecordKind(expected: .settings, found: record.kind)
       }

@@ -184,8 +184,8 @@ public enum SimulatedCard: String, CaseIterable, Hashable, Sendable, Codable {
     switch self {
     case .customer: .customer(meter: meter, purchases: [])
     case .inspection: .inspection
-    case .clearTamper: .clearTamper
-    case .relayTest: .relayTest
+    case .clearTamper: .clearTamper()
+    case .relayTest: .relayTest()
     }
   }
 
