@@ -17,7 +17,9 @@ public enum MeterCardAction: Hashable, Sendable {
 public enum MeterCardReading {
   /// Decides what a read card means for `meter` at `now`. Staff cards (settings, tariff,
   /// clear-tamper, relay-test, inspection, key) hold exactly one record, which must name this
-  /// meter (or any meter, where the kind allows it) and be inside its validity window.
+  /// meter (or any meter, where the kind allows it) and be inside its validity window. A
+  /// command's sequence goes to MeterCore, which refuses one not newer than the last applied
+  /// (`replayed`, R-C6).
   public static func action(
     for readout: CardReadout, meter: MeterID, utilityKey: RecordVerifyingKey, now: Timestamp,
     checker: some SignatureChecking = Ed25519Checker()
@@ -55,15 +57,15 @@ public enum MeterCardReading {
     case (.settings, .tariffSet):
       let body = try record.verified(as: TariffSetRecord.self, by: key, checker: checker)
       try check(body.meter, body.validity)
-      return .core(.settings(.tariff(body.tariff)))
+      return .core(.settings(.tariff(body.tariff), sequence: body.sequence))
     case (.clearTamper, .clearTamper):
       let body = try record.verified(as: ClearTamperRecord.self, by: key, checker: checker)
       try check(body.meter, body.validity)
-      return .core(.clearTamper)
+      return .core(.clearTamper(sequence: body.sequence))
     case (.relayTest, .relayTest):
       let body = try record.verified(as: RelayTestRecord.self, by: key, checker: checker)
       try check(body.meter, body.validity)
-      return .core(.relayTest)
+      return .core(.relayTest(sequence: body.sequence))
     case (.inspection, .inspectionRequest):
       let body = try record.verified(as: InspectionRequestRecord.self, by: key, checker: checker)
       try check(body.meter, body.validity)

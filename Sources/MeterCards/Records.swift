@@ -129,31 +129,60 @@ public struct CommandValidity: Hashable, Sendable {
   }
 }
 
-/// Clears the latched tamper events of one meter (R-T6). Signed by the utility.
+/// The command sequence (R-C6): one counter per meter that numbers every utility command that
+/// changes the meter (settings, tariff set, clear-tamper and relay-test records), 1 first.
+/// `vend` issues each meter's commands with the next number and stores it; the meter applies
+/// a command only if its number is above the last one it applied (MeterCore's
+/// `lastSettingsSequence`), so an old card presented again, or after a newer one, is refused
+/// as `replayed` and changes nothing. Key cards are ordered by their key version instead.
+public enum CommandSequence {
+  public static let range: ClosedRange<UInt32> = 1...UInt32.max
+}
+
+extension ByteWriter {
+  mutating func appendCommandSequence(_ sequence: UInt32) { appendVarint(UInt64(sequence)) }
+}
+
+extension ByteReader {
+  mutating func readCommandSequence() throws(CardProblem) -> UInt32 {
+    try readVarint("command sequence", in: CommandSequence.range)
+  }
+}
+
+/// Clears the latched tamper events of one meter (R-T6). Signed by the utility. Its command
+/// sequence makes it good for one use: presented again, or after a newer command, it is
+/// refused as `replayed` (R-C6).
 public struct ClearTamperRecord: RecordBody {
   public static let kind = RecordKind.clearTamper
 
   public var meter: MeterID
   public var validity: CommandValidity
+  /// The meter's command sequence (1...UInt32.max, see `CommandSequence`).
+  public var sequence: UInt32
 
-  public init(meter: MeterID, validity: CommandValidity) {
+  public init(meter: MeterID, validity: CommandValidity, sequence: UInt32) {
     self.meter = meter
     self.validity = validity
+    self.sequence = sequence
   }
 
   public func encode(into writer: inout ByteWriter) {
     writer.appendMeter(meter)
     validity.encode(into: &writer)
+    writer.appendCommandSequence(sequence)
   }
 
   public static func decode(from reader: inout ByteReader) throws(CardProblem) -> ClearTamperRecord
   {
     let meter = try reader.readMeter()
-    return ClearTamperRecord(meter: meter, validity: try CommandValidity.decode(from: &reader))
+    let validity = try CommandValidity.decode(from: &reader)
+    return ClearTamperRecord(
+      meter: meter, validity: validity, sequence: try reader.readCommandSequence())
   }
 }
 
-/// Exercises one meter's relay for an installer (relay reason `test`). Signed by the utility.
+/// Exercises one meter's relay for an installer (relay reason `test`). Signed by the utility;
+/// good for one use, like a clear-tamper record (its command sequence, R-C6).
 public struct RelayTestRecord: RecordBody {
   public static let kind = RecordKind.relayTest
   public static let holdRange: ClosedRange<UInt16> = 1...3_600
@@ -169,12 +198,18 @@ public struct RelayTestRecord: RecordBody {
   public var action: Action
   public var holdSeconds: UInt16
   public var validity: CommandValidity
+  /// The meter's command sequence (1...UInt32.max, see `CommandSequence`).
+  public var sequence: UInt32
 
-  public init(meter: MeterID, action: Action, holdSeconds: UInt16, validity: CommandValidity) {
+  public init(
+    meter: MeterID, action: Action, holdSeconds: UInt16, validity: CommandValidity,
+    sequence: UInt32
+  ) {
     self.meter = meter
     self.action = action
     self.holdSeconds = holdSeconds
     self.validity = validity
+    self.sequence = sequence
   }
 
   public func encode(into writer: inout ByteWriter) {
@@ -182,6 +217,7 @@ public struct RelayTestRecord: RecordBody {
     writer.append(action.rawValue)
     writer.appendVarint(UInt64(holdSeconds))
     validity.encode(into: &writer)
+    writer.appendCommandSequence(sequence)
   }
 
   public static func decode(from reader: inout ByteReader) throws(CardProblem) -> RelayTestRecord {
@@ -190,9 +226,10 @@ public struct RelayTestRecord: RecordBody {
       throw .outOfRange(field: "relay action")
     }
     let hold: UInt16 = try reader.readVarint("hold seconds", in: holdRange)
+    let validity = try CommandValidity.decode(from: &reader)
     return RelayTestRecord(
-      meter: meter, action: action, holdSeconds: hold,
-      validity: try CommandValidity.decode(from: &reader))
+      meter: meter, action: action, holdSeconds: hold, validity: validity,
+      sequence: try reader.readCommandSequence())
   }
 }
 

@@ -3,12 +3,10 @@ import MeterCore
 /// Configuration changes for a meter (R-C1 settings card, SPEC §4: "changeable by a signed
 /// settings record"): `meterd.toml` keys and their text values, applied by MeterCore as one
 /// validated whole. Signed by the utility; `meter` nil means any meter (a fleet-wide change).
-/// Its validity window bounds how long a lost settings card can be used, and its settings
-/// sequence (1...) that it is used once and never after a newer one: a meter applies a
-/// settings record only if its sequence is above the last one it applied, so an older record
-/// replayed inside its window is refused (`replayed`) and changes nothing. `vend` numbers the
-/// settings records of each meter in order; a fleet-wide record needs a number above every
-/// target meter's last.
+/// Its validity window bounds how long a lost settings card can be used, and its command
+/// sequence (`CommandSequence`) that it is used once and never after a newer command: an
+/// older record replayed inside its window is refused (`replayed`) and changes nothing. A
+/// fleet-wide record needs a number above every target meter's last.
 public struct SettingsRecordBody: RecordBody {
   public static let kind = RecordKind.settings
   public static let maximumChanges = 32
@@ -17,7 +15,7 @@ public struct SettingsRecordBody: RecordBody {
 
   public var meter: MeterID?
   public var validity: CommandValidity
-  /// The settings sequence (1...UInt32.max).
+  /// The meter's command sequence (1...UInt32.max, see `CommandSequence`).
   public var sequence: UInt32
   public var patch: SettingsPatch
 
@@ -31,7 +29,7 @@ public struct SettingsRecordBody: RecordBody {
   public func encode(into writer: inout ByteWriter) {
     writer.appendVarint(meter?.rawValue ?? 0)
     validity.encode(into: &writer)
-    writer.appendVarint(UInt64(sequence))
+    writer.appendCommandSequence(sequence)
     writer.appendVarint(UInt64(patch.changes.count))
     for change in patch.changes {
       writer.appendText(change.key)
@@ -42,7 +40,7 @@ public struct SettingsRecordBody: RecordBody {
   public static func decode(from reader: inout ByteReader) throws(CardProblem) -> Self {
     let meter = try reader.readMeterOrAny()
     let validity = try CommandValidity.decode(from: &reader)
-    let sequence: UInt32 = try reader.readVarint("settings sequence", in: 1...UInt32.max)
+    let sequence = try reader.readCommandSequence()
     let count = try reader.readCount("change count", max: maximumChanges)
     var changes: [SettingsPatch.Change] = []
     for _ in 0..<count {
@@ -57,7 +55,10 @@ public struct SettingsRecordBody: RecordBody {
 
 /// A tariff set for a meter (R-P12): active at once if its activation time has passed, else
 /// the passive set. The decoder bounds every list by MeterCore's limits; `TariffSet.validate()`
-/// (in the meter) checks the rest. Signed by the utility; `meter` nil means any meter.
+/// (in the meter) checks the rest. Signed by the utility; `meter` nil means any meter. Its
+/// command sequence (last in the body) makes an old tariff card presented again, or after a
+/// newer command, a refused replay (R-C6): a lost tariff card cannot roll a meter back to
+/// old prices inside its validity window.
 public struct TariffSetRecord: RecordBody {
   public static let kind = RecordKind.tariffSet
   public static let maximumDayProfiles = TariffSet.maximumSeasons * DayType.allCases.count
@@ -65,11 +66,14 @@ public struct TariffSetRecord: RecordBody {
   public var meter: MeterID?
   public var validity: CommandValidity
   public var tariff: TariffSet
+  /// The meter's command sequence (1...UInt32.max, see `CommandSequence`).
+  public var sequence: UInt32
 
-  public init(meter: MeterID?, validity: CommandValidity, tariff: TariffSet) {
+  public init(meter: MeterID?, validity: CommandValidity, tariff: TariffSet, sequence: UInt32) {
     self.meter = meter
     self.validity = validity
     self.tariff = tariff
+    self.sequence = sequence
   }
 
   public func encode(into writer: inout ByteWriter) {
@@ -109,6 +113,7 @@ public struct TariffSetRecord: RecordBody {
     }
     writer.appendVarint(UInt64(clamping: tariff.billingDay))
     writer.appendSignedVarint(tariff.standingChargePerDay.units)
+    writer.appendCommandSequence(sequence)
   }
 
   public static func decode(from reader: inout ByteReader) throws(CardProblem) -> Self {
@@ -170,12 +175,14 @@ public struct TariffSetRecord: RecordBody {
     }
     let billingDay: Int = try reader.readVarint("billing day", in: 1...28)
     let standing = try reader.readSignedVarint("standing charge", in: price)
+    let sequence = try reader.readCommandSequence()
     return TariffSetRecord(
       meter: meter, validity: validity,
       tariff: TariffSet(
         id: id, activation: Timestamp(unixMilliseconds: activation), bandPrices: prices,
         dayProfiles: profiles, seasons: seasons, holidays: holidays, blocks: blocks,
-        billingDay: billingDay, standingChargePerDay: Money(units: standing)))
+        billingDay: billingDay, standingChargePerDay: Money(units: standing)),
+      sequence: sequence)
   }
 }
 

@@ -5,9 +5,9 @@ public enum CardPresentation: Hashable, Sendable {
   case customer(meter: MeterID, purchases: [Purchase])
   /// Utility staff: collects registers and events, changes nothing.
   case inspection
-  /// A signed settings or tariff record. `sequence` is a settings record's settings sequence:
-  /// applied only if newer than the last one applied (`MeterState.lastSettingsSequence`); nil
-  /// for a record that has none (a tariff set).
+  /// A signed settings or tariff record. `sequence` is the record's command sequence: applied
+  /// only if newer than the last command applied (`MeterState.lastSettingsSequence`); nil for
+  /// a change that does not come from a card or signed record (a scenario, a test).
   indirect case settings(SettingsRecord, sequence: UInt32? = nil)
   /// A key card's new utility key, verified by the card layer with the key trusted now
   /// (R-C2): installed if its version is newer than the trusted one.
@@ -15,10 +15,12 @@ public enum CardPresentation: Hashable, Sendable {
   /// A key card telling the meter to sign its write-backs with its own key of this version,
   /// one the meter holds (R-C2): taken if newer than the version in use.
   case meterKeyVersion(UInt8)
-  /// Clears latched tamper events (R-T6).
-  case clearTamper
-  /// Opens the relay for as long as the card stays on the reader.
-  case relayTest
+  /// Clears latched tamper events (R-T6). `sequence` as for `settings`: a clear-tamper card is
+  /// good for one use (R-C6).
+  case clearTamper(sequence: UInt32? = nil)
+  /// Opens the relay for as long as the card stays on the reader; `sequence` as for
+  /// `settings`.
+  case relayTest(sequence: UInt32? = nil)
   /// The card layer could not accept the card.
   case refused(CardRefusal)
 }

@@ -3,8 +3,9 @@
 public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible {
   case wrongMeter = 1
   case badSignature = 2
-  /// A purchase already applied (acknowledged, not applied again), or a settings record
-  /// whose settings sequence is not newer than the last one applied.
+  /// A purchase already applied (acknowledged, not applied again), or a utility command
+  /// (settings, tariff, clear-tamper, relay-test) whose command sequence is not newer than the
+  /// last one applied: an old staff card presented again.
   case replayed = 3
   case outOfSequence = 4
   case unknownFormat = 5

@@ -44,11 +44,21 @@ extension Meter {
       record(.meterKeyRotated(version: version, at: now), into: &output)
       output.card = CardOutcome(refusal: nil, accepted: true)
       show(.keyInstalled, at: now)
-    case .clearTamper:
+    case .clearTamper(let sequence):
+      guard isNewCommand(sequence) else {
+        refuse(.replayed, at: now, output: &output)
+        return false
+      }
       clearTamper(at: now, supply: &supply, output: &output)
+      recordCommand(sequence, at: now, output: &output)
       output.card = CardOutcome(refusal: nil, accepted: true)
       show(.tamperCleared, at: now)
-    case .relayTest:
+    case .relayTest(let sequence):
+      guard isNewCommand(sequence) else {
+        refuse(.replayed, at: now, output: &output)
+        return false
+      }
+      recordCommand(sequence, at: now, output: &output)
       session.relayTestCardPresent = true
       supply.reasons.insert(.test)
       output.card = CardOutcome(refusal: nil, accepted: true)
@@ -58,6 +68,20 @@ extension Meter {
       return false
     }
     return true
+  }
+
+  /// R-C6: a utility command (settings, tariff, clear-tamper, relay-test) is applied only if
+  /// its command sequence is above the last one applied; nil is a change that did not come
+  /// from a signed record.
+  func isNewCommand(_ sequence: UInt32?) -> Bool {
+    guard let sequence else { return true }
+    return sequence > state.lastSettingsSequence
+  }
+
+  /// Journals an applied command's sequence, after the entries of its change: a power cut
+  /// between the two leaves the card applicable again, which repeats the same change.
+  mutating func recordCommand(_ sequence: UInt32?, at now: Timestamp, output: inout MeterOutput) {
+    if let sequence { record(.settingsSequence(sequence, at: now), into: &output) }
   }
 
   /// R-C6: says why on the display and in the journal; nothing else changes.
@@ -140,12 +164,12 @@ extension Meter {
   }
 
   /// Validates and installs a settings record; an invalid one changes nothing, and so does one
-  /// whose settings sequence is not newer than the last applied (a replay, R-C6).
+  /// whose command sequence is not newer than the last applied (a replay, R-C6).
   mutating func applySettings(
     _ settings: SettingsRecord, sequence: UInt32? = nil, at now: Timestamp,
     output: inout MeterOutput
   ) -> CardOutcome {
-    if let sequence, sequence <= state.lastSettingsSequence {
+    if !isNewCommand(sequence) {
       refuse(.replayed, at: now, output: &output)
       return CardOutcome(refusal: .replayed, accepted: false)
     }
@@ -167,9 +191,7 @@ extension Meter {
       refuse(.invalidSettings, at: now, output: &output)
       return CardOutcome(refusal: .invalidSettings, accepted: false, settingsError: error)
     }
-    // After the configuration: a cut between the two leaves the record applicable again,
-    // which re-applies the same values.
-    if let sequence { record(.settingsSequence(sequence, at: now), into: &output) }
+    recordCommand(sequence, at: now, output: &output)
     show(.settingsApplied, at: now)
     return CardOutcome(refusal: nil, accepted: true)
   }

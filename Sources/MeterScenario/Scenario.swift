@@ -24,15 +24,21 @@ public struct ScenarioStart: Hashable, Sendable {
   public var config: JSONObject
   /// The file line of `config`, for errors the configuration reports later.
   public var configLine: Int
+  /// `config.tariff`, the `[tariff]` table of `meterd.toml` (R-P12); nil is SPEC §9's flat
+  /// 1.0000 per kWh.
+  public var tariff: TariffSet?
 
   public static let defaults = ScenarioStart(
     clockUnixSeconds: UTCCalendar.unixSeconds(fromRFC3339: UTCCalendar.defaultStart)!,
     config: JSONObject(), configLine: 0)
 
-  public init(clockUnixSeconds: Int64, config: JSONObject, configLine: Int) {
+  public init(
+    clockUnixSeconds: Int64, config: JSONObject, configLine: Int, tariff: TariffSet? = nil
+  ) {
     self.clockUnixSeconds = clockUnixSeconds
     self.config = config
     self.configLine = configLine
+    self.tariff = tariff
   }
 }
 
@@ -119,6 +125,19 @@ public enum ScenarioAction: Hashable, Sendable {
   case cardImage(card: String, bytes: [UInt8], type: VirtualCardType?)
   case dumpCard(card: String)
   case snapshot
+  /// Injects a relay fault, or repairs it (R-T4, R-T5).
+  case relayFault(RelayFault)
+}
+
+/// What a `relay_fault` line does to the relay model (R-T5).
+public enum RelayFault: String, Hashable, Sendable, CaseIterable {
+  /// The contact is welded where it is: coil pulses no longer move it.
+  case welded
+  /// The auxiliary contact's wire is broken: the feedback input reads open (its pull-up)
+  /// whatever the contact does.
+  case feedbackBroken = "feedback_broken"
+  /// Repaired: the contact moves with the coils and the feedback follows it again.
+  case none
 }
 
 /// What a `staff_card` line issues (R-C1).

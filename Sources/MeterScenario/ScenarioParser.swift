@@ -74,6 +74,10 @@ extension Scenario {
       }
       start.config = configObject
       start.configLine = line
+      if let tariff = configObject["tariff"] {
+        start.tariff = try ScenarioTariff.parse(tariff, line: line)
+        start.config.members.removeAll { $0.key == "tariff" }
+      }
     }
     return start
   }
@@ -162,6 +166,15 @@ extension Scenario {
     case "snapshot":
       try fields.requireEmptyObject()
       return .snapshot
+    case "relay_fault":
+      guard let text = fields.value.stringValue, let fault = RelayFault(rawValue: text) else {
+        throw ScenarioError(
+          line: line,
+          message:
+            "\"relay_fault\" must be one of \(RelayFault.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), found \(fields.value.serialized)"
+        )
+      }
+      return .relayFault(fault)
     default:
       throw ScenarioError(
         line: line,
@@ -270,7 +283,7 @@ extension Scenario {
 private struct LineFields {
   static let actionKeys = [
     "start", "vend", "staff_card", "tap", "present", "remove", "load", "power", "tamper", "button",
-    "card_image", "dump_card", "snapshot", "end",
+    "card_image", "dump_card", "snapshot", "relay_fault", "end",
   ]
 
   var line: Int
@@ -341,7 +354,7 @@ private struct LineFields {
 }
 
 /// Typed, range-checked access to the members of one object, refusing unknown keys up front.
-private struct ObjectReader {
+struct ObjectReader {
   var object: JSONObject
   var name: String
   var line: Int
@@ -363,7 +376,7 @@ private struct ObjectReader {
     self.line = line
   }
 
-  private func fail(_ key: String, _ expectation: String, _ found: JSONValue) -> ScenarioError {
+  func fail(_ key: String, _ expectation: String, _ found: JSONValue) -> ScenarioError {
     ScenarioError(
       line: line,
       message: "\"\(key)\" in \"\(name)\" must be \(expectation), found \(found.serialized)")

@@ -121,7 +121,16 @@ public final class Simulation {
     } catch {
       throw ScenarioError(line: line, message: "config: \(error)")
     }
-    commissioned = MeterState(configuration: configuration, tariff: Simulation.defaultTariff)
+    let tariff = scenario.start.tariff ?? Simulation.defaultTariff
+    // R-U4: in energy mode credit is kWh, so a kWh costs exactly 1 whatever the time.
+    if configuration.creditMode == .energy && tariff != Simulation.defaultTariff {
+      throw ScenarioError(
+        line: line,
+        message:
+          "config: credit_mode \"energy\" counts credit in kWh at one price of 1 per kWh (R-U4); leave out \"tariff\""
+      )
+    }
+    commissioned = MeterState(configuration: configuration, tariff: tariff)
     stateWhileOff = commissioned
     fram = SimulatedFRAMStorage(model: FRAMModel())
     startUnixMilliseconds = scenario.start.clockUnixSeconds * 1_000
@@ -327,6 +336,10 @@ public final class Simulation {
       write(.cardImage(card: name, bytes: try requireCard(name, step).image))
     case .snapshot:
       write(.snapshot(snapshot()))
+    case .relayFault(let relayFault):
+      relayModel.stuckAt = relayFault == .welded ? relayModel.position : nil
+      relayModel.feedbackStuckAt = relayFault == .feedbackBroken ? .high : nil
+      relayModel.driveFeedback()
     }
   }
 
@@ -449,6 +462,7 @@ public final class Simulation {
       fault = ScenarioError(line: 0, message: "start-up recovery failed: \(error)")
       return
     }
+    if let report = journal.recoveryReport { write(.recovery(Simulation.recoveryRecord(report))) }
     let meter = Meter(state: journal.recovered, firmware: Simulation.firmware)
     let ports = MeterRuntime.Ports(
       energy: ADE7953EnergyPort(chip: chip, irq: irq), journal: journal, relay: relayPort,
@@ -474,6 +488,31 @@ public final class Simulation {
     stateWhileOff = recoverFromFRAM()
     write(.power(on: false))
     recordSample()
+  }
+
+  /// The trace's `recovery` record: what start-up recovery found in the FRAM (R-D2, R-D3) and
+  /// what reading it cost on the bus at 400 kHz.
+  static func recoveryRecord(_ report: RecoveryReport) -> JSONObject {
+    var members: [JSONObject.Member] = [
+      .init("records_replayed", .integer(Int64(report.recordsReplayed)))
+    ]
+    switch report.logEnd {
+    case .clean:
+      members.append(.init("log_end", .string("clean")))
+    case .tornRecord(_, let bytes):
+      members.append(.init("log_end", .string("torn")))
+      members.append(.init("bytes_ignored", .integer(Int64(bytes))))
+    case .corruptRecord:
+      members.append(.init("log_end", .string("corrupt")))
+    case .undecodableRecord:
+      members.append(.init("log_end", .string("undecodable")))
+    }
+    members.append(.init("check_failures", .integer(Int64(report.checkFailures))))
+    members.append(.init("bytes_read", .integer(Int64(report.bytesRead))))
+    members.append(.init("read_transactions", .integer(Int64(report.readTransactions))))
+    members.append(
+      .init("bus_us", .integer(Int64(FRAMBusTime(clockHertz: 400_000).microseconds(report)))))
+    return JSONObject(members)
   }
 
   /// What start-up recovery will find in the FRAM's bytes, read without the bus.

@@ -101,6 +101,9 @@ struct TestVending {
   /// The utility key the office signs with now; a key card it issues moves it on.
   private(set) var signingKey = TestVending.utilityKey
   private var pending: [MeterID: PendingPurchases] = [:]
+  /// The last command sequence issued to each meter (R-C6): every tariff, clear-tamper and
+  /// relay-test card takes the next one.
+  private var commandSequences: [MeterID: UInt32] = [:]
 
   /// Sells `amount` for `meter` onto `card` at Unix second `time`; returns the sequence sold.
   /// The office reads the card's write-back with each of the meter's public keys it knows,
@@ -138,6 +141,11 @@ struct TestVending {
   ) throws {
     let utilityKey = signingKey
     let validity = CommandValidity(issuedAt: time, validUntil: time + 86_400)
+    func nextSequence() -> UInt32 {
+      let next = (commandSequences[meter] ?? 0) + 1
+      commandSequences[meter] = next
+      return next
+    }
     let cardKind: CardKind
     let record: SignedRecord
     switch kind {
@@ -147,20 +155,24 @@ struct TestVending {
         dayProfiles: [.flat(0)], seasons: [.allYear(profile: 0)])
       cardKind = .settings
       record = try utilityKey.sign(
-        TariffSetRecord(meter: meter, validity: validity, tariff: tariff))
+        TariffSetRecord(
+          meter: meter, validity: validity, tariff: tariff, sequence: nextSequence()))
     case .inspection(let inspector):
       cardKind = .inspection
       record = try utilityKey.sign(
         InspectionRequestRecord(meter: meter, inspector: inspector, validity: validity))
     case .clearTamper:
       cardKind = .clearTamper
-      record = try utilityKey.sign(ClearTamperRecord(meter: meter, validity: validity))
+      record = try utilityKey.sign(
+        ClearTamperRecord(meter: meter, validity: validity, sequence: nextSequence()))
     case .relayTest:
       cardKind = .relayTest
       // The core holds the relay open while the card is on the reader (R-C1); it does not
       // act on the record's action or hold time.
       record = try utilityKey.sign(
-        RelayTestRecord(meter: meter, action: .open, holdSeconds: 60, validity: validity))
+        RelayTestRecord(
+          meter: meter, action: .open, holdSeconds: 60, validity: validity,
+          sequence: nextSequence()))
     case .utilityKey(let version):
       cardKind = .key
       let next = Self.utilityKey(version: version)

@@ -299,6 +299,7 @@ public actor MeterHost {
       case .tariffSet:
         let body = try record.verified(as: TariffSetRecord.self, by: utilityKey)
         (settings, target, validity) = (.tariff(body.tariff), body.meter, body.validity)
+        sequence = body.sequence
       default:
         throw .unexpectedRecordKind(expected: .settings, found: record.kind)
       }
@@ -415,8 +416,10 @@ public actor MeterHost {
       throw RemoteRefusal(
         status: 409, reason: "a \(held.rawValue) card is on the reader: remove it first")
     }
+    let state = runtime?.meter.state ?? stateWhileOff
     do throws(RuntimeFault) {
-      try cards.tap(card, at: clock.now())
+      try cards.tap(
+        card, at: clock.now(), commandSequence: state.lastSettingsSequence &+ 1)
     } catch {
       throw RemoteRefusal(status: 500, reason: "\(error)")
     }

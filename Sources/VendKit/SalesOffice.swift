@@ -219,14 +219,17 @@ public final class SalesOffice: Sendable {
   }
 
   /// How a tariff set is stored: the body of a tariff record for any meter, with no validity
-  /// of its own (a record issued to a meter gets one, `tariffRecord`).
+  /// and no command sequence of its own (command sequence 1 stands in; a record issued to a
+  /// meter gets both, `tariffRecord`).
   static func storedTariffRecord(_ set: TariffSet) -> TariffSetRecord {
-    TariffSetRecord(meter: nil, validity: CommandValidity(issuedAt: 0, validUntil: 0), tariff: set)
+    TariffSetRecord(
+      meter: nil, validity: CommandValidity(issuedAt: 0, validUntil: 0), tariff: set, sequence: 1)
   }
 
   /// A signed tariff record (R-C1, R-C2) carrying `meterID`'s tariff set, valid from now for
-  /// `validFor` seconds, for a settings card or an online meter. Audited: it changes what a
-  /// meter charges.
+  /// `validFor` seconds, for a settings card or an online meter, with the meter's next command
+  /// sequence (R-C6: the meter refuses an older tariff card presented after it). Audited: it
+  /// changes what a meter charges.
   public func tariffRecord(by actor: Operator, meter meterID: MeterID, validFor: Int64)
     async throws -> SignedRecord
   {
@@ -246,15 +249,39 @@ public final class SalesOffice: Sendable {
         ).first()
       else { throw VendError.notFound(what: "meter", key: meterID.description) }
       let tariff = try Self.decodeTariff(row)
+      let sequence = try await Self.nextCommandSequence(sql, meter: meterID)
       let record = try self.utilityKey.sign(
         TariffSetRecord(
           meter: meterID, validity: CommandValidity(issuedAt: at, validUntil: at + validFor),
-          tariff: tariff.tariffSet))
+          tariff: tariff.tariffSet, sequence: sequence))
       try await Self.audit(
         sql, at: at, by: actor.username, action: "tariff.issue", subject: "meter \(meterID)",
-        details: "tariff \(tariff.code) (set \(tariff.tariffSet.id)), valid until \(at + validFor)")
+        details:
+          "tariff \(tariff.code) (set \(tariff.tariffSet.id)), command sequence \(sequence), "
+          + "valid until \(at + validFor)")
       return record
     }
+  }
+
+  /// Takes `meter`'s next command sequence (R-C6) inside the caller's transaction: one counter
+  /// per meter for every command record (tariff, clear-tamper, relay-test), stored so that a
+  /// meter never sees a number twice; the row update serialises concurrent issues.
+  static func nextCommandSequence(_ sql: any SQLDatabase, meter: MeterID) async throws -> UInt32 {
+    let key = try Validate.meterID(meter)
+    guard
+      let row = try await sql.raw(
+        """
+        UPDATE meters SET last_command_sequence = last_command_sequence + 1
+        WHERE id = \(bind: key)
+        RETURNING last_command_sequence
+        """
+      ).first()
+    else { throw VendError.notFound(what: "meter", key: meter.description) }
+    let sequence = try row.int("last_command_sequence")
+    guard let number = UInt32(exactly: sequence) else {
+      throw VendError.unsupported("meter \(meter) has used every command sequence number")
+    }
+    return number
   }
 
   public func tariffs() async throws -> [Tariff] {

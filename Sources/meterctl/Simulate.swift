@@ -86,25 +86,19 @@ struct Simulate: ParsableCommand {
 /// enough to wait for.
 final class ProgressBar {
   private let end: VirtualTime
-  private static let width = 30
 
   init?(end: VirtualTime) {
-    guard isatty(STDERR_FILENO) == 1, end >= VirtualTime(seconds: 86_400) else { return nil }
+    guard isatty(STDERR_FILENO) == 1, end >= ProgressBarText.minimumRun else { return nil }
     self.end = end
   }
 
   func show(_ now: VirtualTime) {
-    let filled = Int(min(now.milliseconds * Int64(Self.width) / max(end.milliseconds, 1), 30))
-    let percent = now.milliseconds * 100 / max(end.milliseconds, 1)
-    let line =
-      "\r[" + String(repeating: "#", count: filled)
-      + String(repeating: "-", count: Self.width - filled) + "] \(percent)% "
-      + SVGReport.durationText(now) + " of " + SVGReport.durationText(end)
+    let line = "\r" + ProgressBarText.line(at: now, end: end) + " "
     FileHandle.standardError.write(Data(line.utf8))
   }
 
   func clear() {
     FileHandle.standardError.write(
-      Data(("\r" + String(repeating: " ", count: Self.width + 40) + "\r").utf8))
+      Data(("\r" + String(repeating: " ", count: ProgressBarText.width + 40) + "\r").utf8))
   }
 }

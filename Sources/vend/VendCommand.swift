@@ -475,45 +475,58 @@ struct CashUpCommand: AsyncParsableCommand {
 struct ReportCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "report", abstract: "Reports (R-V6).",
-    subcommands: [Sales.self, Bands.self, Meters.self, Silent.self])
+    subcommands: [Sales.self, Bands.self, Debt.self, Events.self, Meters.self, Silent.self])
 
-  struct Bands: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-      abstract: "Energy used per tariff band, all meters.")
+  /// What every dated report takes, and how it prints.
+  struct PeriodOptions: ParsableArguments {
     @OptionGroup var options: OfficeOptions
     @Option(help: "First day, YYYY-MM-DD") var from: String
     @Option(help: "Last day, YYYY-MM-DD") var to: String
+    @ArgumentParser.Flag(
+      help: "Print CSV (amounts with four decimals) instead of tab-separated columns")
+    var csv = false
 
-    func run() async throws {
-      let bands = try await options.run { office, actor in
-        guard let start = office.calendar.start(ofDay: from),
-          let end = office.calendar.start(ofDay: to)
-        else { throw ValidationError("give days as YYYY-MM-DD") }
-        return try await office.consumptionPerBand(
-          by: actor, from: start, to: end.addingTimeInterval(86_399))
+    func print(_ kind: ReportKind) async throws {
+      let table = try await options.run { office, actor in
+        try await office.report(
+          kind, try ReportPeriod(from: from, to: to, calendar: office.calendar), by: actor)
       }
-      print("band\tkWh")
-      for band in bands { print("\(band.band)\t\(band.energy.kilowattHourString)") }
+      if csv {
+        Swift.print(table.csv, terminator: "")
+      } else {
+        Swift.print(table.columns.joined(separator: "\t"))
+        for row in table.rows {
+          Swift.print(row.map(ReportTable.displayText).joined(separator: "\t"))
+        }
+      }
     }
   }
 
   struct Sales: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Sales per day.")
-    @OptionGroup var options: OfficeOptions
-    @Option(help: "First day, YYYY-MM-DD") var from: String
-    @Option(help: "Last day, YYYY-MM-DD") var to: String
+    static let configuration = CommandConfiguration(abstract: "Sales and refunds per day.")
+    @OptionGroup var period: PeriodOptions
+    func run() async throws { try await period.print(.sales) }
+  }
 
-    func run() async throws {
-      let days = try await options.run { office, actor in
-        try await office.dailySales(by: actor, from: from, to: to)
-      }
-      print("day\tsales\ttotal\trefunds")
-      for day in days {
-        print(
-          "\(day.day)\t\(day.salesCount)\t\(day.salesTotal.displayString)\t"
-            + "\(day.refundsTotal.displayString)")
-      }
-    }
+  struct Bands: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Energy used per tariff band, all meters.")
+    @OptionGroup var period: PeriodOptions
+    func run() async throws { try await period.print(.bands) }
+  }
+
+  struct Debt: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Meters in debt at the end of the period (their last reading before then).")
+    @OptionGroup var period: PeriodOptions
+    func run() async throws { try await period.print(.debt) }
+  }
+
+  struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Tamper, bypass, imbalance and reverse events counted in the period, per meter.")
+    @OptionGroup var period: PeriodOptions
+    func run() async throws { try await period.print(.events) }
   }
 
   struct Meters: AsyncParsableCommand {

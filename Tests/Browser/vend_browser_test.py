@@ -3,7 +3,8 @@
 
 Starts `vend demo`, drives chromium through the DevTools protocol: log in as a cashier, sell
 credit, issue the card, tap it at the (virtual) meter, read it back at the counter, then log in
-as an inspector and open the inspection list. Screenshots go to artifacts/browser/.
+as an inspector and open the inspection list and the reports. Screenshots go to
+artifacts/browser/.
 Usage: Tests/Browser/vend_browser_test.py .build/debug/vend
 Needs: chromium (Debian), websocket-client (PyPI).
 """
@@ -156,6 +157,18 @@ def main():
         expect("Inspection list" in text and "Download CSV" in text, "the list is shown")
         expect("down " in text or "reconciliation" in text, "the list gives its reasons")
         page.screenshot("07-inspection-list")
+
+        print("inspector: the reports, with a chart and a CSV link each")
+        page.goto("/reports")
+        text = page.text()
+        expect("Daily sales" in text and "Debt" in text and "Tamper and other events" in text,
+               "the Reports page shows every report")
+        charts = page.run("document.querySelectorAll('svg.chart rect').length")
+        expect(charts > 0, f"the charts draw bars ({charts})")
+        links = page.run("[...document.querySelectorAll('a')]"
+                         ".filter(a => a.innerText === 'Download CSV').length")
+        expect(links == 4, "each report has its CSV download")
+        page.screenshot("08-reports")
         print("PASS")
     finally:
         if browser:

@@ -57,17 +57,20 @@ struct MeterCardReadingTests {
     ]
     tariff.activation = Timestamp(unixSeconds: Fixture.soldAt + 86_400)
     let tariffRecord = try Fixture.utility.sign(
-      TariffSetRecord(meter: Fixture.meter, validity: validity, tariff: tariff))
-    #expect(action(staffCard(.settings, tariffRecord)).action == .core(.settings(.tariff(tariff))))
+      TariffSetRecord(meter: Fixture.meter, validity: validity, tariff: tariff, sequence: 10))
+    #expect(
+      action(staffCard(.settings, tariffRecord)).action
+        == .core(.settings(.tariff(tariff), sequence: 10)))
 
     let clear = try Fixture.utility.sign(
-      ClearTamperRecord(meter: Fixture.meter, validity: validity))
-    #expect(action(staffCard(.clearTamper, clear)).action == .core(.clearTamper))
+      ClearTamperRecord(meter: Fixture.meter, validity: validity, sequence: 11))
+    #expect(action(staffCard(.clearTamper, clear)).action == .core(.clearTamper(sequence: 11)))
 
     let relay = try Fixture.utility.sign(
       RelayTestRecord(
-        meter: Fixture.meter, action: .openThenClose, holdSeconds: 5, validity: validity))
-    #expect(action(staffCard(.relayTest, relay)).action == .core(.relayTest))
+        meter: Fixture.meter, action: .openThenClose, holdSeconds: 5, validity: validity,
+        sequence: 12))
+    #expect(action(staffCard(.relayTest, relay)).action == .core(.relayTest(sequence: 12)))
 
     let inspection = try Fixture.utility.sign(
       InspectionRequestRecord(meter: nil, inspector: 17, validity: validity))
@@ -98,12 +101,13 @@ struct MeterCardReadingTests {
   @Test("R-C6: a staff card for another meter, outside its window, or of the wrong kind is refused")
   func staffRefusals() throws {
     let clear = try Fixture.utility.sign(
-      ClearTamperRecord(meter: Fixture.otherMeter, validity: validity))
+      ClearTamperRecord(meter: Fixture.otherMeter, validity: validity, sequence: 1))
     let other = action(staffCard(.clearTamper, clear))
     #expect(other.action == .core(.refused(.wrongMeter)))
     #expect(other.problem == .otherMeter(Fixture.otherMeter))
 
-    let mine = try Fixture.utility.sign(ClearTamperRecord(meter: Fixture.meter, validity: validity))
+    let mine = try Fixture.utility.sign(
+      ClearTamperRecord(meter: Fixture.meter, validity: validity, sequence: 1))
     let late = action(
       staffCard(.clearTamper, mine), at: Timestamp(unixSeconds: Fixture.soldAt + 7_200))
     #expect(late.action == .core(.refused(.expired)))
@@ -113,7 +117,7 @@ struct MeterCardReadingTests {
     #expect(mislabelled.action == .core(.refused(.wrongCardKind)))
 
     let forged = try Fixture.otherMeterKey.sign(
-      ClearTamperRecord(meter: Fixture.meter, validity: validity))
+      ClearTamperRecord(meter: Fixture.meter, validity: validity, sequence: 1))
     #expect(action(staffCard(.clearTamper, forged)).action == .core(.refused(.badSignature)))
   }
 
@@ -130,7 +134,8 @@ struct MeterCardReadingTests {
 
     var tariff = TariffSet.flat(price: Money(units: 1), id: 1)
     tariff.bandPrices = [MeterConfiguration.maximumPrice + Money(units: 1)]
-    let body = TariffSetRecord(meter: nil, validity: validity, tariff: tariff).encodedBody
+    let body = TariffSetRecord(meter: nil, validity: validity, tariff: tariff, sequence: 1)
+      .encodedBody
     #expect(
       refusalOf { try TariffSetRecord.decode(body: body) } == .outOfRange(field: "band price"))
   }

@@ -21,9 +21,10 @@ struct RecordTests {
   @Test("R-C2: every command record kind round-trips through sign, encode, decode, verify")
   func commandRoundTrips() throws {
     let validity = CommandValidity(issuedAt: 100, validUntil: 200)
-    let clear = ClearTamperRecord(meter: Fixture.meter, validity: validity)
+    let clear = ClearTamperRecord(meter: Fixture.meter, validity: validity, sequence: 3)
     let relay = RelayTestRecord(
-      meter: Fixture.meter, action: .openThenClose, holdSeconds: 10, validity: validity)
+      meter: Fixture.meter, action: .openThenClose, holdSeconds: 10, validity: validity,
+      sequence: 4)
     let inspection = InspectionRequestRecord(meter: nil, inspector: 42, validity: validity)
     let keyRecord = KeyInstallationRecord(
       meter: Fixture.meter, utilityKey: Fixture.rotatedUtility.verifyingKey,
@@ -50,8 +51,8 @@ struct RecordTests {
     // A clear-tamper and a relay-test body can be made byte-identical in their first fields;
     // relabelling the kind byte must break the signature, not reinterpret it.
     let clear = try Fixture.utility.sign(
-      ClearTamperRecord(meter: Fixture.meter, validity: CommandValidity(issuedAt: 1, validUntil: 2))
-    )
+      ClearTamperRecord(
+        meter: Fixture.meter, validity: CommandValidity(issuedAt: 1, validUntil: 2), sequence: 1))
     for kind in RecordKind.allCases where kind != .clearTamper {
       var bytes = clear.encoded
       bytes[1] = kind.rawValue

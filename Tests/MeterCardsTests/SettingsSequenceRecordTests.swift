@@ -29,17 +29,17 @@ struct SettingsSequenceRecordTests {
     zero.replaceSubrange(3..<5, with: [0x00])
     #expect(
       refusalOf { try SettingsRecordBody.decode(body: zero) }
-        == .outOfRange(field: "settings sequence"))
+        == .outOfRange(field: "command sequence"))
     var huge = expected
     huge.replaceSubrange(3..<5, with: [0x80, 0x80, 0x80, 0x80, 0x10])
     #expect(
       refusalOf { try SettingsRecordBody.decode(body: huge) }
-        == .outOfRange(field: "settings sequence"))
+        == .outOfRange(field: "command sequence"))
     var padded = expected
     padded.replaceSubrange(3..<5, with: [0xAC, 0x82, 0x00])
     #expect(
       refusalOf { try SettingsRecordBody.decode(body: padded) }
-        == .malformed(field: "settings sequence"))
+        == .malformed(field: "command sequence"))
     #expect(refusalOf { try SettingsRecordBody.decode(body: Array(expected[0..<4])) } == .truncated)
   }
 

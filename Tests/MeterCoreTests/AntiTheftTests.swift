@@ -35,7 +35,7 @@ struct AntiTheftTests {
     // The customer's card does not clear tamper; the clear-tamper card does (R-T6).
     bench.tap()
     #expect(bench.reasons == .tamper)
-    bench.step(.card(.clearTamper))
+    bench.step(.card(.clearTamper()))
     #expect(bench.relay == .closed)
     #expect(bench.state.events.latched.isEmpty)
   }

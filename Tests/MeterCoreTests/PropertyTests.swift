@@ -104,11 +104,11 @@ struct PropertyTests {
     case 12:
       bench.flags = amount % 2 == 0 ? .overCurrent : []
     case 13:
-      bench.step(.card(.relayTest))
+      bench.step(.card(.relayTest()))
       bench.run(seconds: 1)
       bench.step(.cardRemoved)
     case 14:
-      bench.step(.card(.clearTamper))
+      bench.step(.card(.clearTamper()))
     default:
       bench.now = bench.now + Int64(amount % 3_600) * 1_000
       bench.step(.tick)

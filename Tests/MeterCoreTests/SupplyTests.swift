@@ -346,7 +346,7 @@ struct SupplyTests {
     bench.buy(Money(whole: 100))
     bench.step(.remote(.openRelay))
     #expect(bench.output.relay == RelayCommand(state: .open, reasons: .remote, pulse: true))
-    bench.step(.card(.relayTest))
+    bench.step(.card(.relayTest()))
     #expect(bench.reasons == [.remote, .test])
     bench.step(.remote(.closeRelay))
     #expect(bench.relay == .open)

@@ -67,6 +67,53 @@ struct JournalScenarioTests {
     }
   }
 
+  @Test(
+    "R-D2, R-D3: cuts inside an interval's and a purchase's journal writes: torn records ignored, at most the interval in flight lost, the purchase applied once"
+  )
+  func tornJournalWrites() throws {
+    let run = try ScenarioRun("journal-torn-write")
+    #expect(
+      run.records("power").map(\.value) == [
+        .string("off"), .string("on"), .string("off"), .string("on"),
+      ])
+    let power = run.records("power")
+    // The first cut stops the interval ending at 101 part-way: it is lost, nothing else.
+    #expect(power[0].at.within(101...101), "first cut at \(power[0].at)")
+    let snapshots = run.records("snapshot")
+    try #require(snapshots.count == 4)
+    let energy = snapshots.map { $0.value["energy_mwh"]?.numberValue?.integerValue ?? -1 }
+    #expect(energy[0] > 0)
+    #expect(energy[0] - energy[1] >= 0 && energy[0] - energy[1] <= 1_000, "\(energy)")
+    #expect(snapshots[0].value["credit"] == snapshots[1].value["credit"])
+    // Start-up recovery found the torn record and ignored it; then a clean one.
+    let recoveries = run.records("recovery")
+    try #require(recoveries.count == 2)
+    #expect(recoveries[0].value["log_end"] == .string("torn"))
+    #expect(recoveries[0].value["bytes_ignored"] == .integer(9), "an interval's 9-byte record")
+    #expect(recoveries[0].at.within(200...201), "at power-on, \(recoveries[0].at)")
+    // The second cut is inside the purchase's record: it was never committed (the card
+    // was taken away from the dark meter), the card still carries it, and the next
+    // presentation applies it, once.
+    #expect(power[2].at.within(300...300), "second cut at \(power[2].at)")
+    #expect(recoveries[1].value["log_end"] == .string("torn"))
+    #expect(recoveries[1].value["bytes_ignored"] == .integer(12), "a purchase's 12-byte record")
+    #expect(snapshots[2].value["purchase_count"] == .integer(1))
+    #expect(run.purchases.map(\.sequence) == [1, 2])
+    let second = try #require(run.records("purchase").last)
+    #expect(second.at.within(410...412), "purchase 2 at \(second.at)")
+    let final = try run.finalSnapshot
+    #expect(final["purchased_total"] == .string("15.00"))
+    #expect(final["purchase_count"] == .integer(2))
+    // The same relay decision after each recovery: closed, as before the cuts.
+    #expect(snapshots.allSatisfy { $0.value["relay"] == .string("closed") })
+    #expect(run.relayChanges.last?.state == "closed")
+    // Start-up recovery reads little: well within the 50 ms budget at 400 kHz.
+    for recovery in recoveries {
+      let microseconds = try #require(recovery.value["bus_us"]?.numberValue?.integerValue)
+      #expect(microseconds > 0 && microseconds <= 50_000)
+    }
+  }
+
   @Test("R-D1: the FRAM image at the end recovers to the state of the final snapshot")
   func imageRecoversFinalState() throws {
     let (simulation, run) = try Self.run(

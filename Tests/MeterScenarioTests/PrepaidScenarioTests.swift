@@ -177,6 +177,33 @@ struct PrepaidScenarioTests {
     #expect(run.events.map(\.kind) == ["clock_invalid"])
   }
 
+  @Test("R-P12: time-of-use bands, a monthly block adder and a standing charge from config.tariff")
+  func timeOfUse() throws {
+    let run = try ScenarioRun("time-of-use")
+    let snapshots = run.records("snapshot")
+    try #require(snapshots.count == 3)
+    let credits = try snapshots.map { try run.credit($0.value) }
+    // 08:00-09:00, off-peak at 0.50 per kWh: 5 kW from 2 s is 4.997 kWh = 2.4986, and an
+    // hour of the 2.40 standing charge per day, 0.10.
+    #expect(
+      credits[0] >= Money(decimal: "47.3964")! && credits[0] <= Money(decimal: "47.4064")!,
+      "credit at 09:00 \(credits[0].exactString)")
+    // 09:00-10:00, peak at 2.00: 5 kWh = 10.00, plus 0.10 standing charge.
+    let peak = credits[0] - credits[1]
+    #expect(
+      peak >= Money(decimal: "10.0950")! && peak <= Money(decimal: "10.1050")!,
+      "peak hour cost \(peak.exactString)")
+    // 10:00-11:00: the month's consumption is past 10 kWh, so the block adds 0.50 per kWh:
+    // 5 kWh at 2.50 = 12.50, plus 0.10 (less 2 s of 5 kW without the adder).
+    let block = credits[1] - credits[2]
+    #expect(
+      block >= Money(decimal: "12.5900")! && block <= Money(decimal: "12.6050")!,
+      "peak hour above the block cost \(block.exactString)")
+    let energy = try #require(snapshots[2].value["energy_mwh"]?.numberValue?.integerValue)
+    #expect((14_990_000...15_000_000).contains(energy), "energy \(energy) mWh")
+    #expect(run.relayChanges.last?.state == "closed")
+  }
+
   @Test("R-P13, R-T2: reverse power raises an event and is billed as import")
   func reversePower() throws {
     let run = try ScenarioRun("reverse-power")

@@ -97,6 +97,50 @@ struct ProtectionScenarioTests {
     #expect(try run.credit(final) < Money(whole: -0), "into debt")
   }
 
+  @Test(
+    "R-T5, R-T4: a welded contact and a broken feedback wire are relay faults after one retry; the energy is still billed"
+  )
+  func relayFault() throws {
+    let run = try ScenarioRun("relay-fault")
+    let faults = run.events.filter { $0.kind == "relay_fault" }
+    try #require(faults.count == 2, "\(run.events)")
+    // Welded at 100: the alarm 2 trip (0.40 used at 3.6 kW, about 402 s) pulses the open
+    // coil, the feedback still says closed, one retry, then the fault.
+    let trip = try #require(run.relayChanges.first { $0.reasons == ["alarm2"] })
+    #expect(trip.at.within(400...404), "alarm 2 at \(trip.at)")
+    #expect(faults[0].at >= trip.at && faults[0].at.within(400...406), "fault at \(faults[0].at)")
+    // Current goes on flowing through the welded contact: a bypass 10 s later, and billed.
+    let bypass = try #require(run.events.first { $0.kind == "bypass" })
+    #expect(bypass.at.milliseconds - trip.at.milliseconds >= 9_000)
+    #expect(bypass.at.milliseconds - trip.at.milliseconds <= 12_000)
+    #expect(run.purchases.map(\.sequence) == [1, 2])
+    // Everything that flowed was billed, the welded time too (as zero-crossing energy from
+    // the zero trip at about 502 s until the purchase at 721 s, about 219 Wh); the purchase
+    // of 5.00 at 721 repaid that debt first. At 1.00 per kWh: credit = purchased - energy.
+    let final = try run.finalSnapshot
+    let energy = try #require(final["energy_mwh"]?.numberValue?.integerValue)
+    let zeroCrossing = try #require(final["zero_crossing_mwh"]?.numberValue?.integerValue)
+    #expect((215_000...222_000).contains(zeroCrossing), "zero-crossing \(zeroCrossing) mWh")
+    let credit = try run.credit(final)
+    let billed = Money(decimal: "5.50")! - credit
+    #expect(
+      (billed - Money(units: energy / 100)).units.magnitude <= 1,
+      "billed \(billed.exactString) for \(energy) mWh")
+    #expect(final["debt"] == .string("0.0000"))
+    // The broken feedback wire (at 800) reads open: with current flowing that is a bypass
+    // after 10 s (R-T4); the overload trip's open command agrees with it, the card's close
+    // command at 960 does not, so one retry and the second fault.
+    let overload = try #require(run.relayChanges.first { $0.reasons == ["overload"] })
+    #expect(overload.at.within(904...907), "overload at \(overload.at)")
+    #expect(faults[1].at.within(960...964), "second fault at \(faults[1].at)")
+    #expect(
+      run.events.map(\.kind) == [
+        "relay_fault", "bypass", "bypass", "overload", "relay_fault", "bypass",
+      ])
+    #expect(run.events[2].at.within(809...811), "bypass with the feedback wire broken")
+    #expect(run.summary.events["relay_fault"] == 2)
+  }
+
   @Test("R-D1, R-D2: after a power cut the meter resumes from the journal with the same decision")
   func powerCut() throws {
     let run = try ScenarioRun("power-cut")

@@ -50,6 +50,21 @@ struct ReportTests {
           title: "low <credit>", timeline: timeline, end: VirtualTime(seconds: 100)))
   }
 
+  @Test("The progress bar shows the share of virtual time done, and how much of how long")
+  func progressBar() {
+    let day = VirtualTime(seconds: 86_400)
+    #expect(
+      ProgressBarText.line(at: VirtualTime(seconds: 43_200), end: day)
+        == "[###############---------------] 50% 12 h of 24 h")
+    #expect(
+      ProgressBarText.line(at: .zero, end: day).hasPrefix(
+        "[" + String(repeating: "-", count: 30) + "] 0% "))
+    #expect(
+      ProgressBarText.line(
+        at: VirtualTime(seconds: 2 * 86_400), end: VirtualTime(seconds: 2 * 86_400))
+        == "[" + String(repeating: "#", count: 30) + "] 100% 2 d of 2 d")
+  }
+
   @Test("Durations read like a person would say them")
   func durationText() {
     #expect(SVGReport.durationText(VirtualTime(seconds: 45)) == "45 s")

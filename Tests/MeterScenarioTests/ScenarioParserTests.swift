@@ -110,6 +110,51 @@ struct ScenarioParserTests {
     #expect(scenario.end == VirtualTime(seconds: 2))
   }
 
+  @Test("R-P12: config.tariff is the [tariff] table of meterd.toml: bands, seasons, blocks")
+  func tariff() throws {
+    let scenario = try Scenario(
+      parsing: """
+        {"at":0,"start":{"config":{"alarm1":"2.00","tariff":{"standing_charge_per_day":"2.40","billing_day":5,"holidays":["2026-12-25"],"bands":[{"name":"off","price_per_kwh":"0.5000"},{"name":"peak","price_per_kwh":"2.0000"}],"seasons":[{"from":"01-01","weekday":["00:00 off","09:00 peak"],"saturday":["00:00 off"]},{"from":"06-01","weekday":["00:00 peak"]}],"blocks":[{"above_kwh":"10","adder_per_kwh":"0.5000"}]}}}}
+        """)
+    let tariff = try #require(scenario.start.tariff)
+    #expect(tariff.bandPrices == [Money(decimal: "0.5")!, Money(whole: 2)])
+    #expect(
+      tariff.dayProfiles == [
+        DayProfile(switches: [.init(minuteOfDay: 0, band: 0), .init(minuteOfDay: 540, band: 1)]),
+        .flat(0), .flat(1),
+      ])
+    #expect(tariff.seasons.map(\.weekdayProfile) == [0, 2])
+    #expect(tariff.seasons.map(\.sundayProfile) == [1, 2], "sunday follows saturday")
+    #expect(tariff.holidays == [CivilDate(year: 2026, month: 12, day: 25)!])
+    #expect(
+      tariff.blocks == [
+        TariffBlock(startsAt: .zero, adder: .zero),
+        TariffBlock(
+          startsAt: Energy(milliwattHours: 10_000_000), adder: Money(decimal: "0.5")!),
+      ])
+    #expect(tariff.billingDay == 5)
+    #expect(tariff.standingChargePerDay == Money(decimal: "2.40")!)
+    #expect(scenario.start.config.members.map(\.key) == ["alarm1"])
+    // Without it, SPEC §9's flat 1.0000 per kWh.
+    #expect(try Scenario(parsing: "{\"at\":0,\"start\":{}}").start.tariff == nil)
+  }
+
+  @Test("R-U4: energy mode refuses a tariff other than 1 per kWh, naming the line")
+  func energyModeTariff() throws {
+    let scenario = try Scenario(
+      parsing: """
+
+        {"at":0,"start":{"config":{"credit_mode":"energy","tariff":{"bands":[{"name":"a","price_per_kwh":"2.0000"}]}}}}
+        """)
+    #expect(throws: ScenarioError.self) { try Simulation(scenario: scenario) }
+    do {
+      _ = try Simulation(scenario: scenario)
+    } catch {
+      #expect(error.line == 2)
+      #expect(error.message.contains("R-U4"))
+    }
+  }
+
   /// Each malformed file, the line the refusal must name, and words the message must contain.
   static let refusals: [(text: String, line: Int, says: String)] = [
     ("{\"at\":0,\"snapshot\":{}}\n{\"at\":1,\"snapshot\":{}", 2, "malformed JSON"),
@@ -171,6 +216,36 @@ struct ScenarioParserTests {
     ("{\"at\":0,\"start\":{\"clock\":\"2026-01-05 08:00:00\"}}", 1, "UTC time"),
     ("{\"at\":0,\"start\":{\"config\":[]}}", 1, "\"config\" must be an object"),
     ("{\"at\":0,\"start\":{\"speed\":2}}", 1, "unknown key \"speed\" in \"start\""),
+    ("{\"at\":1,\"relay_fault\":\"melted\"}", 1, "\"relay_fault\" must be one of"),
+    ("{\"at\":1,\"relay_fault\":{}}", 1, "\"welded\", \"feedback_broken\", \"none\""),
+    (
+      "{\"at\":0,\"start\":{\"config\":{\"tariff\":{\"peak\":1}}}}", 1,
+      "unknown key \"peak\" in \"tariff\""
+    ),
+    (
+      "{\"at\":0,\"start\":{\"config\":{\"tariff\":{\"bands\":[{\"name\":\"a\",\"price_per_kwh\":\"1\"},{\"name\":\"b\",\"price_per_kwh\":\"2\"}]}}}}",
+      1, "needs \"seasons\""
+    ),
+    (
+      "{\"at\":0,\"start\":{\"config\":{\"tariff\":{\"bands\":[{\"name\":\"a\",\"price_per_kwh\":0.5}]}}}}",
+      1, "\"price_per_kwh\" in \"tariff.bands[1]\" must be a string"
+    ),
+    (
+      "{\"at\":0,\"start\":{\"config\":{\"tariff\":{\"bands\":[{\"name\":\"a\",\"price_per_kwh\":\"1\"}],\"seasons\":[{\"from\":\"01-01\",\"weekday\":[\"00:00 b\"]}]}}}}",
+      1, "naming a band (a)"
+    ),
+    (
+      "{\"at\":0,\"start\":{\"config\":{\"tariff\":{\"bands\":[{\"name\":\"a\",\"price_per_kwh\":\"1\"}],\"seasons\":[{\"from\":\"01-01\",\"weekday\":[\"07:00 a\"]}]}}}}",
+      1, "starting at 00:00"
+    ),
+    (
+      "{\"at\":0,\"start\":{\"config\":{\"tariff\":{\"blocks\":[{\"above_kwh\":\"10\"},{\"above_kwh\":\"5\"}]}}}}",
+      1, "blocks rise"
+    ),
+    (
+      "{\"at\":0,\"start\":{\"config\":{\"tariff\":{\"billing_day\":30}}}}", 1,
+      "\"billing_day\" in \"tariff\" must be an integer from 1 to 28"
+    ),
   ]
 
   @Test(

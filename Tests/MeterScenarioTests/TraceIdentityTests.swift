@@ -19,11 +19,19 @@ struct TraceIdentityTests {
   /// The example scenarios whose traces were recorded.
   static let recorded = [
     "bypass", "card-tearing", "cards-and-sequence", "clock-invalid", "consumption-inquiry",
-    "energy-chip-reset",
-    "forged-card", "friendly-period", "hoarding-limit", "low-credit", "neutral-imbalance",
-    "overcurrent-interrupt", "overdraft", "overload", "overvoltage", "power-cut",
-    "reverse-power", "staff-cards", "tamper",
+    "energy-chip-reset", "forged-card", "friendly-period", "hoarding-limit", "journal-torn-write",
+    "key-rotation", "low-credit", "neutral-imbalance", "overcurrent-interrupt", "overdraft",
+    "overload", "overvoltage", "power-cut", "relay-fault", "reverse-power", "staff-cards",
+    "tamper", "time-of-use",
   ]
+
+  @Test("Every scenario in Scenarios/ has a recorded trace, so CI checks each one")
+  func everyScenarioRecorded() throws {
+    let names = try FileManager.default.contentsOfDirectory(atPath: ScenarioRun.directory.path)
+      .filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(".jsonl".count)) }
+    #expect(names.count >= 23)
+    #expect(Set(names) == Set(Self.recorded))
+  }
 
   /// Fails with the first line that differs, so a failure says what changed.
   static func compare(_ trace: [UInt8], withRecorded name: String) throws {

@@ -513,11 +513,12 @@ struct HTTPAPITests {
   @Test("R-P12: a signed tariff record over the API installs the tariff once; a later one waits")
   func tariffOverAPI() async throws {
     let now = TariffSetRecord(
-      meter: nil, validity: Self.validity, tariff: TariffSet.flat(price: Money(whole: 2), id: 7))
+      meter: nil, validity: Self.validity, tariff: TariffSet.flat(price: Money(whole: 2), id: 7),
+      sequence: 1)
     var laterTariff = TariffSet.flat(price: Money(whole: 3), id: 8)
     laterTariff.activation = ManualClock.start + 86_400_000
     let later = TariffSetRecord(
-      meter: MeterID(100_001), validity: Self.validity, tariff: laterTariff)
+      meter: MeterID(100_001), validity: Self.validity, tariff: laterTariff, sequence: 2)
     try await app().test(.router) { client in
       try await client.execute(
         uri: "/api/v1/settings", method: .post, headers: Self.authorized, body: recordBody(now)

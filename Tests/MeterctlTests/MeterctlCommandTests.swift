@@ -70,6 +70,29 @@ struct MeterctlCommandTests {
     #expect(inspect.standardOutput.contains("cover_open"))
   }
 
+  @Test("simulate: a progress bar on a terminal for a run of a day or more, cleared at the end")
+  func progressBarOnTerminal() throws {
+    let directory = try MeterctlProcess.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let scenario = try MeterctlProcess.write(
+      """
+      {"at":2,"load":{"watts":500}}
+      {"at":172800,"end":{}}
+      """, to: "two-days.jsonl", in: directory)
+    let meterctl = try MeterctlProcess.executable.path
+    // util-linux `script` runs meterctl on a pseudo-terminal and keeps what it showed there.
+    let run = try MeterctlProcess.run(
+      ["-q", "-e", "-c", "'\(meterctl)' simulate '\(scenario)' --quiet", "terminal.txt"],
+      in: directory, executable: URL(fileURLWithPath: "/usr/bin/script"))
+    #expect(run.status == 0, "\(run.standardError)")
+    let shown = try String(
+      contentsOf: directory.appendingPathComponent("terminal.txt"), encoding: .utf8)
+    #expect(shown.contains("] 50% 24 h of 2 d"), "\(shown)")
+    #expect(shown.contains("[###############---------------]"))
+    let cleared = "\r" + String(repeating: " ", count: 70) + "\r"
+    #expect(shown.contains(cleared), "the bar is cleared at the end")
+  }
+
   @Test("simulate --trace - writes the same trace to standard output, without the summary")
   func traceToStandardOutput() throws {
     let directory = try MeterctlProcess.temporaryDirectory()

@@ -38,11 +38,13 @@ struct MeterctlProcess {
     return directory
   }
 
-  /// Runs `meterctl arguments` in `directory`. Its output goes to files there rather than to
+  /// Runs `meterctl arguments` (or `executable`) in `directory`. Its output goes to files there rather than to
   /// pipes, so a long trace on standard output can never fill a pipe and stall it.
-  static func run(_ arguments: [String], in directory: URL) throws -> Outcome {
+  static func run(_ arguments: [String], in directory: URL, executable: URL? = nil) throws
+    -> Outcome
+  {
     let process = Process()
-    process.executableURL = try executable
+    process.executableURL = try executable ?? Self.executable
     process.arguments = arguments
     process.currentDirectoryURL = directory
     let outURL = directory.appendingPathComponent("stdout.txt")

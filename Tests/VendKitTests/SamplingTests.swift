@@ -125,7 +125,7 @@ struct SamplingTests {
       }
       let csv = InspectionCSV.render(sample)
       #expect(csv.split(separator: "\n").count == sample.count + 1)
-      #expect(csv.hasPrefix(InspectionCSV.header + "\n1,"))
+      #expect(csv.hasPrefix(InspectionCSV.header.joined(separator: ",") + "\n1,"))
     }
   }
 

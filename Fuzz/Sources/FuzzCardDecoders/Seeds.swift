@@ -57,11 +57,15 @@ func writeSeeds(to directory: String) throws {
   let seeds: [(String, UInt8, [UInt8])] = [
     ("body-purchase", 0, try purchase(1).body),
     ("body-writeback", 1, WriteBackRecord(cardGeneration: 1, content: writeBack).encodedBody),
-    ("body-clear-tamper", 2, ClearTamperRecord(meter: meter, validity: validity).encodedBody),
+    (
+      "body-clear-tamper", 2,
+      ClearTamperRecord(meter: meter, validity: validity, sequence: 4).encodedBody
+    ),
     (
       "body-relay-test", 3,
-      RelayTestRecord(meter: meter, action: .openThenClose, holdSeconds: 30, validity: validity)
-        .encodedBody
+      RelayTestRecord(
+        meter: meter, action: .openThenClose, holdSeconds: 30, validity: validity, sequence: 5
+      ).encodedBody
     ),
     ("body-inspection", 4, inspectionRequest.body),
     (
@@ -82,7 +86,8 @@ func writeSeeds(to directory: String) throws {
     (
       "body-tariff", 7,
       TariffSetRecord(
-        meter: meter, validity: validity, tariff: .flat(price: Money(units: 2_500), id: 3)
+        meter: meter, validity: validity, tariff: .flat(price: Money(units: 2_500), id: 3),
+        sequence: 6
       ).encodedBody
     ),
     (

@@ -79,10 +79,12 @@ final class SimulatedCardReader {
     return tap.card
   }
 
-  /// Puts `card` in the field at `now` (staff cards are issued then, valid for a day). A
-  /// tapped card the meter has not read yet is taken away first.
-  func tap(_ card: SimulatedCard, at now: Timestamp) throws(RuntimeFault) {
-    let image = card == .customer ? customerCard : try issue(card, at: now)
+  /// Puts `card` in the field at `now`. Staff cards are issued then, valid for a day, with
+  /// `commandSequence` (the meter's next command sequence, R-C6). A tapped card the meter has
+  /// not read yet is taken away first.
+  func tap(_ card: SimulatedCard, at now: Timestamp, commandSequence: UInt32) throws(RuntimeFault) {
+    let image =
+      card == .customer ? customerCard : try issue(card, at: now, sequence: commandSequence)
     if inField != nil { model.removeCard() }
     image.resetCounters()
     model.present(image)
@@ -141,8 +143,8 @@ final class SimulatedCardReader {
   }
 
   /// A staff card or a refused card as the sales office would write it now.
-  private func issue(_ card: SimulatedCard, at now: Timestamp) throws(RuntimeFault)
-    -> MifareClassicCard
+  private func issue(_ card: SimulatedCard, at now: Timestamp, sequence: UInt32)
+    throws(RuntimeFault) -> MifareClassicCard
   {
     let time = now.unixMilliseconds / 1_000
     let validity = CommandValidity(issuedAt: time, validUntil: time + 86_400)
@@ -158,16 +160,19 @@ final class SimulatedCardReader {
           InspectionRequestRecord(meter: meter, inspector: Self.inspector, validity: validity))
         try Self.write(.inspection, meter: meter, records: [record], onto: image)
       case .clearTamper:
-        let record = try vendingKey.sign(ClearTamperRecord(meter: meter, validity: validity))
+        let record = try vendingKey.sign(
+          ClearTamperRecord(meter: meter, validity: validity, sequence: sequence))
         try Self.write(.clearTamper, meter: meter, records: [record], onto: image)
       case .relayTest:
         // The core holds the relay open while the card is on the reader (R-C1); it does not
         // act on the record's action or hold time.
         let record = try vendingKey.sign(
-          RelayTestRecord(meter: meter, action: .open, holdSeconds: 60, validity: validity))
+          RelayTestRecord(
+            meter: meter, action: .open, holdSeconds: 60, validity: validity, sequence: sequence))
         try Self.write(.relayTest, meter: meter, records: [record], onto: image)
       case .forged:
-        let record = try Self.forgerKey.sign(ClearTamperRecord(meter: meter, validity: validity))
+        let record = try Self.forgerKey.sign(
+          ClearTamperRecord(meter: meter, validity: validity, sequence: sequence))
         try Self.write(.clearTamper, meter: meter, records: [record], onto: image)
       }
     } catch let fault as RuntimeFault {

@@ -199,6 +199,16 @@ enum Migrations {
         """
       ]
     },
+    Step(version: 6, name: "command sequences") { _ in
+      [
+        // R-C6: the last command sequence issued to each meter (tariff, clear-tamper and
+        // relay-test records); the meter refuses a command not newer than the last it applied.
+        "ALTER TABLE meters ADD COLUMN last_command_sequence BIGINT NOT NULL DEFAULT 0",
+        // A tariff record's body now ends with its command sequence: stored tariff sets get
+        // the stand-in sequence 1 (varint 01) that `storedTariffRecord` writes.
+        "UPDATE tariffs SET tariff_set = tariff_set || '01' WHERE tariff_set IS NOT NULL",
+      ]
+    },
   ]
 
   /// `meter_months` computed from scratch: for each meter and month, the counters of the month's

@@ -109,6 +109,48 @@ struct API {
     var reasons: [Reason]
   }
 
+  /// A report (R-V6): one object per row, keyed by column. Counts are numbers; amounts are
+  /// decimal strings with four decimals, energy kWh strings, times ISO 8601 (null: none).
+  struct ReportJSON: Encodable {
+    enum Value: Encodable {
+      case text(String)
+      case number(Int64)
+      case null
+
+      init(_ cell: ReportCell) {
+        switch cell {
+        case .count(let count): self = .number(count)
+        case .time(nil): self = .null
+        default: self = .text(ReportTable.exactText(cell))
+        }
+      }
+
+      func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .text(let text): try container.encode(text)
+        case .number(let number): try container.encode(number)
+        case .null: try container.encodeNil()
+        }
+      }
+    }
+    var report: String
+    var from: String
+    var to: String
+    var columns: [String]
+    var rows: [[String: Value]]
+
+    init(_ table: ReportTable) {
+      report = table.kind.rawValue
+      from = table.period.from
+      to = table.period.to
+      columns = table.columns
+      rows = table.rows.map { row in
+        Dictionary(uniqueKeysWithValues: zip(table.columns, row.map(Value.init)))
+      }
+    }
+  }
+
   func register(on router: Router<BasicRequestContext>) {
     let api = router.group("/api/v1")
     registerOnline(on: api)
@@ -217,6 +259,9 @@ struct API {
         )
       }
     }
+    api.get("/reports/{report}") { request, context in
+      try await report(request, name: context.parameters.get("report") ?? "")
+    }
     api.get("/inspection") { request, _ in
       try await respond {
         let session = try await authenticate(request)
@@ -239,6 +284,25 @@ struct API {
     }
   }
 
+  /// `GET /api/v1/reports/{report}?from=&to=&format=json|csv`.
+  func report(_ request: Request, name: String) async throws -> Response {
+    try await answer {
+      let session = try await authenticate(request)
+      try session.person.require(.viewReports)
+      let query = request.uri.queryParameters
+      let format = query.get("format") ?? "json"
+      guard format == "json" || format == "csv" else {
+        throw VendError.invalidInput(field: "format", reason: "'\(format)' is neither json nor csv")
+      }
+      let kind = try ReportKind.parse(name)
+      let period = try ReportPeriod(
+        from: query.get("from"), to: query.get("to"), calendar: office.calendar, today: Date())
+      let table = try await office.report(kind, period, by: session.person)
+      guard format == "csv" else { return json(.ok, ReportJSON(table)) }
+      return WebUI.csv(table.csv, filename: "vend-\(kind.rawValue)-\(period.from)-\(period.to).csv")
+    }
+  }
+
   func authenticate(_ request: Request) async throws -> OperatorSession {
     guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
       let session = try await office.session(token: String(header.dropFirst("Bearer ".count)))
@@ -250,9 +314,16 @@ struct API {
   func respond<T: Encodable>(
     _ body: () async throws -> (HTTPResponse.Status, T)
   ) async throws -> Response {
-    do {
+    try await answer {
       let (status, value) = try await body()
       return json(status, value)
+    }
+  }
+
+  /// The response `body` makes, or a refusal as `{"error": "..."}` with its status.
+  func answer(_ body: () async throws -> Response) async throws -> Response {
+    do {
+      return try await body()
     } catch let error as VendError {
       var response = json(VendServer.status(for: error), ErrorResponse(error: error.description))
       if case .notAuthenticated = error {

@@ -82,6 +82,8 @@ enum HTML {
     .ok { background: #e2f5e4; border: 1px solid #1e7b34; padding: .6em; }
     meter { width: 20em; }
     .reason { color: #555; font-size: .9em; }
+    svg.chart { display: block; width: 100%; max-width: 48em; height: auto; margin: .5em 0; }
+    .empty { color: #555; }
     @media print { header, form, nav { display: none; } }
     """
 }

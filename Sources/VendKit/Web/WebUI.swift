@@ -74,6 +74,16 @@ struct WebUI {
     router.get("/reports") { request, _ in
       try await page(request) { session, _ in try await reports(request, session) }
     }
+    router.get("/reports/{report}.csv") { request, context in
+      try await page(request) { session, _ in
+        try session.person.require(.viewReports)
+        let kind = try ReportKind.parse(context.parameters.get("report") ?? "")
+        let period = try reportPeriod(request)
+        let table = try await office.report(kind, period, by: session.person)
+        return Self.csv(
+          table.csv, filename: "vend-\(kind.rawValue)-\(period.from)-\(period.to).csv")
+      }
+    }
     router.get("/inspection") { request, _ in
       try await page(request) { session, _ in try await inspection(request, session) }
     }
@@ -81,11 +91,7 @@ struct WebUI {
       try await page(request) { session, _ in
         let list = try await office.sampleForInspection(
           by: session.person, try Self.criteria(Self.query(request)))
-        var response = Response(
-          status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],
-          body: .init(byteBuffer: ByteBuffer(string: InspectionCSV.render(list))))
-        response.headers[.contentDisposition] = "attachment; filename=\"inspection.csv\""
-        return response
+        return Self.csv(InspectionCSV.render(list), filename: "inspection.csv")
       }
     }
     router.get("/card") { request, _ in
@@ -405,56 +411,61 @@ struct WebUI {
     return html("Cash-up", session, body)
   }
 
-  func reports(_ request: Request, _ session: OperatorSession) async throws -> Response {
-    let today = office.calendar.day(of: Date())
+  /// The period a report page or download asks for; today's month when left out.
+  func reportPeriod(_ request: Request) throws -> ReportPeriod {
     let query = request.uri.queryParameters
-    let from = query.get("from") ?? String(today.prefix(8)) + "01"
-    let to = query.get("to") ?? today
-    let days = try await office.dailySales(by: session.person, from: from, to: to)
-    let largest = max(1, days.map(\.salesTotal.units).max() ?? 1)
-    var body = """
-      <form method="get" action="/reports"><label>From <input name="from" value="\(HTML.escape(from))"></label>
-      <label>To <input name="to" value="\(HTML.escape(to))"></label><button>Show</button></form>
-      <h2>Daily sales</h2>
-      """
-    body += HTML.table(
-      ["day", "sales", "total", "refunds", ""],
-      days.map {
-        [
-          $0.day, String($0.salesCount), $0.salesTotal.displayString,
-          $0.refundsTotal.displayString,
-          "<meter min=\"0\" max=\"\(largest)\" value=\"\($0.salesTotal.units)\"></meter>",
-        ]
-      })
-    if let start = office.calendar.start(ofDay: from), let end = office.calendar.start(ofDay: to) {
-      let bands = try await office.consumptionPerBand(
-        by: session.person, from: start, to: end.addingTimeInterval(86_399))
-      body += "<h2>Consumption per tariff band</h2>"
-      body += HTML.table(
-        ["band", "kWh"], bands.map { [String($0.band), $0.energy.kilowattHourString] })
+    return try reportPeriod(from: query.get("from"), to: query.get("to"))
+  }
+
+  func reportPeriod(from: String?, to: String?) throws -> ReportPeriod {
+    try ReportPeriod(from: from, to: to, calendar: office.calendar, today: Date())
+  }
+
+  /// Every report (R-V6) for one period: a chart, the table and its CSV download each.
+  func reports(_ request: Request, _ session: OperatorSession) async throws -> Response {
+    try session.person.require(.viewReports)
+    let form = { (from: String, to: String) in
+      "<form method=\"get\" action=\"/reports\">"
+        + "<label>From <input name=\"from\" type=\"date\" value=\"\(HTML.escape(from))\"></label>"
+        + "<label>To <input name=\"to\" type=\"date\" value=\"\(HTML.escape(to))\"></label>"
+        + "<button>Show</button></form>"
     }
-    let statuses = try await office.meterStatuses(by: session.person)
-    body += "<h2>Debt, events and silent meters</h2>"
-    body += HTML.table(
-      ["meter", "customer", "area", "last heard", "credit", "debt", "tamper", "bypass"],
-      statuses.filter {
-        $0.lastHeard == nil || ($0.debt ?? .zero) > .zero || ($0.events?.tamper ?? 0) > 0
-          || ($0.events?.bypass ?? 0) > 0
-      }.prefix(200).map {
-        [
-          $0.meter.description, HTML.escape($0.customerName), HTML.escape($0.area),
-          $0.lastHeard.map { $0.formatted(.iso8601) } ?? "never",
-          $0.credit?.displayString ?? "", $0.debt?.displayString ?? "",
-          $0.events.map { String($0.tamper) } ?? "", $0.events.map { String($0.bypass) } ?? "",
-        ]
-      })
+    let period: ReportPeriod
+    do {
+      period = try reportPeriod(request)
+    } catch let refusal as VendError {
+      let query = request.uri.queryParameters
+      return html(
+        "Reports", session,
+        form(query.get("from") ?? "", query.get("to") ?? "")
+          + "<p class=\"error\">\(HTML.escape(refusal.description))</p>",
+        status: VendServer.status(for: refusal))
+    }
+    var body = form(period.from, period.to)
+    body += "<p>\(period.from) to \(period.to), in the office's calendar.</p>"
+    let range = "from=\(period.from)&amp;to=\(period.to)"
+    for kind in ReportKind.allCases {
+      let table = try await office.report(kind, period, by: session.person)
+      body += "<section id=\"\(kind.rawValue)\"><h2>\(HTML.escape(kind.title))</h2>"
+      body += BarChart.svg(caption: table.chartCaption, bars: table.bars)
+      body +=
+        "<p><a href=\"/reports/\(kind.rawValue).csv?\(range)\">Download CSV</a> "
+        + "(\(table.rows.count) rows)</p>"
+      body += HTML.table(
+        table.columns,
+        table.rows.map { $0.map { HTML.escape(ReportTable.displayText($0)) } })
+      body += "</section>"
+    }
     let flags = try await office.flags(limit: 100)
-    body += "<h2>Reconciliation flags</h2>"
+    body += "<section id=\"flags\"><h2>Reconciliation flags</h2>"
     body += HTML.table(
       ["meter", "kind", "evidence"],
       flags.map {
         [$0.meter?.description ?? "unknown", $0.kind.rawValue, HTML.escape($0.evidence)]
       })
+    body +=
+      "<p>Meters not heard from are listed on the <a href=\"/online\">Online meters</a> page."
+      + "</p></section>"
     return html("Reports", session, body)
   }
 
@@ -526,6 +537,15 @@ struct WebUI {
       status: status, headers: [.contentType: "text/html; charset=utf-8"],
       body: .init(
         byteBuffer: ByteBuffer(string: HTML.page(title: title, session: session, body: body))))
+  }
+
+  /// A CSV file to download (`filename` holds only characters safe in the header).
+  static func csv(_ text: String, filename: String) -> Response {
+    var response = Response(
+      status: .ok, headers: [.contentType: "text/csv; charset=utf-8"],
+      body: .init(byteBuffer: ByteBuffer(string: text)))
+    response.headers[.contentDisposition] = "attachment; filename=\"\(filename)\""
+    return response
   }
 
   func redirect(_ location: String) -> Response {
