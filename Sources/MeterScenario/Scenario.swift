@@ -106,6 +106,9 @@ public enum ScenarioAction: Hashable, Sendable {
   /// Issue a utility staff card (R-C1) signed with the built-in test utility key, valid for one
   /// day from the line's time; `type` is the card type when the card is new.
   case staffCard(card: String, kind: StaffCardKind, type: VirtualCardType?)
+  /// The built-in vending replaces lost customer card `lost` by the new card `card`: the
+  /// purchases it sold and has seen no write-back for go onto it again (R-C3).
+  case replaceCard(lost: String, card: String, type: VirtualCardType?)
   /// Present the card and remove it when the meter is done with it.
   case tap(card: String)
   case present(card: String)

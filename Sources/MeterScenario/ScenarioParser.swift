@@ -103,6 +103,15 @@ extension Scenario {
         card: try object.cardName(), amount: amount, meter: meter, type: try object.cardType())
     case "staff_card":
       return try parseStaffCard(fields)
+    case "replace_card":
+      let object = try fields.object(allowed: ["card", "by", "type"])
+      let card = try object.cardName()
+      let by = try object.cardName("by")
+      guard by != card else {
+        throw ScenarioError(
+          line: line, message: "\"by\" in \"replace_card\" must name another card than \"card\"")
+      }
+      return .replaceCard(lost: card, card: by, type: try object.cardType())
     case "tap":
       return .tap(card: try fields.object(allowed: ["card"]).cardName())
     case "present":
@@ -282,7 +291,8 @@ extension Scenario {
 /// One line split into its time, its single action key and that key's value.
 private struct LineFields {
   static let actionKeys = [
-    "start", "vend", "staff_card", "tap", "present", "remove", "load", "power", "tamper", "button",
+    "start", "vend", "staff_card", "replace_card", "tap", "present", "remove", "load", "power",
+    "tamper", "button",
     "card_image", "dump_card", "snapshot", "relay_fault", "end",
   ]
 
@@ -421,11 +431,11 @@ struct ObjectReader {
     return number
   }
 
-  func cardName() throws(ScenarioError) -> String {
-    let card = try requiredString("card")
+  func cardName(_ key: String = "card") throws(ScenarioError) -> String {
+    let card = try requiredString(key)
     guard !card.isEmpty, card.count <= 32 else {
       throw ScenarioError(
-        line: line, message: "\"card\" in \"\(name)\" must be a name of 1 to 32 characters")
+        line: line, message: "\"\(key)\" in \"\(name)\" must be a name of 1 to 32 characters")
     }
     return card
   }

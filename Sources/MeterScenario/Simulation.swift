@@ -276,6 +276,20 @@ public final class Simulation {
       } catch {
         throw ScenarioError(line: step.line, message: "the staff card was not issued: \(error)")
       }
+    case .replaceCard(let lost, let name, let type):
+      _ = try requireCard(lost, step)
+      guard cards[name] == nil else {
+        throw ScenarioError(
+          line: step.line, message: "card \"\(name)\" exists already; a replacement is a new card")
+      }
+      let card = SimulatedCard(type: type ?? .mifareClassic1K, number: cards.count + 1)
+      do {
+        let sequences = try vending.replace(for: currentState.configuration.meter, onto: card)
+        cards[name] = card
+        write(.replaceCard(lost: lost, card: name, sequences: sequences))
+      } catch {
+        throw ScenarioError(line: step.line, message: "the replacement was refused: \(error)")
+      }
     case .tap(let name), .present(let name):
       let card = try requireCard(name, step)
       if let other = cardInField, other != name {

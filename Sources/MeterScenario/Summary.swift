@@ -39,7 +39,7 @@ public struct RunSummary: Hashable, Sendable {
       if !on { powerCuts += 1 }
     case .snapshot(let snapshot):
       lastSnapshot = snapshot
-    case .display, .cardImage, .vend, .alarmLED, .beep, .writeBack, .recovery:
+    case .display, .cardImage, .vend, .alarmLED, .beep, .writeBack, .recovery, .replaceCard:
       break
     }
   }

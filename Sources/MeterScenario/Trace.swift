@@ -58,6 +58,9 @@ public enum TraceRecord: Hashable, Sendable {
   case writeBack(card: String, completed: Bool)
   /// Extra: what start-up recovery found in the journal (R-D2).
   case recovery(JSONObject)
+  /// Extra: the simulator's vending replaced lost card `lost` by `card`, carrying the purchases
+  /// not yet acknowledged (R-C3).
+  case replaceCard(lost: String, card: String, sequences: [UInt32])
 
   /// The record as one JSON object without `at`: `{"card":{…}}`.
   public var json: JSONValue {
@@ -129,6 +132,14 @@ public enum TraceRecord: Hashable, Sendable {
         .object(JSONObject([.init("card", .string(card)), .init("completed", .bool(completed))])))
     case .recovery(let report):
       return Self.wrap("recovery", .object(report))
+    case .replaceCard(let lost, let card, let sequences):
+      return Self.wrap(
+        "replace_card",
+        .object(
+          JSONObject([
+            .init("card", .string(lost)), .init("by", .string(card)),
+            .init("pending", .array(sequences.map { .integer(Int64($0)) })),
+          ])))
     }
   }
 

@@ -134,6 +134,22 @@ struct TestVending {
     ).purchase.sequence
   }
 
+  /// Replaces a lost customer card (R-C3): the purchases sold for `meter` that no write-back
+  /// has shown applied go onto the new `card` again, bound to the meter, re-signed if the
+  /// office signs with another key since. Returns their sequence numbers.
+  mutating func replace(for meter: MeterID, onto card: SimulatedCard) throws -> [UInt32] {
+    guard var list = pending[meter], list.lastSold > 0 else {
+      throw VendingRefusal(
+        "nothing was sold for meter \(meter) yet, so there is no customer card to replace")
+    }
+    if list.records.contains(where: { $0.keyVersion != signingKey.version }) {
+      try list.resign(with: signingKey)
+    }
+    card.apply(try list.cardPlan(layout: card.layout))
+    pending[meter] = list
+    return list.acknowledged < list.lastSold ? Array(list.acknowledged + 1...list.lastSold) : []
+  }
+
   /// Issues a staff card (R-C1) for `meter` onto `card`, signed with the office's utility key
   /// and valid for one day from Unix second `time`, as the sales office writes one.
   mutating func issue(
@@ -186,4 +202,11 @@ struct TestVending {
     }
     card.apply(try card.layout.issuePlan(kind: cardKind, meter: meter, records: [record]))
   }
+}
+
+/// A request the simulator's sales office cannot carry out.
+struct VendingRefusal: Error, CustomStringConvertible {
+  var description: String
+
+  init(_ description: String) { self.description = description }
 }

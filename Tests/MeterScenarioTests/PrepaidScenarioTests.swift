@@ -175,6 +175,15 @@ struct PrepaidScenarioTests {
   func clockInvalid() throws {
     let run = try ScenarioRun("clock-invalid")
     #expect(run.events.map(\.kind) == ["clock_invalid"])
+    // At midnight the "cheap" band (0.50) would apply; with the clock invalid every kWh is
+    // charged at the highest band price, 2.00.
+    let final = try run.finalSnapshot
+    let energy = try #require(final["energy_mwh"]?.numberValue?.integerValue)
+    #expect((27_000...27_300).contains(energy), "98 s at 1 kW, energy \(energy) mWh")
+    let charged = Money(whole: 10) - (try run.credit(final))
+    #expect(
+      (charged - Money(units: energy * 2 / 100)).units.magnitude <= 1,
+      "charged \(charged.exactString) for \(energy) mWh")
   }
 
   @Test("R-P12: time-of-use bands, a monthly block adder and a standing charge from config.tariff")

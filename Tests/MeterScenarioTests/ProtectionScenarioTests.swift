@@ -24,6 +24,39 @@ struct ProtectionScenarioTests {
     #expect(final["last_seq"] == .integer(3))
   }
 
+  @Test(
+    "R-C3, R-C4: a replacement for a lost card carries the unacknowledged purchases; lost or found, each applies once"
+  )
+  func lostCard() throws {
+    let run = try ScenarioRun("lost-card")
+    // Purchase 2 was sold onto A after its write-back acknowledged 1; A is lost before it
+    // reaches the meter, and the replacement B carries purchase 2 again.
+    let replacements = run.records("replace_card")
+    #expect(
+      replacements.map(\.value) == [
+        .object(
+          JSONObject([
+            .init("card", .string("A")), .init("by", .string("B")),
+            .init("pending", .array([.integer(2)])),
+          ])),
+        .object(
+          JSONObject([
+            .init("card", .string("B")), .init("by", .string("C")),
+            .init("pending", .array([.integer(4)])),
+          ])),
+      ])
+    #expect(run.cards.map(\.card) == ["A", "B", "B", "A", "B", "C"])
+    #expect(run.cards.allSatisfy { $0.result == "accepted" })
+    // A found again at 60 carries purchase 2, applied already from B: nothing applies. B
+    // found at 90 reaches the meter before its replacement C: C then applies nothing.
+    #expect(run.purchases.map(\.sequence) == [1, 2, 3, 4])
+    let purchaseTimes = run.records("purchase").map(\.at)
+    #expect(purchaseTimes[1].within(30...31) && purchaseTimes[3].within(90...91))
+    let final = try run.finalSnapshot
+    #expect(final["purchased_total"] == .string("36.00"))
+    #expect(final["purchase_count"] == .integer(4))
+  }
+
   @Test("R-C4, R-C5: a card torn mid-read changes nothing; a torn write-back applies once")
   func cardTearing() throws {
     let run = try ScenarioRun("card-tearing")

@@ -217,6 +217,12 @@ struct ScenarioParserTests {
     ("{\"at\":0,\"start\":{\"config\":[]}}", 1, "\"config\" must be an object"),
     ("{\"at\":0,\"start\":{\"speed\":2}}", 1, "unknown key \"speed\" in \"start\""),
     ("{\"at\":1,\"relay_fault\":\"melted\"}", 1, "\"relay_fault\" must be one of"),
+    ("{\"at\":1,\"replace_card\":{\"card\":\"A\"}}", 1, "\"replace_card\" needs \"by\""),
+    ("{\"at\":1,\"replace_card\":{\"card\":\"A\",\"by\":\"A\"}}", 1, "another card"),
+    (
+      "{\"at\":1,\"replace_card\":{\"card\":\"A\",\"by\":\"B\",\"amount\":\"1\"}}", 1,
+      "unknown key \"amount\" in \"replace_card\""
+    ),
     ("{\"at\":1,\"relay_fault\":{}}", 1, "\"welded\", \"feedback_broken\", \"none\""),
     (
       "{\"at\":0,\"start\":{\"config\":{\"tariff\":{\"peak\":1}}}}", 1,

@@ -20,7 +20,8 @@ struct TraceIdentityTests {
   static let recorded = [
     "bypass", "card-tearing", "cards-and-sequence", "clock-invalid", "consumption-inquiry",
     "energy-chip-reset", "forged-card", "friendly-period", "hoarding-limit", "journal-torn-write",
-    "key-rotation", "low-credit", "neutral-imbalance", "overcurrent-interrupt", "overdraft",
+    "key-rotation", "lost-card", "low-credit", "neutral-imbalance", "overcurrent-interrupt",
+    "overdraft",
     "overload", "overvoltage", "power-cut", "relay-fault", "reverse-power", "staff-cards",
     "tamper", "time-of-use",
   ]
@@ -29,7 +30,7 @@ struct TraceIdentityTests {
   func everyScenarioRecorded() throws {
     let names = try FileManager.default.contentsOfDirectory(atPath: ScenarioRun.directory.path)
       .filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(".jsonl".count)) }
-    #expect(names.count >= 23)
+    #expect(names.count >= 24)
     #expect(Set(names) == Set(Self.recorded))
   }
 
