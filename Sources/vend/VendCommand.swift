@@ -270,7 +270,36 @@ func readCardImage(_ path: String, type: String) throws -> CardImage {
 struct CardCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "card", abstract: "Staff cards for a visit to a meter (R-C1): inspectors.",
-    subcommands: [ClearTamper.self, RelayTest.self, Inspection.self])
+    subcommands: [ClearTamper.self, RelayTest.self, Inspection.self, Settings.self])
+
+  struct Settings: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "A settings card changing meterd.toml keys in one meter (admins), with its next command sequence."
+    )
+    @OptionGroup var options: OfficeOptions
+    @OptionGroup var output: CardOutput
+    @Option var meter: String
+    @Option(name: .customLong("set"), help: "KEY=VALUE, a meterd.toml key (repeat for several)")
+    var changes: [String]
+    @Option(help: "Days the card may be used") var days: Int64 = 7
+
+    func run() async throws {
+      let number = try meterID(meter)
+      let parsed = try changes.map { text -> SettingsPatch.Change in
+        guard let equals = text.firstIndex(of: "=") else {
+          throw ValidationError("--set \(text): write KEY=VALUE")
+        }
+        return SettingsPatch.Change(
+          key: String(text[..<equals]), value: String(text[text.index(after: equals)...]))
+      }
+      let card = try await options.run { office, actor in
+        try await office.settingsRecord(
+          by: actor, meter: number, changes: parsed, validFor: days * 86_400)
+      }
+      try output.emit(card)
+    }
+  }
 
   struct ClearTamper: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -275,4 +275,38 @@ struct KeyRotationEndToEndTests {
       #expect(audit.contains("card.inspection"))
     }
   }
+
+  @Test("R-C1, R-C6: admins issue settings cards; checked per key, numbered, applied once")
+  func settingsCards() async throws {
+    try await TestOffice.with(.sqlite) { test in
+      let inspector = try await test.staff("inspector", [.inspector])
+      _ = try await test.customerWithMeter(
+        61, publicKey: meterKeys[0].verifyingKey.rawRepresentation)
+      var home = MeterAtHome(
+        id: meterID, utilityKey: test.utilityKey.verifyingKey,
+        keyring: MeterKeyring([meterKeys[0]]), at: now(test))
+      let alarm = [SettingsPatch.Change(key: "alarm1", value: "25.00")]
+
+      await #expect(throws: VendError.forbidden(operator: "inspector", permission: .manageMeters)) {
+        try await test.office.settingsRecord(
+          by: inspector, meter: meterID, changes: alarm, validFor: 3_600)
+      }
+      for bad in [
+        [SettingsPatch.Change(key: "no_such_key", value: "1")],
+        [SettingsPatch.Change(key: "alarm1", value: "lots")], [],
+      ] {
+        await #expect(throws: VendError.self, "\(bad)") {
+          try await test.office.settingsRecord(
+            by: test.admin, meter: meterID, changes: bad, validFor: 3_600)
+        }
+      }
+      let card = try await test.office.settingsRecord(
+        by: test.admin, meter: meterID, changes: alarm, validFor: 3_600)
+      #expect(card.sequence == 1, "refused issues take no number")
+      var image = try card.image(Self.technology)
+      #expect(try home.present(&image, at: now(test) + 1_000)?.accepted == true)
+      #expect(home.meter.state.configuration.alarm1 == Money(whole: 25))
+      #expect(try home.present(&image, at: now(test) + 2_000)?.refusal == .replayed)
+    }
+  }
 }

@@ -137,3 +137,49 @@ extension CardKind {
     }
   }
 }
+
+extension SalesOffice {
+  /// A signed settings record (R-C1 settings card, or an online meter): `changes` are
+  /// `meterd.toml` keys and text values, each checked here as the meter parses it (the meter
+  /// then validates the whole configuration), with the meter's next command sequence (R-C6).
+  /// Admins issue them; audited.
+  public func settingsRecord(
+    by actor: Operator, meter meterID: MeterID, changes: [SettingsPatch.Change], validFor: Int64
+  ) async throws -> IssuedCard {
+    try actor.require(.manageMeters)
+    let key = try Validate.meterID(meterID)
+    let validity = try commandValidity(validFor)
+    guard (1...SettingsRecordBody.maximumChanges).contains(changes.count) else {
+      throw VendError.invalidInput(
+        field: "settings",
+        reason: "give 1 to \(SettingsRecordBody.maximumChanges) changes, not \(changes.count)")
+    }
+    var probe = MeterConfiguration(meter: meterID)
+    for change in changes {
+      guard change.key.utf8.count <= SettingsRecordBody.maximumKeyLength,
+        change.value.utf8.count <= SettingsRecordBody.maximumValueLength
+      else {
+        throw VendError.invalidInput(field: "settings", reason: "\(change.key) is too long")
+      }
+      do throws(ConfigurationError) {
+        try probe.set(change.key, to: change.value)
+      } catch {
+        throw VendError.invalidInput(field: "settings", reason: error.description)
+      }
+    }
+    return try await database.transaction { sql in
+      let trusted = try await Self.trustedUtilityKeyVersion(sql, meter: key, meterID)
+      let sequence = try await Self.nextCommandSequence(sql, meter: meterID)
+      let record = try self.signingKey(forTrustedVersion: trusted).sign(
+        SettingsRecordBody(
+          meter: meterID, validity: validity, sequence: sequence, patch: SettingsPatch(changes)))
+      try await Self.audit(
+        sql, at: validity.issuedAt, by: actor.username, action: "card.settings",
+        subject: "meter \(meterID)",
+        details:
+          changes.map { "\($0.key) = \($0.value)" }.joined(separator: ", ")
+          + "; command sequence \(sequence), valid until \(validity.validUntil)")
+      return IssuedCard(kind: .settings, meter: meterID, record: record, sequence: sequence)
+    }
+  }
+}
