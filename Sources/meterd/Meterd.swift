@@ -166,7 +166,10 @@ struct Meterd: AsyncParsableCommand {
         meterKeys: MeterKeyring([meterKey] + rotatedMeterKeys), firmware: Self.firmware))
     let group = ServiceGroup(
       configuration: .init(
-        services: [.init(service: loop), .init(service: server)],
+        services: [
+          .init(service: loop), .init(service: server),
+          .init(service: StartupPagesRelease(), successTerminationBehavior: .ignore),
+        ],
         gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     logger.info(
       "meter \(configuration.meter.id) \(simulate ? "simulated" : "on its hardware"); HTTP on \(configuration.http.address):\(configuration.http.port)"
