@@ -94,6 +94,7 @@ struct KeyRotationEndToEndTests {
 
       // `vend key rotate`: the office restarts with version 2 in its key file.
       let next = RecordSigningKey(version: 2)
+      try await test.office.recordUtilityKeyRotation(by: test.admin, version: 2)
       let office = SalesOffice(
         database: test.office.database, utilityKey: test.utilityKey, laterUtilityKeys: [next],
         now: { test.clock.now })
@@ -150,6 +151,7 @@ struct KeyRotationEndToEndTests {
         try await office.utilityKeyCardRecord(by: test.admin, meter: meterID, validFor: 86_400)
       }
       let audit = try await office.auditLog(by: test.admin, limit: 20).map(\.action)
+      #expect(audit.contains("key.utility.rotate"))
       #expect(audit.contains("key.utility.card"))
       #expect(audit.contains("key.utility.installed"))
     }
@@ -207,6 +209,16 @@ struct KeyRotationEndToEndTests {
             state: home.meter.state, time: now(test), firmware: home.meter.firmware)))
       await #expect(throws: VendError.self) {
         try await test.office.ingestWriteBack(by: cashier, record: unknown.encoded, source: .online)
+      }
+      let audit = try await test.office.auditLog(by: test.admin, limit: 50)
+      let registered = try #require(audit.first { $0.action == "key.meter.add" })
+      #expect(registered.operatorUsername == "admin")
+      #expect(
+        registered.details.contains(Hex.encode(meterKeys[1].verifyingKey.rawRepresentation)),
+        "the key registered is in the audit line: \(registered.details)")
+      #expect(audit.contains { $0.action == "key.meter.card" })
+      await #expect(throws: VendError.self, "a cashier may not rotate the utility key") {
+        try await test.office.recordUtilityKeyRotation(by: cashier, version: 3)
       }
     }
   }

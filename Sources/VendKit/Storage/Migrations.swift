@@ -227,6 +227,20 @@ enum Migrations {
         """,
       ]
     },
+    Step(version: 8, name: "audit log refuses truncate") { backend in
+      switch backend {
+      // SQLite has no TRUNCATE: its `DELETE FROM audit_log` is refused by migration 1.
+      case .sqlite: []
+      // PostgreSQL's TRUNCATE fires no row triggers, so it needs a statement trigger of its own.
+      case .postgres:
+        [
+          """
+          CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+          FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()
+          """
+        ]
+      }
+    },
   ]
 
   /// `meter_months` computed from scratch: for each meter and month, the counters of the month's
