@@ -236,6 +236,26 @@ struct SamplingTests {
     }
   }
 
+  @Test("R-V4: a minimum score leaves lower scores out of the ranked part, not out of the audit")
+  func minimumScore() {
+    let population = (1...40).map { number in
+      Self.household(UInt64(number), recentKWh: number <= 5 ? 30 * Int64(number) : 300)
+    }
+    var criteria = SamplingCriteria(fromMonth: "2024-01", toMonth: "2025-12", sampleSize: 10)
+    let all = InspectionSampler.sample(population, criteria: criteria)
+    #expect(all.count == 5, "five meters score; the others score 0")
+    let threshold = all[2].score
+    #expect(all[3].score < threshold, "the scores differ, so the threshold splits them")
+    criteria.minimumScore = threshold
+    let ranked = InspectionSampler.sample(population, criteria: criteria)
+    #expect(ranked.map(\.features.meter) == all.prefix(3).map(\.features.meter))
+    #expect(ranked.allSatisfy { $0.score >= threshold })
+    criteria.randomPercent = 50
+    let audited = InspectionSampler.sample(population, criteria: criteria)
+    #expect(audited.filter { !$0.randomAudit }.allSatisfy { $0.score >= threshold })
+    #expect(audited.filter(\.randomAudit).count == 5, "half the sample drawn from everyone else")
+  }
+
   @Test("R-V4: criteria narrow the population by area, tariff and class")
   func criteriaFilter() async throws {
     try await TestOffice.with(.sqlite) { test in

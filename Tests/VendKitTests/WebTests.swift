@@ -147,6 +147,58 @@ struct WebTests {
     }
   }
 
+  @Test("Web: the inspection list prints with its criteria, scores and reasons")
+  func inspectionPage() async throws {
+    try await Self.withServer { test, client in
+      _ = try await test.staff("ines", [.inspector])
+      try await test.office.setPassword(by: test.admin, username: "ines", password: "visit-secret")
+      let population = SyntheticPopulation(customers: 120, plantedPerKind: 1)
+      try await population.load(into: test.office, by: test.admin)
+      let query =
+        "from=\(population.firstMonth)&to=\(population.lastMonth)&area=North&size=8&min=5"
+        + "&random=25&seed=7"
+      let cashier = Browser(client)
+      _ = try await cashier.logIn("cashier", "counter-secret")
+      let refused = try await cashier.request(.get, "/inspection?\(query)")
+      #expect(refused.status == .forbidden)
+      #expect(String(buffer: refused.body).contains("sampleForInspection"))
+
+      let browser = Browser(client)
+      _ = try await browser.logIn("ines", "visit-secret")
+      let response = try await browser.request(.get, "/inspection?\(query)")
+      #expect(response.status == .ok)
+      let html = String(buffer: response.body)
+      let inspector = try await test.office.operatorNamed("ines")
+      let list = try await test.office.sampleForInspection(
+        by: inspector,
+        SamplingCriteria(
+          areas: ["North"], fromMonth: population.firstMonth, toMonth: population.lastMonth,
+          minimumScore: 5, sampleSize: 8, randomPercent: 25, seed: 7))
+      #expect(!list.isEmpty)
+      // One table row per customer, each with its score and every reason behind it.
+      #expect(html.components(separatedBy: "<tr>").count - 2 == list.count)
+      for candidate in list {
+        #expect(html.contains("<td>\(candidate.features.meter)</td>"))
+        for reason in candidate.reasons {
+          #expect(html.contains("+\(reason.points) \(HTML.escape(reason.explanation))"))
+        }
+      }
+      // The form is not printed, so the page states the criteria the list was drawn with.
+      let summary = try #require(
+        html.range(of: "<p class=\"criteria\">").map { String(html[$0.lowerBound...].prefix(600)) })
+      for part in [
+        "months \(population.firstMonth) to \(population.lastMonth)", "areas North",
+        "tariffs all", "classes all", "minimum score 5", "sample size 8", "random share 25 %",
+        "seed 7", "Drawn by ines",
+      ] {
+        #expect(summary.contains(part), "\(part) in \(summary)")
+      }
+      let bad = try await browser.request(.get, "/inspection?from=2024-13&to=2025-12")
+      #expect(bad.status == .badRequest)
+      #expect(String(buffer: bad.body).contains("2024-13"))
+    }
+  }
+
   @Test("API: log in, sell, and refusals as JSON with their status")
   func api() async throws {
     try await Self.withServer { test, client in

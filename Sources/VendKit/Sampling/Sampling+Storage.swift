@@ -48,7 +48,10 @@ extension SalesOffice {
       from <= to
     else {
       throw VendError.invalidInput(
-        field: "months", reason: "give a range of months as YYYY-MM, first ≤ last")
+        field: "months",
+        reason:
+          "'\(criteria.fromMonth)' to '\(criteria.toMonth)' is not a range of months as "
+          + "YYYY-MM, first ≤ last")
     }
     let recentStart = max(from, to - Int64(max(1, criteria.recentMonths)) + 1)
     let lastDay = criteria.toMonth + "-31"

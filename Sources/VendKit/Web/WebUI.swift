@@ -510,6 +510,20 @@ struct WebUI {
       ].joined() + "<button>Build list</button></form>"
     let csvQuery = query.sorted { $0.key < $1.key }.map { "\($0.key)=\(HTML.query($0.value))" }
       .joined(separator: "&")
+    // The form is not printed (see the stylesheet), so a printed list states its criteria.
+    let all = { (values: [String]) in
+      values.isEmpty ? "all" : values.sorted().joined(separator: ", ")
+    }
+    body +=
+      "<p class=\"criteria\">"
+      + HTML.escape(
+        "Drawn by \(session.person.username) on \(office.calendar.day(of: Date())): months "
+          + "\(criteria.fromMonth) to \(criteria.toMonth) (last \(criteria.recentMonths) recent), "
+          + "areas \(all(Array(criteria.areas))), tariffs \(all(Array(criteria.tariffCodes))), "
+          + "classes \(all(criteria.classes.map(\.rawValue))), "
+          + "minimum score \(criteria.minimumScore), sample size \(criteria.sampleSize), "
+          + "random share \(criteria.randomPercent) %, seed \(criteria.seed).")
+      + "</p>"
     body +=
       "<p>\(list.count) customers, seed \(criteria.seed). "
       + "<a href=\"/inspection.csv?\(HTML.escape(csvQuery))\">Download CSV</a></p>"
