@@ -42,15 +42,17 @@ public actor MeterHost {
 
   /// A meter on simulated hardware (`meterd --simulate`): its FRAM is
   /// `<state directory>/fram.img`, recovered if it holds a journal, else commissioned from
-  /// `configuration`.
+  /// `configuration`. The cards it can tap are issued with the test vending key; the meter
+  /// verifies them with `utilityKey` and signs its write-backs with `meterKey` (R-C2).
   public init(
     simulating configuration: MeterdConfiguration, utilityKey: RecordVerifyingKey,
-    firmware: Firmware, clock: MeterClock
+    meterKey: RecordSigningKey, firmware: Firmware, clock: MeterClock
   ) throws {
     let metrics = MeterMetrics()
     let image = try FRAMImageFile(directory: configuration.stateDirectory)
     let hardware = try SimulatedHardware(
-      meter: configuration.meter.id, framImage: image, metrics: metrics)
+      meter: configuration.meter.id, framImage: image, metrics: metrics,
+      vendingKey: Self.testVendingKey, utilityKey: utilityKey, meterKey: meterKey)
     try self.init(
       configuration: configuration, utilityKey: utilityKey, firmware: firmware, clock: clock,
       metrics: metrics, devices: .simulated(hardware),
@@ -132,7 +134,14 @@ public actor MeterHost {
     }
     let runtime = MeterRuntime(
       meter: Meter(state: journal.recovered, firmware: firmware), ports: ports, now: now)
-    runtime.observer = { observation, time in log.observe(observation, at: time) }
+    if case .simulated(let hardware) = devices {
+      runtime.observer = { observation, time in
+        log.observe(observation, at: time)
+        hardware.cards.observe(observation)
+      }
+    } else {
+      runtime.observer = { observation, time in log.observe(observation, at: time) }
+    }
     try runtime.start(at: now)
     return (runtime, journal)
   }
@@ -160,6 +169,7 @@ public actor MeterHost {
     catchUp()
     guard let runtime else { return clock.now() + Self.poweredOffWakeMilliseconds }
     defer {
+      simulatedHardware?.cards.afterStep()
       metrics.update(
         state: runtime.meter.state, measurement: energy.last, relayClosed: relayClosed)
     }
@@ -396,19 +406,30 @@ public actor MeterHost {
 
   public func pressButton() { simulatedHardware?.inputs.pressButton() }
 
-  /// Taps `card` on the reader (the customer's card unless told); the next step reads it.
-  /// Refused while a relay-test card is held on the reader: it must be removed first.
+  /// Taps `card` on the MFRC522 model (the customer's card unless told); the loop reads it
+  /// with its next accumulation, through the driver and the card layer, and writes its
+  /// write-back onto it. Refused while a relay-test card is held on the reader: it must be
+  /// removed first.
   public func tapCard(_ card: SimulatedCard = .customer) throws(RemoteRefusal) {
     guard let cards = simulatedHardware?.cards else { return }
     if let held = cards.heldCard {
       throw RemoteRefusal(
         status: 409, reason: "a \(held.rawValue) card is on the reader: remove it first")
     }
-    cards.tap(card)
+    let state = runtime?.meter.state ?? stateWhileOff
+    do throws(RuntimeFault) {
+      try cards.tap(
+        card, at: clock.now(), commandSequence: state.lastSettingsSequence &+ 1)
+    } catch {
+      throw RemoteRefusal(status: 500, reason: "\(error)")
+    }
   }
 
   /// Takes a held card (relay-test) off the reader; the next step sees it leave.
   public func removeCard() { simulatedHardware?.cards.remove() }
+
+  /// What the last tapped card did: the meter's outcome, its refusal, the write-back on it.
+  public func lastCardTap() -> CardTap? { simulatedHardware?.cards.lastTap }
 
   public func setTamper(coverOpen: Bool?, magnetDetected: Bool?) {
     simulatedHardware?.inputs.setTamper(coverOpen: coverOpen, magnetDetected: magnetDetected)

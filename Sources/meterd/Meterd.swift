@@ -107,22 +107,21 @@ struct Meterd: AsyncParsableCommand {
     var rotatedMeterKeys: [RecordSigningKey] = []
     if simulate {
       do {
+        // The simulated meter's own key pair, made on the first start (R-C2): it signs the
+        // write-backs on tapped cards and the signed readings. It lives beside fram.img.
+        try? FileManager.default.createDirectory(
+          atPath: configuration.stateDirectory, withIntermediateDirectories: false,
+          attributes: [.posixPermissions: 0o700])
+        meterKey = try KeyFiles.meterKey(path: configuration.stateDirectory + "/meter.key")
         host = try MeterHost(
           simulating: configuration, utilityKey: MeterHost.testVendingKey.verifyingKey,
-          firmware: Self.firmware, clock: clock)
+          meterKey: meterKey, firmware: Self.firmware, clock: clock)
       } catch {
         printError("meterd cannot start: \(error)")
         throw ExitCode(78)
       }
       logger.info(
         "simulate mode: the FRAM image is \(configuration.stateDirectory)/fram.img")
-      do {
-        // The simulated meter's own key pair, made on the first start (R-C2).
-        meterKey = try KeyFiles.meterKey(path: configuration.stateDirectory + "/meter.key")
-      } catch {
-        printError("meterd cannot start: \(error)")
-        throw ExitCode(78)
-      }
     } else {
       do {
         meterKey = try KeyFiles.meterKey(path: configuration.keys.meterPrivateKey)

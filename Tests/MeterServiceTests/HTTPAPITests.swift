@@ -31,6 +31,8 @@ struct HTTPAPITests {
   let clock = ManualClock()
   let host: MeterHost
   let vending = MeterHost.testVendingKey
+  /// The meter's own key: it signs the write-backs on tapped cards (R-C2, R-C5).
+  static let meterKey = RecordSigningKey(seed: Array(repeating: 0x33, count: 32))!
   /// This test's own FRAM image (simulate mode keeps it in the state directory).
   let stateDirectory = FileManager.default.temporaryDirectory
     .appendingPathComponent("meterd-api-test-\(UInt64.random(in: 0...UInt64.max))").path
@@ -39,7 +41,8 @@ struct HTTPAPITests {
     host = try MeterHost(
       simulating: MeterdConfiguration(
         meter: MeterIdentity(id: MeterID(100_001)), stateDirectory: stateDirectory),
-      utilityKey: MeterHost.testVendingKey.verifyingKey, firmware: Self.firmware,
+      utilityKey: MeterHost.testVendingKey.verifyingKey, meterKey: HTTPAPITests.meterKey,
+      firmware: Self.firmware,
       clock: clock.meterClock)
     // The image stays open in the host; nothing of it is left behind when the test ends.
     try? FileManager.default.removeItem(atPath: stateDirectory)
@@ -367,7 +370,8 @@ struct HTTPAPITests {
       #expect(unknown.status == .badRequest)
       #expect(
         errorMessage(unknown)
-          == "card must be one of customer, inspection, clear-tamper, relay-test")
+          == "card must be one of customer, inspection, clear-tamper, relay-test, other-meter, forged"
+      )
       // Without a body the customer's card is tapped, as before; removing no card is harmless.
       #expect(try await post("tap").status == .noContent)
       #expect(try await post("remove").status == .noContent)

@@ -117,7 +117,8 @@ struct MetricsTests {
     let host = try MeterHost(
       simulating: MeterdConfiguration(
         meter: MeterIdentity(id: MeterID(100_001)), stateDirectory: directory),
-      utilityKey: MeterHost.testVendingKey.verifyingKey, firmware: Self.firmware,
+      utilityKey: MeterHost.testVendingKey.verifyingKey, meterKey: Self.meterKey,
+      firmware: Self.firmware,
       clock: clock.meterClock)
     try? FileManager.default.removeItem(atPath: directory)
     let token = "0123456789abcdef0123456789abcdef"

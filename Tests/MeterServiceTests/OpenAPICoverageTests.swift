@@ -43,7 +43,7 @@ struct OpenAPICoverageTests {
     let host = try MeterHost(
       simulating: MeterdConfiguration(
         meter: MeterIdentity(id: MeterID(100_001)), stateDirectory: directory),
-      utilityKey: MeterHost.testVendingKey.verifyingKey,
+      utilityKey: MeterHost.testVendingKey.verifyingKey, meterKey: RecordSigningKey(),
       firmware: Firmware(version: "test", buildTime: Timestamp(unixSeconds: 1_767_225_600)),
       clock: ManualClock().meterClock)
     try? FileManager.default.removeItem(atPath: directory)

@@ -24,7 +24,8 @@ struct SignedReadingTests {
     host = try MeterHost(
       simulating: MeterdConfiguration(
         meter: MeterIdentity(id: MeterID(100_001)), stateDirectory: stateDirectory),
-      utilityKey: MeterHost.testVendingKey.verifyingKey, firmware: Self.firmware,
+      utilityKey: MeterHost.testVendingKey.verifyingKey, meterKey: meterKey,
+      firmware: Self.firmware,
       clock: clock.meterClock)
     try? FileManager.default.removeItem(atPath: stateDirectory)
   }

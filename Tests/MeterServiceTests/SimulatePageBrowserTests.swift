@@ -124,4 +124,52 @@ struct SimulatePageBrowserTests {
       #expect(!on.contains(#"<div id="lcd-top">                </div>"#))
     }
   }
+
+  /// A request to meterd; the JSON answer as a dictionary (empty for no body).
+  func request(_ method: String, _ url: String, body: String? = nil) async throws -> [String: Any] {
+    var request = URLRequest(url: URL(string: url)!)
+    request.httpMethod = method
+    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    request.httpBody = body.map { Data($0.utf8) }
+    let (data, _) = try await URLSession.shared.data(for: request)
+    if data.isEmpty { return [:] }
+    return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+  }
+
+  /// Taps `card` and waits (at most 5 s) until the meter has read it with an accumulation.
+  func tap(_ card: String, port: Int) async throws -> [String: Any] {
+    let base = "http://127.0.0.1:\(port)/api/v1/sim/"
+    _ = try await request("POST", base + "tap", body: #"{"card":"\#(card)"}"#)
+    for _ in 0..<50 {
+      let last = try await request("GET", base + "card")
+      if last["result"] as? String != "on_reader" { return last }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    Issue.record("the meter did not read the \(card) card within 5 s")
+    return [:]
+  }
+
+  @Test(
+    "a tapped card is read through the card layer: the page shows the write-back and a refusal",
+    .enabled(if: chromiumInstalled))
+  func cardTapsShown() async throws {
+    try await withMeterd { port in
+      let page = "http://127.0.0.1:\(port)/"
+      _ = try await request(
+        "POST", page + "api/v1/sim/buy", body: #"{"amount":"50.00"}"#)
+      let accepted = try await tap("customer", port: port)
+      #expect(accepted["result"] as? String == "accepted")
+      let shown = try chromium(["--dump-dom", page])
+      #expect(shown.contains(#"<td id="card-result">customer: accepted"#))
+      #expect(shown.contains("signed by the meter: credit 50.0000, purchase 1"))
+
+      let refused = try await tap("other-meter", port: port)
+      #expect(refused["refusal"] as? String == "wrong_meter")
+      let dom = try chromium(["--dump-dom", page])
+      #expect(dom.contains(#"<td id="card-result">other-meter: refused (wrong_meter)"#))
+      #expect(dom.contains(#"<div id="lcd-top">Card refused    </div>"#))
+      // The refused card got no write-back.
+      #expect(dom.contains(#"<td id="write-back">—</td>"#))
+    }
+  }
 }

@@ -244,3 +244,71 @@ struct SettingsResponse: Codable, Sendable, Equatable {
 struct ErrorResponse: Codable, Sendable {
   var error: String
 }
+
+/// `GET /api/v1/sim/card` (simulate mode): what the last tapped card did. `result` is `none`
+/// (no card tapped yet), `on_reader` (not read yet), `accepted` or `refused` (with the refusal
+/// code, R-C6); `write_back` is the newest write-back on the card, verified with the meter's
+/// public key as `vend` reads it (R-C5).
+struct CardTapResponse: Codable, Sendable, Equatable {
+  struct WriteBack: Codable, Sendable, Equatable {
+    var generation: UInt32
+    var time: String
+    var lastAppliedSequence: UInt32
+    var purchasedTotal: String
+    var credit: String
+    var importMilliwattHours: Int64
+    var relay: String
+    var relayReasons: [String]
+    var firmware: String
+
+    enum CodingKeys: String, CodingKey {
+      case generation, time, credit, relay, firmware
+      case lastAppliedSequence = "last_applied_sequence"
+      case purchasedTotal = "purchased_total"
+      case importMilliwattHours = "import_mwh"
+      case relayReasons = "relay_reasons"
+    }
+  }
+
+  var card: String?
+  var onReader: Bool
+  var result: String
+  var refusal: String?
+  var writeBackCompleted: Bool?
+  var writeBack: WriteBack?
+  var blocksRead: Int
+  var blocksWritten: Int
+
+  enum CodingKeys: String, CodingKey {
+    case card, result, refusal
+    case onReader = "on_reader"
+    case writeBackCompleted = "write_back_completed"
+    case writeBack = "write_back"
+    case blocksRead = "blocks_read"
+    case blocksWritten = "blocks_written"
+  }
+
+  init(_ tap: CardTap?) {
+    card = tap?.card.rawValue
+    onReader = tap?.onReader ?? false
+    refusal = tap?.refusal?.code
+    if let tap, tap.outcome != nil || tap.refusal != nil {
+      result = tap.refusal == nil ? "accepted" : "refused"
+    } else {
+      result = tap == nil ? "none" : "on_reader"
+    }
+    writeBackCompleted = tap?.writeBackCompleted
+    writeBack = tap?.writeBack.map {
+      let content = $0.content
+      return WriteBack(
+        generation: $0.cardGeneration, time: content.time.description,
+        lastAppliedSequence: content.lastAppliedSequence,
+        purchasedTotal: content.totalPurchased.exactString,
+        credit: content.remainingCredit.exactString,
+        importMilliwattHours: content.importTotal.milliwattHours, relay: content.relay.rawValue,
+        relayReasons: content.relayReasons.names, firmware: content.firmwareVersion)
+    }
+    blocksRead = tap?.blocksRead ?? 0
+    blocksWritten = tap?.blocksWritten ?? 0
+  }
+}

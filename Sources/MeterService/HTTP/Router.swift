@@ -12,6 +12,7 @@ extension DisplayResponse: ResponseEncodable {}
 extension RemoteSaleResponse: ResponseEncodable {}
 extension SettingsResponse: ResponseEncodable {}
 extension SimulatedLoad: ResponseEncodable {}
+extension CardTapResponse: ResponseEncodable {}
 
 /// The HTTP API (docs/openapi.yaml). Reads are open unless `readsRequireToken`; writes always
 /// need `Authorization: Bearer <token>`. Simulate mode adds `/api/v1/sim/...` controls for the
@@ -116,6 +117,7 @@ public func buildRouter(
       _ = try? await host.step()
       return .noContent
     }
+    world.get("card") { _, _ in CardTapResponse(await host.lastCardTap()) }
     world.post("remove") { _, _ -> HTTPResponse.Status in
       await host.removeCard()
       _ = try? await host.step()

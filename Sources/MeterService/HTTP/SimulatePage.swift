@@ -1,6 +1,7 @@
 /// The page `meterd --simulate` serves at `/`: the meter as a person would see it (LCD, relay,
-/// alarm LED, credit) and the world's controls (load, buy credit with the test key, cover,
-/// button). Plain HTML and a little JavaScript over the same API as everyone else.
+/// alarm LED, credit, what the last card tap did and the write-back on the card) and the
+/// world's controls (load, buy credit with the test key, tap a card, cover, button). Plain HTML
+/// and a little JavaScript over the same API as everyone else.
 ///
 /// For a headless browser (and anyone bookmarking a demo), `#buy=50.00&load=2000&button&cover`
 /// in the address performs those actions through the page's own handlers once it has loaded;
@@ -44,6 +45,8 @@ let simulatePage = """
       <tr><td>Energy</td><td id="energy">…</td></tr>
       <tr><td>Power now</td><td id="power">…</td></tr>
       <tr><td>Load</td><td id="load">…</td></tr>
+      <tr><td>Last card</td><td id="card-result">—</td></tr>
+      <tr><td>Write-back on it</td><td id="write-back">—</td></tr>
     </table>
   </div>
   <fieldset><legend>Load</legend>
@@ -61,6 +64,8 @@ let simulatePage = """
       <option value="inspection">inspection</option>
       <option value="clear-tamper">clear-tamper</option>
       <option value="relay-test">relay-test (held)</option>
+      <option value="other-meter">another meter's customer card</option>
+      <option value="forged">forged clear-tamper card</option>
     </select></label>
     <button id="tap">Tap card</button>
     <button id="remove">Remove card</button>
@@ -84,9 +89,10 @@ let simulatePage = """
   }
   function say(text) { $('message').textContent = text; }
   async function refresh() {
-    const [state, display, readings, load] = await Promise.all([
+    const [state, display, readings, load, card] = await Promise.all([
       call('GET', '/api/v1/state'), call('GET', '/api/v1/display'),
-      call('GET', '/api/v1/readings'), call('GET', '/api/v1/sim/load')]);
+      call('GET', '/api/v1/readings'), call('GET', '/api/v1/sim/load'),
+      call('GET', '/api/v1/sim/card')]);
     $('meter').textContent = state.meter;
     powered = state.powered;
     $('supply').textContent = powered ? 'on' : 'cut (the meter is off)';
@@ -107,6 +113,18 @@ let simulatePage = """
     $('power').textContent = readings.instantaneous
       ? (readings.instantaneous.active_power_mw / 1000).toFixed(0) + ' W' : '—';
     $('load').textContent = load.watts + ' W at ' + load.volts + ' V';
+    $('card-result').textContent = card.result === 'none' ? '—'
+      : card.card + ': ' + (card.result === 'refused' ? 'refused (' + card.refusal + ')'
+      : card.result === 'on_reader' ? 'on the reader' : 'accepted')
+      + (card.on_reader && card.result !== 'on_reader' ? ', on the reader' : '')
+      + (card.result === 'none' || card.result === 'on_reader' ? ''
+      : ' — ' + card.blocks_read + ' blocks read, ' + card.blocks_written + ' written');
+    const wb = card.write_back;
+    $('write-back').textContent = wb
+      ? 'generation ' + wb.generation + ', signed by the meter: credit ' + wb.credit
+        + ', purchase ' + wb.last_applied_sequence + ', ' + (wb.import_mwh / 1e6).toFixed(6)
+        + ' kWh, relay ' + wb.relay
+      : '—';
     if (!loadShown) {
       $('watts').value = load.watts;
       $('volts').value = load.volts;

@@ -1,3 +1,4 @@
+import MeterCards
 import MeterCore
 import MeterDrivers
 import MeterRuntime
@@ -5,8 +6,9 @@ import MeterSim
 
 /// The meter's hardware for `meterd --simulate`: the real ADE7953 and MB85RC256V drivers
 /// against their register-level models on a modelled I2C bus (the same parts the simulator
-/// uses; the FRAM's bytes live in a file, `FRAMImageFile`), and the relay, panel and inputs as
-/// plain virtual parts. Time is the wall clock: before each step the
+/// uses; the FRAM's bytes live in a file, `FRAMImageFile`), the real MFRC522 driver and card
+/// layer (`SignedCardPort`) against the MFRC522 model with virtual MIFARE cards, and the relay,
+/// panel and inputs as plain virtual parts. Time is the wall clock: before each step the
 /// models' virtual clock is brought up to the real time elapsed since start-up.
 ///
 /// Not `Sendable`: the `MeterHost` actor owns it, with the runtime.
@@ -26,16 +28,32 @@ final class SimulatedHardware {
   let relay = VirtualRelay()
   let panel = VirtualPanel()
   let inputs = VirtualInputs()
-  let cards: TappedCardReader
+  /// The MFRC522 model and the cards a person can tap on it.
+  let cards: SimulatedCardReader
+  /// The card layer on the MFRC522 driver, made anew at each power-on (the reader restarts).
+  private var cardPort: SignedCardPort
+  private let meter: MeterID
+  private let utilityKey: RecordVerifyingKey
+  private let meterKey: RecordSigningKey
   /// What the load draws when the relay lets it (watts, volts), unless bypassed.
   private(set) var load = SimulatedLoad()
 
   /// Whether the meter has supply power (simulate mode's "cut power" takes it away).
   private(set) var powered = false
 
-  /// `metrics` counts the modelled bus's failed transfers, as on the meter.
-  init(meter: MeterID, framImage: FRAMImageFile, metrics: MeterMetrics) throws(RuntimeFault) {
-    cards = TappedCardReader(meter: meter)
+  /// `metrics` counts the modelled bus's failed transfers, as on the meter. Cards are issued
+  /// with `vendingKey`; the meter trusts `utilityKey` and signs write-backs with `meterKey`.
+  init(
+    meter: MeterID, framImage: FRAMImageFile, metrics: MeterMetrics, vendingKey: RecordSigningKey,
+    utilityKey: RecordVerifyingKey, meterKey: RecordSigningKey
+  ) throws(RuntimeFault) {
+    self.meter = meter
+    self.utilityKey = utilityKey
+    self.meterKey = meterKey
+    cards = try SimulatedCardReader(
+      meter: meter, vendingKey: vendingKey, meterKey: meterKey.verifyingKey)
+    cardPort = try Self.startCardLayer(
+      reader: cards.model, meter: meter, utilityKey: utilityKey, meterKey: meterKey)
     bus.attach(framImage, at: MB85RC256V.defaultAddress)
     let drivers = CountingI2CBus(bus, metrics: metrics)
     fram = MB85RC256V(bus: drivers)
@@ -67,6 +85,8 @@ final class SimulatedHardware {
     do throws(FRAMError) { try fram.start() } catch {
       throw .device("simulated FRAM: \(error)")
     }
+    cardPort = try Self.startCardLayer(
+      reader: cards.model, meter: meter, utilityKey: utilityKey, meterKey: meterKey)
     powered = true
     applyLoad()
   }
@@ -102,10 +122,25 @@ final class SimulatedHardware {
         neutralWatts: flowing ? Double(load.neutralWatts ?? load.watts) : 0))
   }
 
+  /// The MFRC522 driver started on the model (soft reset, antenna on) and the card layer on it.
+  /// The driver's waits (50 ms at start-up) pass on a clock of its own: here virtual time
+  /// follows the wall clock, and a wait must not move the energy IC's time ahead of it.
+  private static func startCardLayer(
+    reader model: MFRC522Model, meter: MeterID, utilityKey: RecordVerifyingKey,
+    meterKey: RecordSigningKey
+  ) throws(RuntimeFault) -> SignedCardPort {
+    let reader = MFRC522(device: model, clock: VirtualClock())
+    do throws(MFRC522Error) { try reader.start() } catch {
+      throw .device("simulated MFRC522: \(error)")
+    }
+    return SignedCardPort(
+      reader: reader, meter: meter, utilityKey: utilityKey, meterKey: meterKey)
+  }
+
   func ports(journal: any JournalPort, energy: any EnergyPort) -> MeterRuntime.Ports {
     MeterRuntime.Ports(
       energy: energy, journal: journal, relay: relay, display: panel, indicators: panel,
-      inputs: inputs, cards: cards)
+      inputs: inputs, cards: cardPort)
   }
 }
 
@@ -165,63 +200,5 @@ final class VirtualInputs: InputPort {
   func changes() throws(RuntimeFault) -> [MeterInput] {
     defer { queued.removeAll() }
     return queued
-  }
-}
-
-/// The cards simulate mode can tap, at the level the core sees them (as the scenario
-/// simulator's reader does): this meter's customer card with no purchases on it (restores
-/// supply after a credit trip, R-P3, R-P5, and shows the consumption inquiry, R-P11), and the
-/// staff cards (R-C1): inspection (changes nothing), clear-tamper (R-T6) and relay-test (opens
-/// the relay while the card stays on the reader). The card layer (MFRC522 model, signed
-/// records) is not wired into `--simulate`: these are presentations the card layer accepted.
-public enum SimulatedCard: String, CaseIterable, Hashable, Sendable, Codable {
-  case customer
-  case inspection
-  case clearTamper = "clear-tamper"
-  case relayTest = "relay-test"
-
-  func presentation(for meter: MeterID) -> CardPresentation {
-    switch self {
-    case .customer: .customer(meter: meter, purchases: [])
-    case .inspection: .inspection
-    case .clearTamper: .clearTamper()
-    case .relayTest: .relayTest()
-    }
-  }
-
-  /// A relay-test card is held on the reader until it is removed; the others are tapped.
-  var held: Bool { self == .relayTest }
-}
-
-/// The reader in simulate mode: a tapped card is read once and leaves when the meter is done
-/// with it; a held card (relay-test) stays until `remove()`.
-final class TappedCardReader: CardPort {
-  private let meter: MeterID
-  private var card: SimulatedCard?
-  private(set) var lastWriteBack: WriteBack?
-
-  init(meter: MeterID) { self.meter = meter }
-
-  /// The card held on the reader, if any.
-  var heldCard: SimulatedCard? { card?.held == true ? card : nil }
-
-  func tap(_ card: SimulatedCard = .customer) { self.card = card }
-
-  /// Takes a held card off the reader; the next poll finds the field empty.
-  func remove() { card = nil }
-
-  func poll() throws(RuntimeFault) -> Bool { card != nil }
-  func read(at now: Timestamp, state: MeterState) throws(RuntimeFault) -> CardPresentation {
-    (card ?? .customer).presentation(for: meter)
-  }
-  func write(
-    _ writeBack: WriteBack, state: MeterState, outcome: CardOutcome, journal: any JournalPort
-  ) throws(RuntimeFault) -> Bool {
-    lastWriteBack = writeBack
-    return true
-  }
-  /// A tapped card leaves once the meter is done with it; a held one stays.
-  func release() throws(RuntimeFault) {
-    if card?.held != true { card = nil }
   }
 }
