@@ -23,7 +23,10 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     // meterd (issue 8): HTTP API, services, logs, metrics, configuration file.
-    .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    // No default traits: "FullFoundation" would link Foundation's ICU into meterd (RSS, issue 8)
+    // and "ConfigurationSupport" swift-configuration, which nothing here uses.
+    .package(
+      url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),

@@ -33,11 +33,26 @@ sleep "$idle"
 after=$(cpu_ticks)
 rss_kb=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
 hwm_kb=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+# Resident file pages are the binary's (and shared libraries') code and read-only data;
+# anonymous ones are heap and stacks.
+file_kb=$(awk '/^RssFile/ { print $2 }' "/proc/$pid/status")
+anon_kb=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status")
+threads=$(awk '/^Threads/ { print $2 }' "/proc/$pid/status")
 cpu_percent=$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v s="$idle" \
     'BEGIN { printf "%.2f", 100 * t / hz / s }')
+
+# The idle working set: the pages the idle loop touches in 10 s (clear_refs(5), then smaps
+# Referenced). Most resident file pages are start-up code and the kernel's fault-around
+# neighbours of touched pages: clean, shared with the page cache, reclaimable.
+echo 1 > "/proc/$pid/clear_refs"
+sleep 10
+referenced_kb=$(awk '/^Referenced:/ { r += $2 } END { print r }' "/proc/$pid/smaps")
+dirty_kb=$(awk '/^Private_Dirty:/ { d += $2 } END { print d }' "/proc/$pid/smaps")
 
 echo "meterd --simulate ($meterd)"
 echo "start-up to HTTP API answering:        ${http_ready} ms"
 echo "start-up to first committed reading:   ${first_reading} ms (includes the 1 s first interval)"
-echo "resident memory at idle:               $((rss_kb / 1024)) MB (peak $((hwm_kb / 1024)) MB)"
+echo "resident memory at idle:               $((rss_kb / 1024)) MiB, ${rss_kb} kB (peak $((hwm_kb / 1024)) MiB)"
+echo "  of which file-backed (code, data):     $((file_kb / 1024)) MB; anonymous (heap, stacks): $((anon_kb / 1024)) MB; ${threads} threads"
 echo "CPU at idle over ${idle} s:               ${cpu_percent} % of one core"
+echo "private dirty (heap, stacks, relocated data): $((dirty_kb / 1024)) MB; pages touched in 10 s at idle: $((referenced_kb / 1024)) MB"

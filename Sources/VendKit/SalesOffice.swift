@@ -9,26 +9,49 @@ import SQLKit
 public final class SalesOffice: Sendable {
   public let database: VendDatabase
   public let calendar: OfficeCalendar
-  /// The utility's Ed25519 key: signs every purchase record (R-C2). Meters hold its public key.
+  /// The utility's Ed25519 key version 1: meters are commissioned with its public key (R-C2).
   let utilityKey: RecordSigningKey
+  /// The utility's signing keys by version, 1 first (R-C2 rotation, `UtilityKeyFile`). Records
+  /// for a meter are signed with the version it trusts (`meters.utility_key_version`).
+  let utilityKeys: [UInt8: RecordSigningKey]
   let now: @Sendable () -> Date
   /// How online meters' meterd is reached (R-V5): HTTP, or a stand-in in tests.
   let meterd: any MeterdTransport
 
+  /// `laterUtilityKeys` are the versions after `utilityKey`'s, from key rotations (R-C2).
   public init(
     database: VendDatabase, utilityKey: RecordSigningKey,
+    laterUtilityKeys: [RecordSigningKey] = [],
     calendar: OfficeCalendar = OfficeCalendar(), now: @escaping @Sendable () -> Date = { Date() },
     meterd: any MeterdTransport = MeterdHTTPClient()
   ) {
     self.database = database
     self.utilityKey = utilityKey
+    var keys: [UInt8: RecordSigningKey] = [:]
+    for key in [utilityKey] + laterUtilityKeys { keys[key.version] = key }
+    utilityKeys = keys
     self.calendar = calendar
     self.now = now
     self.meterd = meterd
   }
 
-  /// The public key meters must hold to accept this office's purchases (R-C2).
+  /// The public key meters are commissioned with (version 1, R-C2); key cards move them on.
   public var utilityPublicKey: [UInt8] { utilityKey.verifyingKey.rawRepresentation }
+
+  /// The newest utility key this office holds.
+  public var newestUtilityKey: RecordSigningKey {
+    utilityKeys[utilityKeys.keys.max() ?? utilityKey.version] ?? utilityKey
+  }
+
+  /// The key that signs records for a meter trusting utility key `version` (R-C2).
+  func signingKey(forTrustedVersion version: Int64) throws -> RecordSigningKey {
+    guard let number = UInt8(exactly: version), let key = utilityKeys[number] else {
+      throw VendError.unsupported(
+        "the meter trusts utility key version \(version), which this office does not hold "
+          + "(start vend with the key file that has it)")
+    }
+    return key
+  }
 
   // MARK: Operators
 
@@ -243,14 +266,15 @@ public final class SalesOffice: Sendable {
       guard
         let row = try await sql.raw(
           """
-          SELECT t.* FROM meters m JOIN tariffs t ON t.code = m.tariff_code
+          SELECT t.*, m.utility_key_version FROM meters m JOIN tariffs t ON t.code = m.tariff_code
           WHERE m.id = \(bind: key)
           """
         ).first()
       else { throw VendError.notFound(what: "meter", key: meterID.description) }
       let tariff = try Self.decodeTariff(row)
       let sequence = try await Self.nextCommandSequence(sql, meter: meterID)
-      let record = try self.utilityKey.sign(
+      let signer = try self.signingKey(forTrustedVersion: try row.int("utility_key_version"))
+      let record = try signer.sign(
         TariffSetRecord(
           meter: meterID, validity: CommandValidity(issuedAt: at, validUntil: at + validFor),
           tariff: tariff.tariffSet, sequence: sequence))
@@ -398,7 +422,7 @@ public final class SalesOffice: Sendable {
       guard
         let meterRow = try await sql.raw(
           """
-          SELECT active, hoarding_limit, last_sequence, last_applied,
+          SELECT active, hoarding_limit, last_sequence, last_applied, utility_key_version,
             (SELECT credit FROM readings r WHERE r.meter_id = m.id
               ORDER BY meter_time DESC LIMIT 1) AS credit
           FROM meters m WHERE id = \(bind: key)\(unsafeRaw: forUpdate)
@@ -433,8 +457,9 @@ public final class SalesOffice: Sendable {
       }
       let sequence = lastSequence + 1
       let purchase = Purchase(meter: meterID, sequence: UInt32(sequence), amount: amount)
-      let record = try self.utilityKey.sign(
-        PurchaseRecord(purchase: purchase, soldAt: soldAt.unixSeconds))
+      let signer = try self.signingKey(
+        forTrustedVersion: try meterRow.int("utility_key_version"))
+      let record = try signer.sign(PurchaseRecord(purchase: purchase, soldAt: soldAt.unixSeconds))
       try await sql.raw(
         "UPDATE meters SET last_sequence = \(bind: sequence) WHERE id = \(bind: key)"
       ).run()

@@ -1,10 +1,19 @@
 import ArgumentParser
-import Foundation
 import Logging
 import MeterCards
 import MeterCore
 import MeterService
 import ServiceLifecycle
+
+#if canImport(FoundationEssentials)
+  // Foundation without its internationalisation (ICU): a smaller meterd (issue 8's RSS target).
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// The meter service. Thin: parse the command line and the configuration, wire the host, the
 /// control loop and the HTTP server into a service group, run until SIGTERM.
@@ -157,7 +166,10 @@ struct Meterd: AsyncParsableCommand {
         meterKeys: MeterKeyring([meterKey] + rotatedMeterKeys), firmware: Self.firmware))
     let group = ServiceGroup(
       configuration: .init(
-        services: [.init(service: loop), .init(service: server)],
+        services: [
+          .init(service: loop), .init(service: server),
+          .init(service: StartupPagesRelease(), successTerminationBehavior: .ignore),
+        ],
         gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     logger.info(
       "meter \(configuration.meter.id) \(simulate ? "simulated" : "on its hardware"); HTTP on \(configuration.http.address):\(configuration.http.port)"
@@ -166,6 +178,8 @@ struct Meterd: AsyncParsableCommand {
   }
 }
 
+/// write(2) to standard error: FileHandle is not in FoundationEssentials.
 private func printError(_ message: String) {
-  FileHandle.standardError.write(Data((message + "\n").utf8))
+  var line = message + "\n"
+  line.withUTF8 { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
 }

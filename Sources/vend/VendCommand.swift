@@ -14,7 +14,7 @@ struct VendCommand: AsyncParsableCommand {
       MeterCommand.self, SellCommand.self, RefundCommand.self, CashUpCommand.self,
       ReportCommand.self, SampleCommand.self, BackupCommand.self, ServeCommand.self,
       PasswordCommand.self, KeyCommand.self, DemoCommand.self, BenchmarkCommand.self,
-      PollCommand.self, DeliverCommand.self,
+      PollCommand.self, DeliverCommand.self, CardCommand.self,
     ])
 }
 
@@ -59,10 +59,10 @@ struct OfficeOptions: ParsableArguments {
   }
 
   func open<T>(_ body: (SalesOffice) async throws -> T) async throws -> T {
-    let key = try UtilityKeyFile.load(utilityKeyPath)
+    let keys = try UtilityKeyFile.loadAll(utilityKeyPath)
     let database = try await VendDatabase.open(storage)
     let office = SalesOffice(
-      database: database, utilityKey: key,
+      database: database, utilityKey: keys[0], laterUtilityKeys: Array(keys.dropFirst()),
       calendar: OfficeCalendar(utcOffsetSeconds: utcOffsetMinutes * 60))
     do {
       let result = try await body(office)
@@ -99,12 +99,262 @@ struct InitCommand: AsyncParsableCommand {
 
 struct KeyCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "key", abstract: "Print the utility's public key, for meters' configuration.")
-  @OptionGroup var options: OfficeOptions
+    commandName: "key", abstract: "The utility's keys and the meters' keys (R-C2).",
+    subcommands: [
+      Show.self, Rotate.self, Card.self, Confirm.self, MeterAdd.self, MeterCard.self,
+    ], defaultSubcommand: Show.self)
 
-  func run() throws {
-    let key = try UtilityKeyFile.load(options.utilityKeyPath)
-    print(Hex.encode(key.verifyingKey.rawRepresentation))
+  struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Print the utility's public key version 1, for meters' configuration.")
+    @OptionGroup var options: OfficeOptions
+
+    func run() throws {
+      let keys = try UtilityKeyFile.loadAll(options.utilityKeyPath)
+      print(Hex.encode(keys[0].verifyingKey.rawRepresentation))
+      for later in keys.dropFirst() {
+        print(
+          "version \(later.version) (installed by key cards): "
+            + Hex.encode(later.verifyingKey.rawRepresentation))
+      }
+    }
+  }
+
+  struct Rotate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Add the next utility key version to the key file (back the file up again).",
+      discussion:
+        "Meters keep trusting their version until their key card (vend key card) is accepted and brought back (vend key confirm)."
+    )
+    @OptionGroup var options: OfficeOptions
+
+    func run() async throws {
+      // Only an operator who may manage meters' keys rotates; checked before the file changes.
+      try await options.run { office, actor in try actor.require(.manageMeters) }
+      let next = try UtilityKeyFile.rotate(options.utilityKeyPath)
+      try await options.run { office, actor in
+        try await office.recordUtilityKeyRotation(by: actor, version: next.version)
+      }
+      print(
+        "utility key version \(next.version): \(Hex.encode(next.verifyingKey.rawRepresentation))")
+      print("issue a key card for each meter: vend key card --meter N")
+    }
+  }
+
+  struct Card: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "A key card installing the newest utility key in a meter, signed with the key it trusts.")
+    @OptionGroup var options: OfficeOptions
+    @OptionGroup var output: CardOutput
+    @Option var meter: String
+    @Option(help: "Days the card may be used") var days: Int64 = 7
+
+    func run() async throws {
+      let number = try meterID(meter)
+      let record = try await options.run { office, actor in
+        try await office.utilityKeyCardRecord(by: actor, meter: number, validFor: days * 86_400)
+      }
+      try output.emit(IssuedCard(kind: .key, meter: number, record: record))
+    }
+  }
+
+  struct Confirm: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Read a key card brought back from its meter; if the meter's write-back on it shows it accepted the key, sign its records with that key from now on."
+    )
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "The card's memory as hex, as `vend key card --card-image` wrote it")
+    var cardImage: String
+    @Option(help: "mifare-classic-1k or ntag215") var cardType: String = "mifare-classic-1k"
+
+    func run() async throws {
+      let image = try readCardImage(cardImage, type: cardType)
+      let result = try await options.run { office, actor in
+        try await CardStation(office: office).returnKeyCard(
+          VirtualCardReader(image), technology: image.technology, by: actor)
+      }
+      print("meter \(result.meter) trusts utility key version \(result.utilityKeyVersion)")
+      if !result.resigned.isEmpty {
+        print(
+          "re-signed pending purchase(s) "
+            + result.resigned.map(String.init).joined(separator: ", ")
+            + ": the customer's card gets them at the next counter visit")
+      }
+    }
+  }
+
+  struct MeterAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "meter-add", abstract: "Register a meter's next own public key.")
+    @OptionGroup var options: OfficeOptions
+    @Option var meter: String
+    @Option(help: "Its key version (2 for the first rotation)") var version: UInt8
+    @Option(help: "The meter's Ed25519 public key of that version, 64 hex digits")
+    var publicKey: String
+
+    func run() async throws {
+      let number = try meterID(meter)
+      guard let key = Hex.decode(publicKey) else {
+        throw ValidationError("--public-key must be hex digits")
+      }
+      try await options.run { office, actor in
+        try await office.addMeterKey(by: actor, meter: number, version: version, publicKey: key)
+      }
+      print("meter \(number): key version \(version) registered")
+    }
+  }
+
+  struct MeterCard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "meter-card",
+      abstract: "A key card telling a meter to sign its write-backs with its own key of a version.")
+    @OptionGroup var options: OfficeOptions
+    @OptionGroup var output: CardOutput
+    @Option var meter: String
+    @Option(help: "The meter key version (registered with vend key meter-add)") var version: UInt8
+    @Option(help: "Days the card may be used") var days: Int64 = 7
+
+    func run() async throws {
+      let number = try meterID(meter)
+      let record = try await options.run { office, actor in
+        try await office.meterKeyCardRecord(
+          by: actor, meter: number, version: version, validFor: days * 86_400)
+      }
+      try output.emit(IssuedCard(kind: .key, meter: number, record: record))
+    }
+  }
+}
+
+/// Where an issued card goes: the signed record is printed; `--card-image` also writes the
+/// whole card (hex of its memory) as the office's encoder would.
+struct CardOutput: ParsableArguments {
+  @Option(help: "Also write the card's memory as hex to this file") var cardImage: String?
+  @Option(help: "mifare-classic-1k or ntag215") var cardType: String = "mifare-classic-1k"
+
+  func emit(_ card: IssuedCard) throws {
+    if let sequence = card.sequence { print("command sequence \(sequence)") }
+    print("signed \(card.record.kind) record: \(Hex.encode(card.record.encoded))")
+    guard let cardImage else { return }
+    let image = try card.image(try cardTechnology(cardType))
+    guard
+      FileManager.default.createFile(
+        atPath: cardImage, contents: Data((Hex.encode(image.memory) + "\n").utf8))
+    else { throw ValidationError("cannot write \(cardImage)") }
+    print("card image written to \(cardImage)")
+  }
+}
+
+func cardTechnology(_ text: String) throws -> CardTechnology {
+  switch text {
+  case "mifare-classic-1k": .mifareClassic1K
+  case "ntag215": .ntag215
+  default: throw ValidationError("--card-type must be mifare-classic-1k or ntag215")
+  }
+}
+
+func readCardImage(_ path: String, type: String) throws -> CardImage {
+  let technology = try cardTechnology(type)
+  guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+    let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+    let image = CardImage(technology: technology, memory: bytes)
+  else {
+    throw ValidationError(
+      "\(path) does not hold a \(type) card image (\(CardImage.memorySize(technology)) bytes as hex)"
+    )
+  }
+  return image
+}
+
+struct CardCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "card", abstract: "Staff cards for a visit to a meter (R-C1): inspectors.",
+    subcommands: [ClearTamper.self, RelayTest.self, Inspection.self, Settings.self])
+
+  struct Settings: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "A settings card changing meterd.toml keys in one meter (admins), with its next command sequence."
+    )
+    @OptionGroup var options: OfficeOptions
+    @OptionGroup var output: CardOutput
+    @Option var meter: String
+    @Option(name: .customLong("set"), help: "KEY=VALUE, a meterd.toml key (repeat for several)")
+    var changes: [String]
+    @Option(help: "Days the card may be used") var days: Int64 = 7
+
+    func run() async throws {
+      let number = try meterID(meter)
+      let parsed = try changes.map { text -> SettingsPatch.Change in
+        guard let equals = text.firstIndex(of: "=") else {
+          throw ValidationError("--set \(text): write KEY=VALUE")
+        }
+        return SettingsPatch.Change(
+          key: String(text[..<equals]), value: String(text[text.index(after: equals)...]))
+      }
+      let card = try await options.run { office, actor in
+        try await office.settingsRecord(
+          by: actor, meter: number, changes: parsed, validFor: days * 86_400)
+      }
+      try output.emit(card)
+    }
+  }
+
+  struct ClearTamper: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "clear-tamper",
+      abstract: "A card clearing a meter's latched tamper events (R-T6), good for one use.")
+    @OptionGroup var options: OfficeOptions
+    @OptionGroup var output: CardOutput
+    @Option var meter: String
+    @Option(help: "Hours the card may be used") var hours: Int64 = 8
+
+    func run() async throws {
+      let number = try meterID(meter)
+      let card = try await options.run { office, actor in
+        try await office.staffCard(by: actor, .clearTamper, meter: number, validFor: hours * 3_600)
+      }
+      try output.emit(card)
+    }
+  }
+
+  struct RelayTest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "relay-test",
+      abstract: "A card opening a meter's relay while it is on the reader, good for one use.")
+    @OptionGroup var options: OfficeOptions
+    @OptionGroup var output: CardOutput
+    @Option var meter: String
+    @Option(help: "Seconds the relay may stay open") var holdSeconds: UInt16 = 60
+    @Option(help: "Hours the card may be used") var hours: Int64 = 8
+
+    func run() async throws {
+      let number = try meterID(meter)
+      let card = try await options.run { office, actor in
+        try await office.staffCard(
+          by: actor, .relayTest(holdSeconds: holdSeconds), meter: number,
+          validFor: hours * 3_600)
+      }
+      try output.emit(card)
+    }
+  }
+
+  struct Inspection: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "A card collecting a meter's registers and event log (changes nothing).")
+    @OptionGroup var options: OfficeOptions
+    @OptionGroup var output: CardOutput
+    @Option(help: "The meter (default: any meter)") var meter: String?
+    @Option(help: "Hours the card may be used") var hours: Int64 = 8
+
+    func run() async throws {
+      let number = try meter.map(meterID)
+      let card = try await options.run { office, actor in
+        try await office.staffCard(by: actor, .inspection, meter: number, validFor: hours * 3_600)
+      }
+      try output.emit(card)
+    }
   }
 }
 

@@ -173,6 +173,9 @@ struct ReportTests {
     #expect(!svg.contains("<b>"))
     #expect(svg.contains("aria-label=\"Debt per &lt;area&gt;\""))
     #expect(BarChart.svg(caption: "nothing", bars: []).contains("Nothing to chart"))
+    let quiet = BarChart.svg(
+      caption: "no events", bars: [ReportBar(label: "tamper", value: 0, display: "0")])
+    #expect(quiet.contains("Nothing to chart") && !quiet.contains("<svg"))
   }
 
   // MARK: Page, downloads and API

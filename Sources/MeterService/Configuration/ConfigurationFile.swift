@@ -1,6 +1,12 @@
-import Foundation
 import MeterCore
 import TOMLKit
+
+#if canImport(FoundationEssentials)
+  // Foundation without its internationalisation (ICU): a smaller meterd (issue 8's RSS target).
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension MeterdConfiguration {
   /// The file meterd reads unless `--config` names another.

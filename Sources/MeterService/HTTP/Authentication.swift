@@ -1,6 +1,12 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
+
+#if canImport(FoundationEssentials)
+  // Foundation without its internationalisation (ICU): a smaller meterd (issue 8's RSS target).
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// The per-meter bearer token that authorises writes (README: "API and authentication").
 /// Compared in constant time, so response timing tells a stranger nothing about its bytes.

@@ -1,9 +1,15 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import MeterCore
 import MeterRuntime
+
+#if canImport(FoundationEssentials)
+  // Foundation without its internationalisation (ICU): a smaller meterd (issue 8's RSS target).
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension ReadingsResponse: ResponseEncodable {}
 extension StateResponse: ResponseEncodable {}

@@ -1,5 +1,11 @@
-import Foundation
 import MeterCards
+
+#if canImport(FoundationEssentials)
+  // Foundation without its internationalisation (ICU): a smaller meterd (issue 8's RSS target).
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// The two keys a meter on real hardware needs (`[keys]`): the utility's public key, which
 /// verifies every purchase, settings and tariff record (R-C2), and the meter's own private key,

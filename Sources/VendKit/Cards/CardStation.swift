@@ -96,16 +96,28 @@ public struct CardStation: Sendable {
       blocks[block] = try read(reader, layout: layout, logicalBlock: block)
     }
     let evidence = layout.slotReads.flatMap { blocks[$0] ?? [] }
-    let key = try await office.verifyingKey(
+    // R-C2: the meter's keys newest first; a write-back verifies with the version it names.
+    let keys = try await office.verifyingKeys(
       of: meter, by: actor, source: .card, evidence: evidence)
-    let body: WriteBackRecord?
-    do {
-      body = try layout.newestWriteBack(blocks: blocks, meter: meter, meterKey: key)
-    } catch {
-      try await office.flagForgery(
-        meter, by: actor, source: .card, evidence: evidence, problem: error)
+    var found: (body: WriteBackRecord, key: RecordVerifyingKey)?
+    var problem: CardProblem?
+    for key in keys {
+      do throws(CardProblem) {
+        if let body = try layout.newestWriteBack(blocks: blocks, meter: meter, meterKey: key) {
+          found = (body, key)
+          break
+        }
+      } catch {
+        problem = problem ?? error
+      }
     }
-    guard let body else { return nil }
+    guard let (body, key) = found else {
+      if let problem {
+        try await office.flagForgery(
+          meter, by: actor, source: .card, evidence: evidence, problem: problem)
+      }
+      return nil
+    }
     let record = layout.slotPayloads(blocks: blocks).lazy
       .compactMap { try? SignedRecord(decoding: $0.payload) }
       .first { (try? $0.verified(as: WriteBackRecord.self, by: key)) == body }

@@ -60,8 +60,14 @@ extension SalesOffice {
       throw VendError.forgedRecord(
         poll.meter, "the answer is a reading of meter \(claimed.meter), not of this meter")
     }
-    let key = try await verifyingKey(
+    let keys = try await verifyingKeys(
       of: claimed.meter, by: actor, source: source, evidence: record.encoded)
+    // R-C2: the record names the meter key version it is signed with.
+    guard let key = keys.first(where: { $0.version == record.keyVersion }) else {
+      try await flagForgery(
+        claimed.meter, by: actor, source: source, evidence: record.encoded,
+        problem: .unknownKey(version: record.keyVersion, current: keys.first?.version ?? 1))
+    }
     guard let body = try? record.verified(as: WriteBackRecord.self, by: key) else {
       try await flagForgery(
         claimed.meter, by: actor, source: source, evidence: record.encoded,
@@ -84,13 +90,13 @@ extension SalesOffice {
       by: actor, MeterReading(body), source: source, record: record.encoded)
   }
 
-  /// The meter's public key; an unknown meter is flagged with the evidence and refused.
-  func verifyingKey(
+  /// The meter's public keys, newest version first (R-C2 meter key rotation); an unknown meter
+  /// is flagged with the evidence and refused.
+  func verifyingKeys(
     of meterID: MeterID, by actor: Operator, source: ReadingSource, evidence: [UInt8]
-  ) async throws -> RecordVerifyingKey {
-    let meter: RegisteredMeter
+  ) async throws -> [RecordVerifyingKey] {
     do {
-      meter = try await self.meter(meterID)
+      return try await meterVerifyingKeys(meterID)
     } catch VendError.notFound {
       try await raiseFlag(
         Flag(
@@ -100,10 +106,6 @@ extension SalesOffice {
             + "data \(Hex.encode(evidence))"), by: actor)
       throw VendError.unknownMeter(meterID)
     }
-    guard let key = RecordVerifyingKey(rawRepresentation: meter.publicKey) else {
-      throw VendError.unsupported("meter \(meterID) has no valid public key on file")
-    }
-    return key
   }
 
   /// Flags a write-back that does not verify with the meter's key, and refuses it.

@@ -11,6 +11,8 @@ public enum Permission: String, Sendable, CaseIterable {
   case viewAllCashUps
   case viewReports
   case sampleForInspection
+  /// Clear-tamper, relay-test and inspection cards (R-C1): field work at the meter.
+  case issueStaffCards
   case backup
   case viewAudit
 }
@@ -21,7 +23,8 @@ public enum Role: String, Sendable, CaseIterable, Codable {
   case cashier
   /// Oversees cashiers: refunds, everyone's cash-up, reports.
   case supervisor
-  /// Revenue protection: inspection sampling, write-backs, reports; never handles money.
+  /// Revenue protection: inspection sampling, write-backs, reports, and the staff cards for
+  /// a visit (inspection, clear-tamper, relay-test); never handles money.
   case inspector
   /// Runs the system: operators, meters and their keys, tariffs, backups.
   case admin
@@ -36,7 +39,7 @@ public enum Role: String, Sendable, CaseIterable, Codable {
         .viewReports, .viewAudit,
       ]
     case .inspector:
-      [.ingestWriteBacks, .viewReports, .sampleForInspection]
+      [.ingestWriteBacks, .viewReports, .sampleForInspection, .issueStaffCards]
     case .admin:
       [
         .manageCustomers, .manageMeters, .manageTariffs, .manageOperators, .viewReports, .backup,

@@ -209,6 +209,38 @@ enum Migrations {
         "UPDATE tariffs SET tariff_set = tariff_set || '01' WHERE tariff_set IS NOT NULL",
       ]
     },
+    Step(version: 7, name: "key rotation") { _ in
+      [
+        // R-C2: the utility key version each meter trusts: records for it are signed with
+        // that version; a key card the meter is seen to accept moves it on.
+        "ALTER TABLE meters ADD COLUMN utility_key_version BIGINT NOT NULL DEFAULT 1",
+        // R-C2: a meter's own public keys after its first (version 1 is meters.public_key),
+        // to verify write-backs signed after a meter key rotation.
+        """
+        CREATE TABLE meter_keys (
+          meter_id BIGINT NOT NULL REFERENCES meters (id),
+          version BIGINT NOT NULL,
+          public_key TEXT NOT NULL,
+          added_at BIGINT NOT NULL,
+          PRIMARY KEY (meter_id, version),
+          CHECK (version >= 2 AND version <= 255))
+        """,
+      ]
+    },
+    Step(version: 8, name: "audit log refuses truncate") { backend in
+      switch backend {
+      // SQLite has no TRUNCATE: its `DELETE FROM audit_log` is refused by migration 1.
+      case .sqlite: []
+      // PostgreSQL's TRUNCATE fires no row triggers, so it needs a statement trigger of its own.
+      case .postgres:
+        [
+          """
+          CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+          FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()
+          """
+        ]
+      }
+    },
   ]
 
   /// `meter_months` computed from scratch: for each meter and month, the counters of the month's

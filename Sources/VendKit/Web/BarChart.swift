@@ -11,7 +11,7 @@ enum BarChart {
   static let labelledBars = 16
 
   static func svg(caption: String, bars: [ReportBar]) -> String {
-    guard !bars.isEmpty else {
+    guard bars.contains(where: { $0.value > 0 }) else {
       return "<p class=\"empty\">Nothing to chart in this period.</p>"
     }
     let plotWidth = width - left - 8
