@@ -288,9 +288,11 @@ public actor MeterHost {
     let target: MeterID?
     let validity: CommandValidity
     var sequence: UInt32?
+    var kind = RecordKind.settings
     let utilityKey = try trustedUtilityKey()
     do throws(CardProblem) {
       let record = try SignedRecord(decoding: bytes)
+      kind = record.kind
       switch record.kind {
       case .settings:
         let body = try record.verified(as: SettingsRecordBody.self, by: utilityKey)
@@ -331,7 +333,7 @@ public actor MeterHost {
       throw RemoteRefusal(
         status: 422,
         reason:
-          "replayed: the record's settings sequence \(sequence) is not newer than the last applied (\(state.lastSettingsSequence))"
+          "replayed: the \(kind) record's command sequence \(sequence) is not newer than the last applied (\(state.lastSettingsSequence))"
       )
     }
     if sequence == nil && Self.inForce(settings, in: state) {

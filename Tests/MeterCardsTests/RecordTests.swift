@@ -69,6 +69,79 @@ struct RecordTests {
     _ = inspectionBody
   }
 
+  /// One genuinely signed record of every kind, each by the key its kind requires.
+  func oneOfEachKind() throws -> [SignedRecord] {
+    let validity = CommandValidity(issuedAt: 1, validUntil: 2)
+    let patch = SettingsPatch([SettingsPatch.Change(key: "alarm1", value: "25.00")])
+    let inspection = InspectionTests()
+    let records: [SignedRecord] = [
+      Fixture.purchase(1, 10),
+      try Fixture.utility.sign(
+        SettingsRecordBody(meter: Fixture.meter, validity: validity, sequence: 1, patch: patch)),
+      try Fixture.utility.sign(
+        TariffSetRecord(
+          meter: Fixture.meter, validity: validity,
+          tariff: .flat(price: Money(units: 2_500), id: 7),
+          sequence: 1)),
+      try Fixture.utility.sign(
+        KeyInstallationRecord(
+          meter: Fixture.meter, utilityKey: Fixture.rotatedUtility.verifyingKey,
+          validity: validity)),
+      try Fixture.utility.sign(
+        ClearTamperRecord(meter: Fixture.meter, validity: validity, sequence: 1)),
+      try Fixture.utility.sign(
+        RelayTestRecord(
+          meter: Fixture.meter, action: .openThenClose, holdSeconds: 10, validity: validity,
+          sequence: 1)),
+      try Fixture.utility.sign(
+        InspectionRequestRecord(meter: Fixture.meter, inspector: 1, validity: validity)),
+      try Fixture.meterKey.sign(Fixture.writeBack()),
+      try Fixture.meterKey.sign(InspectionDataRecord(inspection.data(events: 2))),
+      try Fixture.utility.sign(
+        PurchaseCancellationRecord(meter: Fixture.meter, sequence: 1, cancelledAt: 0)),
+      try Fixture.utility.sign(
+        MeterKeyRotationRecord(meter: Fixture.meter, version: 2, validity: validity)),
+    ]
+    #expect(Set(records.map(\.kind)) == Set(RecordKind.allCases), "one record of every kind")
+    return records
+  }
+
+  @Test("R-C2: no kind's signature validates as any other kind (every pair, both signers)")
+  func domainSeparationEveryPair() throws {
+    let signers = [Fixture.utility.verifyingKey, Fixture.meterKey.verifyingKey]
+    var pairs = 0
+    for record in try oneOfEachKind() {
+      let signer = record.kind.signer == .utility ? signers[0] : signers[1]
+      // The control: the record as signed verifies under its own kind.
+      #expect(Ed25519Checker().isValid(record, signedBy: signer), "\(record.kind) as signed")
+      for kind in RecordKind.allCases where kind != record.kind {
+        // The same header fields, body and signature, labelled as another kind.
+        let relabelled = SignedRecord(
+          kind: kind, keyVersion: record.keyVersion, body: record.body,
+          signature: record.signature)
+        for key in signers {
+          #expect(
+            !Ed25519Checker().isValid(relabelled, signedBy: key), "\(record.kind) as \(kind)")
+        }
+        // On the card: the kind byte rewritten; where the length still fits the other kind,
+        // the record decodes but its signature is refused.
+        var bytes = record.encoded
+        bytes[1] = kind.rawValue
+        if let decoded = try? SignedRecord(decoding: bytes) {
+          #expect(decoded == relabelled)
+          #expect(
+            refusalOf { try decoded.verified(as: PurchaseRecord.self, by: signers[0]) }
+              == (kind == .purchase
+                ? .badSignature(.purchase)
+                : .unexpectedRecordKind(
+                  expected: .purchase, found: kind)))
+        }
+        pairs += 1
+      }
+    }
+    #expect(pairs == RecordKind.allCases.count * (RecordKind.allCases.count - 1))
+  }
+
   @Test("R-C6: a flipped bit anywhere in a purchase's amount, sequence or signature is refused")
   func flippedBits() throws {
     let record = Fixture.purchase(3, 50)

@@ -503,7 +503,8 @@ struct HTTPAPITests {
         #expect(response.status == .unprocessableContent)
         #expect(
           errorMessage(response)
-            == "replayed: the record's settings sequence 1 is not newer than the last applied (2)")
+            == "replayed: the settings record's command sequence 1 is not newer than the last applied (2)"
+        )
       }
       #expect(await host.snapshot().state.configuration.alarm1 == Money(whole: 40))
       #expect(await journalEntries() == applied)
@@ -545,6 +546,23 @@ struct HTTPAPITests {
         #expect(outcome.passiveTariff == 8)
         #expect(outcome.passiveTariffActivation == "2026-01-06T08:00:00Z")
       }
+      // An older tariff record (sequence 1) for a tariff no longer in force is a replay, named
+      // as a tariff set record: refused, nothing changes.
+      let replayed = TariffSetRecord(
+        meter: nil, validity: Self.validity, tariff: TariffSet.flat(price: Money(whole: 9), id: 9),
+        sequence: 1)
+      let entries = await journalEntries()
+      try await client.execute(
+        uri: "/api/v1/settings", method: .post, headers: Self.authorized,
+        body: recordBody(replayed)
+      ) { response in
+        #expect(response.status == .unprocessableContent)
+        #expect(
+          errorMessage(response)
+            == "replayed: the tariff set record's command sequence 1 is not newer than the last applied (2)"
+        )
+      }
+      #expect(await journalEntries() == entries)
     }
     #expect(await host.snapshot().state.activeTariff.bandPrices == [Money(whole: 2)])
   }
