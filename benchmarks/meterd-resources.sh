@@ -22,7 +22,7 @@ trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$state
 
 until curl -sf "$base/api/v1/state" >/dev/null; do sleep 0.005; done
 http_ready=$(( $(now_ms) - start ))
-# The first reading is committed at the end of the first accumulation interval (1 s).
+# The first reading is committed at the end of the first accumulation interval (250 ms).
 until curl -sf "$base/api/v1/readings" | grep -q '"instantaneous"'; do sleep 0.005; done
 first_reading=$(( $(now_ms) - start ))
 
@@ -51,7 +51,7 @@ dirty_kb=$(awk '/^Private_Dirty:/ { d += $2 } END { print d }' "/proc/$pid/smaps
 
 echo "meterd --simulate ($meterd)"
 echo "start-up to HTTP API answering:        ${http_ready} ms"
-echo "start-up to first committed reading:   ${first_reading} ms (includes the 1 s first interval)"
+echo "start-up to first committed reading:   ${first_reading} ms (includes the 250 ms first interval)"
 echo "resident memory at idle:               $((rss_kb / 1024)) MiB, ${rss_kb} kB (peak $((hwm_kb / 1024)) MiB)"
 echo "  of which file-backed (code, data):     $((file_kb / 1024)) MB; anonymous (heap, stacks): $((anon_kb / 1024)) MB; ${threads} threads"
 echo "CPU at idle over ${idle} s:               ${cpu_percent} % of one core"

@@ -169,6 +169,45 @@ struct EndToEndTests {
     try await expectSurvivesKill(&meterd, directory)
   }
 
+  @Test(
+    "SIGTERM: meterd commits an orderly power_down, exits 0 and leaves the relay as decided; the restart finds the same registers"
+  )
+  func gracefulStop() async throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("meterd-e2e-term-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    var meterd = try await startMeterd(in: directory)
+    defer {
+      meterd.process.terminate()
+      meterd.process.waitUntilExit()
+    }
+    let (status, _) = try await meterd.request(
+      "POST", "/api/v1/purchases", body: try saleRecord(sequence: 1, amount: Money(whole: 25)),
+      token: Self.token)
+    #expect(status == 200)
+    let before = try await meterd.waitFor("the sale to close the relay") {
+      $0["relay"] as? String == "closed"
+    }
+    Foundation.kill(meterd.process.processIdentifier, SIGTERM)
+    meterd.process.waitUntilExit()
+    #expect(meterd.process.terminationReason == .exit)
+    #expect(meterd.process.terminationStatus == 0)
+
+    meterd = try await startMeterd(in: directory)
+    let after = try await meterd.state()
+    for key in ["relay", "credit", "purchased_total", "last_applied_sequence"] {
+      #expect("\(after[key] ?? "none")" == "\(before[key] ?? "none")", "\(key)")
+    }
+    #expect(after["relay"] as? String == "closed")
+    let (_, events) = try await meterd.request("GET", "/api/v1/events")
+    let latest = (events["latest"] as? [[String: Any]] ?? []).map {
+      "\($0["kind"] ?? "")/\($0["detail"] ?? "")"
+    }
+    // The stop committed power_down with the orderly detail (1); the restart added power_up.
+    #expect(latest.suffix(2) == ["power_down/1", "power_up/0"])
+  }
+
   /// With the relay open nothing flows, so the registers stand still: SIGKILL, restart, and
   /// the meter must show exactly the same registers, credit and relay decision (R-D2).
   func expectSurvivesKill(_ meterd: inout Meterd, _ directory: URL) async throws {
