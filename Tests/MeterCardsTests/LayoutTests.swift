@@ -59,6 +59,40 @@ struct LayoutTests {
       plan.last.map { MifareClassicAccess(trailerBytes: Array($0.data[6..<9])) } == .writeBackArea)
   }
 
+  @Test("Per-card keys: no key in one card's written trailers opens any sector of 63 other cards")
+  func diversifiedKeysAcrossCards() {
+    let keys = CardKeyDiversifier(master: [UInt8](repeating: 7, count: 16))!
+    // 64 cards whose UIDs differ in one byte, the closest case; each card's trailers as vend
+    // personalises them. A MIFARE sector opens only to the key A or key B its trailer holds.
+    let cards = (0..<64).map { index in
+      let uid: [UInt8] = [0x04, 0xA1, 0xB2, UInt8(index)]
+      let trailers = CardLayout.mifareClassic1K.personalisationPlan(uid: uid, keys: keys)
+      return (uid: uid, trailers: trailers)
+    }
+    func sectorKeys(_ trailer: CardWrite) -> [[UInt8]] {
+      [Array(trailer.data[0..<6]), Array(trailer.data[10..<16])]
+    }
+    var attempts = 0
+    var opened: [String] = []
+    for card in cards {
+      let own = Set(card.trailers.flatMap(sectorKeys))
+      // Every sector of a card has its own key A and key B: 15 sectors, 30 keys.
+      #expect(own.count == 2 * card.trailers.count)
+      for other in cards where other.uid != card.uid {
+        for trailer in other.trailers {
+          for key in sectorKeys(trailer) {
+            if own.contains(key) { opened.append("card \(card.uid) opens card \(other.uid)") }
+            attempts += 1
+          }
+        }
+      }
+    }
+    #expect(attempts == 64 * 63 * 30)
+    #expect(opened.isEmpty, "\(opened.prefix(3))")
+    let passwords = Set(cards.map { keys.ntagPassword(uid: $0.uid).password })
+    #expect(passwords.count == cards.count)
+  }
+
   @Test("R-C3: vend's issue plan is read back by the meter on both card types")
   func issueRoundTrip() throws {
     for technology in CardTechnology.allCases {

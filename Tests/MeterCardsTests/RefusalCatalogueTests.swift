@@ -72,6 +72,13 @@ struct RefusalCatalogueTests {
     #expect(meter.state.registers == before.registers, sourceLocation: sourceLocation)
     #expect(meter.state.configuration == before.configuration, sourceLocation: sourceLocation)
     #expect(meter.state.supply == before.supply, sourceLocation: sourceLocation)
+    // The reason is on the display page and in the outcome returned to the caller, with the
+    // card layer's sentence saying exactly what is wrong.
+    if let refusal = output.card?.refusal {
+      #expect(meter.displayLines(at: now) == refusal.message, sourceLocation: sourceLocation)
+      #expect(
+        problem.map(\.refusal) ?? notices.last?.refusal == refusal, sourceLocation: sourceLocation)
+    }
     return Presentation(problem: problem, notices: notices, outcome: output.card)
   }
 
@@ -234,5 +241,42 @@ struct RefusalCatalogueTests {
             blocks: blocks, meter: Fixture.meter, meterKey: Fixture.meterKey.verifyingKey)
         } == .badSignature(.writeBack))
     }
+  }
+
+  @Test("each listed case: its own reason code, display message and sentence for the caller")
+  func eachCaseItsOwnReason() throws {
+    let record = Fixture.purchase(2)
+    let mifare = Fixture.customerCard(.mifareClassic1K, records: [record])
+    let foreign = Fixture.customerCard(
+      .mifareClassic1K, records: [Fixture.purchase(2, meter: Fixture.otherMeter)],
+      meter: Fixture.otherMeter)
+    var random = SplitMix(state: 0xBAD)
+    let noise = CardImage(
+      technology: .ntag215, memory: random.bytes(CardImage.memorySize(.ntag215)))!
+    let cases: [(String, CardImage, CardRefusal, String)] = [
+      ("another meter's card", foreign, .wrongMeter, "the card is for meter 4711000999"),
+      (
+        "flipped amount bit", flipping(mifare, recordOffset: amountOffset), .badSignature,
+        "the purchase record's signature does not verify"
+      ),
+      (
+        "out of sequence", Fixture.customerCard(.mifareClassic1K, records: [Fixture.purchase(3)]),
+        .outOfSequence, "purchase 3 cannot be applied before purchase 2"
+      ),
+      (
+        "unknown version", flipping(mifare, recordOffset: 0), .unknownFormat,
+        "record format version 3 is not supported"
+      ),
+      ("random bytes", noise, .unknownFormat, "the card carries no prepaid meter data"),
+    ]
+    for (name, image, refusal, sentence) in cases {
+      let result = present(image)
+      #expect(result.outcome?.refusal == refusal, "\(name)")
+      #expect((result.problem ?? result.notices.last)?.message == sentence, "\(name)")
+    }
+    // Distinct reasons never share a code or a display message.
+    let reasons = CardRefusal.allCases
+    #expect(Set(reasons.map(\.code)).count == reasons.count)
+    #expect(Set(reasons.map(\.message)).count == reasons.count)
   }
 }
