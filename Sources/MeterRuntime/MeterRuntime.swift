@@ -24,6 +24,13 @@ public final class MeterRuntime {
     public var accumulationMilliseconds: Int64 = 1_000
     /// How long after an expected cycle-end interrupt the loop accumulates without it.
     public var cycleEndGraceMilliseconds: Int64 = 20
+    /// The first interval after start-up, when shorter than `accumulationMilliseconds`: its
+    /// energy is read from the chip by the timer (no cycle-end interrupt is due then) and
+    /// committed like any other interval, so the first reading is committed sooner; the next
+    /// interval ends at the chip's cycle end, and the ones after it last
+    /// `accumulationMilliseconds` again. nil (the default, `meterctl simulate`'s fixed traces):
+    /// the first interval is a full one.
+    public var firstAccumulationMilliseconds: Int64? = nil
 
     public init() {}
   }
@@ -82,6 +89,8 @@ public final class MeterRuntime {
   /// When the next cycle-end interrupt is expected.
   @exclusivity(unchecked) public private(set) var nextAccumulation: Timestamp
   @exclusivity(unchecked) private var lastAccumulation: Timestamp
+  /// The shortened first interval is pending: the timer ends it, with no grace to wait for.
+  @exclusivity(unchecked) private var timedAccumulation: Bool
   private let ports: Ports
   @exclusivity(unchecked) private var output = MeterOutput()
   @exclusivity(unchecked) private var cardOnReader = false
@@ -102,18 +111,23 @@ public final class MeterRuntime {
     self.ports = ports
     self.settings = settings
     lastAccumulation = now
-    nextAccumulation = now + settings.accumulationMilliseconds
+    let first = settings.firstAccumulationMilliseconds.map {
+      min(max($0, 1), settings.accumulationMilliseconds)
+    }
+    timedAccumulation = first != nil
+    nextAccumulation = now + (first ?? settings.accumulationMilliseconds)
     lastStep = now
   }
+
+  /// How long past `nextAccumulation` the loop waits for the cycle-end interrupt.
+  private var grace: Int64 { timedAccumulation ? 0 : settings.cycleEndGraceMilliseconds }
 
   /// When the loop next has something to do, if no interrupt or input edge comes first.
   /// At the expected cycle end first; once that has passed without the interrupt, at the end
   /// of the grace period, when the timer accumulates instead. Earlier when a bouncing input is
   /// due to settle, or when the page on display changes by time (R-P11: 3 s inquiry pages).
   public var nextWake: Timestamp {
-    var wake =
-      lastStep >= nextAccumulation
-      ? nextAccumulation + settings.cycleEndGraceMilliseconds : nextAccumulation
+    var wake = lastStep >= nextAccumulation ? nextAccumulation + grace : nextAccumulation
     if let inputsSettle, inputsSettle < wake { wake = inputsSettle }
     if let page = Self.nextPageChange(of: &meter), page < wake { wake = page }
     return wake
@@ -142,7 +156,7 @@ public final class MeterRuntime {
     if try ports.energy.interruptPending() { try serviceInterrupt(at: now) }
     for change in try ports.inputs.changes() { try run(change, at: now) }
     inputsSettle = ports.inputs.settlingMilliseconds().map { now + $0 }
-    if now >= nextAccumulation + settings.cycleEndGraceMilliseconds { try accumulate(at: now) }
+    if now >= nextAccumulation + grace { try accumulate(at: now) }
     // A timed page whose time came between intervals.
     if let page = Self.nextPageChange(of: &meter), page <= now { try run(.tick, at: now) }
   }
@@ -188,6 +202,7 @@ public final class MeterRuntime {
     measurement.clockSynchronised = clockSynchronised
     pendingFlags = []
     lastAccumulation = now
+    timedAccumulation = false
     nextAccumulation = now + settings.accumulationMilliseconds
     lastMeasurement = measurement
     try run(.interval(measurement), at: now)

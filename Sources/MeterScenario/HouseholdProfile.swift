@@ -11,14 +11,23 @@ public enum HouseholdProfile {
     (17 * 3_600, 2_500), (21 * 3_600, 600),
   ]
 
-  /// `days` of the profile with 150.00 bought onto card A and tapped every fifth day, from
-  /// the first; each day's load lines 2 s after midnight (after the purchase).
+  /// A purchase every `purchaseIntervalDays` days, from the first.
+  public static let purchaseIntervalDays = 7
+  /// What each purchase buys: a week of the profile (136.44 kWh at 1.00) and a little more,
+  /// so over a year credit never runs out nor reaches the 2,000.00 hoarding limit (R-P7), at
+  /// which the purchases would pile up on the card until no more fit.
+  public static let purchaseAmount = "150.00"
+
+  /// `days` of the profile with `purchaseAmount` bought onto card A and tapped every
+  /// `purchaseIntervalDays`, from the first day; each day's load lines 2 s after midnight
+  /// (after the purchase).
   public static func scenario(days: Int) -> String {
     var lines: [String] = []
     for day in 0..<days {
       let base = day * secondsPerDay
-      if day % 5 == 0 {
-        lines.append("{\"at\":\(base),\"vend\":{\"card\":\"A\",\"amount\":\"150.00\"}}")
+      if day % purchaseIntervalDays == 0 {
+        lines.append(
+          "{\"at\":\(base),\"vend\":{\"card\":\"A\",\"amount\":\"\(purchaseAmount)\"}}")
         lines.append("{\"at\":\(base + 1),\"tap\":{\"card\":\"A\"}}")
       }
       for (start, watts) in Self.day {

@@ -132,8 +132,11 @@ public actor MeterHost {
     case .simulated(let hardware): ports = hardware.ports(journal: journal, energy: energy)
     case .hardware(let hardware): ports = hardware.ports(journal: journal, energy: energy)
     }
+    var settings = MeterRuntime.Settings()
+    settings.firstAccumulationMilliseconds = firstAccumulationMilliseconds
     let runtime = MeterRuntime(
-      meter: Meter(state: journal.recovered, firmware: firmware), ports: ports, now: now)
+      meter: Meter(state: journal.recovered, firmware: firmware), ports: ports,
+      settings: settings, now: now)
     if case .simulated(let hardware) = devices {
       runtime.observer = { observation, time in
         log.observe(observation, at: time)
@@ -181,6 +184,12 @@ public actor MeterHost {
     }
     return runtime.nextWake
   }
+
+  /// The first accumulation interval after each start-up (and power restore): a real interval
+  /// read from the chip, shorter than the usual 1 s so that the first reading is committed
+  /// within a second of start-up (issue 8); the next ends at the chip's cycle end, the ones
+  /// after it last 1 s.
+  static let firstAccumulationMilliseconds: Int64 = 250
 
   /// How often the loop looks again while the power is cut.
   static let poweredOffWakeMilliseconds: Int64 = 1_000

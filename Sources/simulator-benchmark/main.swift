@@ -85,10 +85,11 @@ let coreTiming = measure {
       profileIndex += 1
     }
     let now = Timestamp(unixMilliseconds: startUnixMilliseconds + Int64(second) * 1_000)
-    if second % (5 * secondsPerDay) == 1 {
+    if second % (HouseholdProfile.purchaseIntervalDays * secondsPerDay) == 1 {
       sequence += 1
       let purchase = Purchase(
-        meter: Simulation.meterID, sequence: sequence, amount: Money(whole: 150))
+        meter: Simulation.meterID, sequence: sequence,
+        amount: Money(decimal: HouseholdProfile.purchaseAmount)!)
       meter.step(
         .card(.customer(meter: Simulation.meterID, purchases: [purchase])), at: now, into: &output)
     }

@@ -1,3 +1,4 @@
+import MeterCore
 import Testing
 
 @testable import MeterJournal
@@ -22,24 +23,25 @@ struct BitFlipTests {
     return ranges
   }
 
-  @Test("R-D3: one flipped bit anywhere recovery reads is detected; the state is a committed one")
-  func singleBitFlips() throws {
-    var rng = SplitMix64(seed: 0xB17F_1100)
+  /// For each random sequence, flips one random bit in a byte recovery relies on, eight times,
+  /// and opens the flipped image: the report must notice, and the state must be one the
+  /// journal really held. Returns the flips and how each was noticed.
+  static func flipBits<Schema: JournalSchema>(
+    _: Schema.Type, layout: JournalLayout, sequenceCount: Int, seed: UInt64,
+    makeSequence: (inout SplitMix64) -> (entries: [Schema.Entry], states: [Schema.State])
+  ) throws -> (flips: Int, detections: [String: Int]) {
+    var rng = SplitMix64(seed: seed)
     var flips = 0
     var detections: [String: Int] = [:]
-    for _ in 0..<400 {
-      let entries = ReferenceMeter.randomEntries(
-        count: Int.random(in: 1...150, using: &rng), using: &rng)
-      let states = referenceStates(entries)
-      let recorder = RecordingStorage(InMemoryJournalStorage(capacity: compactLayout.capacity))
-      let journal = try Journal<StandInSchema>.format(
-        recorder, layout: compactLayout, initialState: states[0])
+    for _ in 0..<sequenceCount {
+      let (entries, states) = makeSequence(&rng)
+      let recorder = RecordingStorage(InMemoryJournalStorage(capacity: layout.capacity))
+      let journal = try Journal<Schema>.format(recorder, layout: layout, initialState: states[0])
       for entry in entries { try journal.append(entry) }
-      let clean = try Journal<StandInSchema>.open(recorder.base)
+      let clean = try Journal<Schema>.open(recorder.base)
       let report = try #require(clean.recoveryReport)
       let image = try #require((recorder.base as? InMemoryJournalStorage)?.bytes)
-      let ranges = try Self.usedRanges(
-        layout: compactLayout, report: report, writes: recorder.writes)
+      let ranges = try Self.usedRanges(layout: layout, report: report, writes: recorder.writes)
       let used = ranges.flatMap { Array($0) }
       for _ in 0..<8 {
         let address = used.randomElement(using: &rng)!
@@ -47,7 +49,7 @@ struct BitFlipTests {
         var flipped = image
         flipped[address] ^= bit
         flips += 1
-        let recovered = try Journal<StandInSchema>.open(InMemoryJournalStorage(image: flipped))
+        let recovered = try Journal<Schema>.open(InMemoryJournalStorage(image: flipped))
         let flippedReport = try #require(recovered.recoveryReport)
         // Never trusted: the state is one the meter really had, never a mixture.
         #expect(
@@ -64,10 +66,35 @@ struct BitFlipTests {
         detections[kind, default: 0] += 1
       }
     }
+    return (flips, detections)
+  }
+
+  @Test("R-D3: one flipped bit anywhere recovery reads is detected; the state is a committed one")
+  func singleBitFlips() throws {
+    let (flips, detections) = try Self.flipBits(
+      StandInSchema.self, layout: compactLayout, sequenceCount: 400, seed: 0xB17F_1100
+    ) { rng in
+      let entries = ReferenceMeter.randomEntries(
+        count: Int.random(in: 1...150, using: &rng), using: &rng)
+      return (entries, referenceStates(entries))
+    }
     print(
       "bit flips: \(flips) single-bit flips, all detected: \(detections.sorted { $0.key < $1.key })"
     )
     #expect(flips == 3_200)
+  }
+
+  @Test("R-D3: the same in a real meter's journal: its checkpoints, records and header")
+  func singleBitFlipsRealMeter() throws {
+    let (flips, detections) = try Self.flipBits(
+      MeterSchema.self, layout: PowerCutTortureTests.compactMeterLayout, sequenceCount: 150,
+      seed: 0xB17F_2200
+    ) { PowerCutTortureTests.meterSequence(&$0, entries: 10...300) }
+    print(
+      "bit flips (real meter): \(flips) single-bit flips, all detected: \(detections.sorted { $0.key < $1.key })"
+    )
+    #expect(flips == 1_200)
+    #expect(detections.count == 4, "flips landed in headers, checkpoints and records")
   }
 
   @Test("R-D3: a burst of random bytes over a record or checkpoint is never trusted")

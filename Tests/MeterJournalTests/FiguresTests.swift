@@ -102,4 +102,86 @@ struct FiguresTests {
     #expect(withDriver <= 50_000)
     #expect(perYear * 1_000 < Self.endurance)
   }
+
+  /// The largest tariff set the meter accepts (R-P12's limits): 8 bands, 16 day profiles of
+  /// 8 switching times, 4 seasons, 32 holidays, 6 blocks, a standing charge.
+  static func largestTariff(id: UInt32, activation: Timestamp) -> TariffSet {
+    let profiles = (0..<16).map { profile in
+      DayProfile(
+        switches: (0..<8).map { index in
+          DayProfile.Switch(
+            minuteOfDay: index * 179 + (index == 0 ? 0 : profile), band: (index + profile) % 8)
+        })
+    }
+    let seasons = (0..<4).map { season in
+      Season(
+        startMonth: 1 + 3 * season, startDay: 1 + season, weekdayProfile: 4 * season,
+        saturdayProfile: 4 * season + 1, sundayProfile: 4 * season + 2,
+        holidayProfile: 4 * season + 3)
+    }
+    let holidays = (0..<32).map { CivilDate(year: 2026, month: 1 + $0 / 3, day: 1 + $0 % 3 * 9)! }
+    return TariffSet(
+      id: id, activation: activation,
+      bandPrices: (0..<8).map { Money(units: 12_345 + Int64($0) * 1_111) },
+      dayProfiles: profiles, seasons: seasons, holidays: holidays,
+      blocks: (0..<6).map {
+        TariffBlock(
+          startsAt: Energy(kilowattHours: Int64($0) * 150), adder: Money(units: Int64($0) * 777))
+      }, billingDay: 28, standingChargePerDay: Money(units: 45_678))
+  }
+
+  @Test(
+    "R-D2: recovery of the largest state (both tariffs at R-P12's limits), printed and held to the design's bound"
+  )
+  func largestStateRecovery() throws {
+    var bench = MeterBench(tariff: Self.largestTariff(id: 1, activation: MeterBench.start))
+    var output = MeterOutput()
+    let passive = Self.largestTariff(id: 2, activation: MeterBench.start + 86_400_000 * 300)
+    bench.meter.step(.remote(.settings(.tariff(passive))), at: bench.now, into: &output)
+    #expect(bench.state.passiveTariff?.id == passive.id, "the settings were accepted")
+    #expect(throws: Never.self) { try bench.state.activeTariff.validate() }
+    let counter = CountingJournalStorage(InMemoryJournalStorage())
+    let journal = try Journal<MeterSchema>.format(
+      counter, initialState: bench.state, generation: 0x51A1_0001)
+    var worst = RecoveryReport()
+    var rng = SplitMix64(seed: 0x1A26E)
+    for second in 1...3_600 {
+      bench.watts = max(50, min(5_500, bench.watts + Int64.random(in: -150...150, using: &rng)))
+      bench.now = bench.now + 1_000
+      bench.meter.step(
+        .interval(
+          .balanced(
+            importEnergy: Energy(milliwattHours: bench.watts * 1_000 / 3_600),
+            irmsMilliamps: bench.watts * 1_000 / 230, activePowerMilliwatts: bench.watts * 1_000)),
+        at: bench.now, into: &output)
+      for entry in output.journal { try journal.append(entry) }
+      if second % 7 == 0 {
+        let recovered = try Journal<MeterSchema>.open(counter.base)
+        #expect(recovered.state == bench.state)
+        let report = try #require(recovered.recoveryReport)
+        if report.bytesRead > worst.bytesRead { worst = report }
+      }
+    }
+    let microseconds = FRAMBusTime(clockHertz: 400_000).microseconds(worst)
+    print(
+      """
+      journal figures, largest state (active and passive tariffs at R-P12's limits): \
+      \(worst.checkpoint?.payloadBytes ?? 0) state bytes; worst recovery \(worst.bytesRead) bytes \
+      in \(worst.readTransactions) transactions, \(worst.recordsReplayed) records replayed, \
+      \(microseconds) µs at 400 kHz (targets 2,048 bytes and 50,000 µs: over both)
+      """)
+    // What the design bounds recovery to: the header, both checkpoint headers, the newest
+    // checkpoint, a checkpoint interval of records (and the last one over it), and at the
+    // log's end one record-sized read (a sequence byte one bit from the expected one is read
+    // whole, to report a damaged last record) and one chunk. For this state the measured
+    // worst is over the issue's 2 KiB and 50 ms (README, "The FRAM journal"): meeting them
+    // for it needs the tariffs out of the checkpoint (not done).
+    let layout = JournalLayout.mb85rc256v
+    let payload = try #require(worst.checkpoint?.payloadBytes)
+    let bound =
+      JournalLayout.headerSize + 2 * JournalLayout.checkpointHeaderSize + payload
+      + JournalLayout.checkSize + layout.checkpointIntervalBytes + 3 * layout.maxRecordSize + 64
+    #expect(payload > 1_300, "the largest state is the one measured")
+    #expect(worst.bytesRead <= bound)
+  }
 }

@@ -27,7 +27,11 @@ struct JournalTests {
   @Test("R-D2: what was appended is what an orderly reopen recovers, with a clean report")
   func reopenRecoversEverything() throws {
     let storage = InMemoryJournalStorage()
-    let journal = try Journal<StandInSchema>.format(storage, initialState: StandInState())
+    // A fixed generation: with a random one, 1 time in 256 the expected next sequence byte
+    // equals the blank byte after the last record, which recovery then reports as a
+    // record torn after its first byte (it cannot tell them apart) rather than a clean end.
+    let journal = try Journal<StandInSchema>.format(
+      storage, initialState: StandInState(), generation: 0x51A1_0001)
     var entries = [purchase(1, 50)]
     entries += (0..<100).map { interval(Int64($0) * 7, band: $0 % 4) }
     entries += [.relay(reasons: 2), .event(kind: 1, detail: 7), purchase(2, 20)]

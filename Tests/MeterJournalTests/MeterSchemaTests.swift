@@ -188,7 +188,11 @@ struct MeterSchemaTests {
     var rng = SplitMix64(seed: 0x3E7E_0001)
     var bench = MeterBench()
     let storage = InMemoryJournalStorage()
-    let journal = try Journal<MeterSchema>.format(storage, initialState: bench.state)
+    // A fixed generation: with a random one, 1 time in 256 the expected next sequence byte
+    // equals the blank byte after the last record, which recovery then reports as a
+    // record torn after its first byte (it cannot tell them apart) rather than a clean end.
+    let journal = try Journal<MeterSchema>.format(
+      storage, initialState: bench.state, generation: 0x51A1_0001)
     var committed = 0
     for _ in 0..<6_000 {
       for entry in bench.step(using: &rng) {

@@ -151,6 +151,27 @@ struct PrepaidScenarioTests {
     #expect(run.events.map(\.kind) == ["overvoltage"])
   }
 
+  @Test("R-P10: reasons combine: the relay closes only when no reason holds it open")
+  func reasonsCombine() throws {
+    let run = try ScenarioRun("reasons-combine")
+    let relay = run.relayChanges
+    #expect(
+      relay.map(\.reasons) == [
+        ["credit_exhausted"], [], ["overvoltage"], ["overvoltage", "tamper"], ["tamper"], [],
+      ])
+    #expect(relay.map(\.state) == ["open", "closed", "open", "open", "open", "closed"])
+    // The voltage is back at 30: over-voltage lets go 30 s later (R-P9), but the latched
+    // tamper trip (R-T6) still holds the relay open, and the customer's card at 100 does
+    // not close it; the clear-tamper card does.
+    #expect(relay[4].at.within(59...61), "over-voltage released at \(relay[4].at)")
+    #expect(run.cards.map(\.card) == ["A", "A", "C"])
+    #expect(relay[5].at.within(111...113), "closed by the clear-tamper card at \(relay[5].at)")
+    #expect(run.events.map(\.kind) == ["overvoltage", "cover_open", "tamper_cleared"])
+    let snapshots = run.records("snapshot")
+    #expect(snapshots[1].value["reasons"] == .array([.string("tamper")]))
+    #expect(snapshots[1].value["relay"] == .string("open"))
+  }
+
   @Test("R-P11: a valid card shows the inquiry pages in order; the button steps through them")
   func consumptionInquiry() throws {
     let run = try ScenarioRun("consumption-inquiry")

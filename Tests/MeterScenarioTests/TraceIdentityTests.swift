@@ -1,4 +1,5 @@
 import Foundation
+import MeterCore
 import Testing
 
 @testable import MeterScenario
@@ -21,16 +22,15 @@ struct TraceIdentityTests {
     "bypass", "card-tearing", "cards-and-sequence", "clock-invalid", "consumption-inquiry",
     "energy-chip-reset", "forged-card", "friendly-period", "hoarding-limit", "journal-torn-write",
     "key-rotation", "lost-card", "low-credit", "neutral-imbalance", "overcurrent-interrupt",
-    "overdraft",
-    "overload", "overvoltage", "power-cut", "relay-fault", "reverse-power", "staff-cards",
-    "tamper", "time-of-use",
+    "overdraft", "overload", "overvoltage", "power-cut", "reasons-combine", "relay-fault",
+    "reverse-power", "staff-cards", "tamper", "time-of-use",
   ]
 
   @Test("Every scenario in Scenarios/ has a recorded trace, so CI checks each one")
   func everyScenarioRecorded() throws {
     let names = try FileManager.default.contentsOfDirectory(atPath: ScenarioRun.directory.path)
       .filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(".jsonl".count)) }
-    #expect(names.count >= 24)
+    #expect(names.count >= 25)
     #expect(Set(names) == Set(Self.recorded))
   }
 
@@ -57,6 +57,26 @@ struct TraceIdentityTests {
   @Test("Each example scenario's trace is the recorded one", arguments: recorded)
   func exampleScenario(name: String) throws {
     try Self.compare(ScenarioRun(name).trace, withRecorded: name)
+  }
+
+  /// The benchmark runs the profile for a year: its purchases must keep credit above alarm 2
+  /// (10.00) and below the hoarding limit (2,000.00, R-P7) all along, or the benchmark would
+  /// measure a meter with its relay open, or stop when the card can hold no more purchases.
+  @Test("A year of the household profile neither runs out of credit nor reaches the hoarding limit")
+  func householdProfileYear() throws {
+    let day = HouseholdProfile.day
+    var wattSeconds: Int64 = 0
+    for (index, span) in day.enumerated() {
+      let end = index + 1 < day.count ? day[index + 1].startSecond : HouseholdProfile.secondsPerDay
+      wattSeconds += Int64(span.watts * (end - span.startSecond))
+    }
+    // At SPEC §9's 1.0000 per kWh, a watt-second costs 1/360 of a credit unit (1/10,000).
+    let consumed = wattSeconds * Int64(HouseholdProfile.purchaseIntervalDays) / 360
+    let bought = try #require(Money(decimal: HouseholdProfile.purchaseAmount)).units
+    let gain = bought - consumed
+    #expect(gain > Money(whole: 10).units, "each period ends above alarm 2")
+    let purchases = Int64(366 / HouseholdProfile.purchaseIntervalDays + 1)
+    #expect(purchases * gain + consumed < Money(whole: 2_000).units, "below the hoarding limit")
   }
 
   @Test("Two days of the benchmark's household profile give the recorded trace")

@@ -255,6 +255,34 @@ struct HTTPAPITests {
     }
   }
 
+  @Test("the first interval after start-up is a real 250 ms one; then to the cycle end, then 1 s")
+  func shortFirstInterval() async throws {
+    _ = try await host.buyWithTestKey(Money(whole: 50))
+    await host.setLoad(SimulatedLoad(watts: 3_600, volts: 230))
+    #expect(await host.snapshot().measurement == nil)
+    // A 250 ms step: the timer ends the first interval, reading its energy from the chip.
+    clock.advance(milliseconds: 250)
+    try await host.step()
+    let first = try #require(await host.snapshot().measurement)
+    #expect(first.durationMilliseconds == 250)
+    // 3600 W for 250 ms is 250 mWh (the model's counts round; allow 5 %).
+    #expect((237...263).contains(first.channelA.importEnergy.milliwattHours))
+    #expect(
+      await host.snapshot().state.registers.lastIntervalEnd == ManualClock.start + 250)
+    // The chip's cycle end, 1 s after power-on, ends the second; the third is a full 1 s.
+    for (elapsed, duration) in [(1_000, Int64(750)), (2_000, 1_000)] {
+      while clock.meterClock.now() < ManualClock.start + Int64(elapsed) {
+        clock.advance(milliseconds: 250)
+        try await host.step()
+      }
+      let measurement = try #require(await host.snapshot().measurement)
+      #expect(measurement.durationMilliseconds == duration)
+      #expect(
+        await host.snapshot().state.registers.lastIntervalEnd
+          == ManualClock.start + Int64(elapsed))
+    }
+  }
+
   @Test("R-P2, R-P3: load drives credit through alarm 1 and the alarm 2 trip, seen over the API")
   func alarmsOverAPI() async throws {
     // 10.60 is below alarm 1 (20.00) and above alarm 2 (10.00); 1 kWh costs 1.00.
