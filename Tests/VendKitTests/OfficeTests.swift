@@ -182,6 +182,17 @@ struct OfficeTests {
       let refunds = try await test.office.auditLog(by: supervisor).filter { $0.action == "refund" }
       #expect(
         Set(refunds.map { $0.details.components(separatedBy: ": ").last ?? "" }) == Set(hostile))
+      // The inspection list's text criteria (areas, tariffs) are values, never SQL.
+      let inspector = try await test.staff("inspector", [.inspector])
+      for text in hostile {
+        let sample = try await test.office.sampleForInspection(
+          by: inspector,
+          SamplingCriteria(
+            areas: [text], tariffCodes: [text], fromMonth: "2024-01", toMonth: "2025-12",
+            minimumScore: 0, sampleSize: 10, randomPercent: 100))
+        #expect(sample.allSatisfy { $0.features.area == text })
+      }
+      #expect(try await test.office.customers().count == hostile.count)
     }
   }
 
