@@ -135,6 +135,19 @@ extension CardLayout {
     try commitPlan(record.encoded, area: inspectionArea, generation: 1)
   }
 
+  /// The meter the inspection area's record names, read before its signature is checked and
+  /// only to choose the key to check it with; nil if the area holds no complete record yet.
+  public func inspectionDataMeter(blocks: [Int: [UInt8]]) throws(CardProblem) -> MeterID? {
+    guard let (_, payload) = committedPayload(area: inspectionArea, blocks: blocks) else {
+      return nil
+    }
+    let record = try SignedRecord(decoding: payload)
+    guard record.kind == .inspectionData else {
+      throw .unexpectedRecordKind(expected: .inspectionData, found: record.kind)
+    }
+    return try InspectionDataRecord.decode(body: record.body).data.registers.meter
+  }
+
   /// `vend`'s read of an inspection card: the record in the inspection area, verified with the
   /// meter's key and naming that meter, or nil if the area holds no complete record yet.
   /// `blocks` maps logical block numbers (`inspectionArea`) to their 16 bytes.

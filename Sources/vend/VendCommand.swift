@@ -270,7 +270,9 @@ func readCardImage(_ path: String, type: String) throws -> CardImage {
 struct CardCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "card", abstract: "Staff cards for a visit to a meter (R-C1): inspectors.",
-    subcommands: [ClearTamper.self, RelayTest.self, Inspection.self, Settings.self])
+    subcommands: [
+      ClearTamper.self, RelayTest.self, Inspection.self, InspectionRead.self, Settings.self,
+    ])
 
   struct Settings: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -354,6 +356,44 @@ struct CardCommand: AsyncParsableCommand {
         try await office.staffCard(by: actor, .inspection, meter: number, validFor: hours * 3_600)
       }
       try output.emit(card)
+    }
+  }
+}
+
+extension CardCommand {
+  struct InspectionRead: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "inspection-read",
+      abstract:
+        "Read an inspection card brought back from a meter: verify it with the meter's key, store its registers as a reading, print the registers and event log."
+    )
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "The card's memory as hex, as the card reader dumped it")
+    var cardImage: String
+    @Option(help: "mifare-classic-1k or ntag215") var cardType: String = "mifare-classic-1k"
+
+    func run() async throws {
+      let image = try readCardImage(cardImage, type: cardType)
+      let reading = try await options.run { office, actor in
+        try await office.readInspectionCard(by: actor, image: image)
+      }
+      let data = reading.data
+      let registers = data.registers
+      print("meter \(reading.meter) at \(registers.time), inspector \(data.inspector)")
+      print(
+        "purchased \(registers.totalPurchased) in \(registers.purchaseCount) purchase(s), last "
+          + "applied \(registers.lastAppliedSequence); credit \(registers.remainingCredit); "
+          + "charged \(data.totalCharged); debt \(registers.debt)")
+      print(
+        "import \(registers.importTotal) (bands "
+          + registers.importByBand.map { "\($0)" }.joined(separator: ", ")
+          + "), export \(registers.exportTotal); relay \(registers.relay)")
+      print(
+        "event log: \(registers.latestEvents.count) event(s) on the card, "
+          + "\(data.eventsOmitted) older one(s) not on it")
+      for event in registers.latestEvents {
+        print("  \(event.at) \(event.kind) \(event.detail)")
+      }
     }
   }
 }

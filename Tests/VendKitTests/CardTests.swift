@@ -152,6 +152,49 @@ struct CardTests {
   }
 
   @Test(
+    "R-C4: a card in use pulled away mid-write: the next visit reads it back and writes it again",
+    arguments: Backends.all)
+  func tornRewrite(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      var meter = SimulatedMeter(24)
+      _ = try await test.customerWithMeter(24, publicKey: meter.publicKey)
+      let station = CardStation(office: test.office)
+      let key = test.utilityKey.verifyingKey
+      _ = try await test.office.sell(by: cashier, meter: meter.id, amount: Money(whole: 10))
+      let encoder = VirtualCardReader(CardImage(blank: Self.technology))
+      _ = try await station.visit(
+        encoder, technology: Self.technology, by: cashier, newCardFor: meter.id)
+      var card = try #require(encoder.remove())
+      #expect(try meter.tap(&card, utilityKey: key, at: 100).map(\.sequence) == [1])
+
+      _ = try await test.office.sell(by: cashier, meter: meter.id, amount: Money(whole: 15))
+      _ = try await test.office.sell(by: cashier, meter: meter.id, amount: Money(whole: 20))
+      encoder.insert(card)
+      encoder.writesBeforeRemoval = 1
+      await #expect(throws: VendError.self) {
+        try await station.visit(encoder, technology: Self.technology, by: cashier)
+      }
+      // The write-back was read (and stored) before anything was written.
+      #expect(
+        try await test.office.sales(forMeter: meter.id).map(\.status) == [
+          .applied, .pending, .pending,
+        ])
+      encoder.insert(try #require(encoder.remove()))
+      let retry = try await station.visit(encoder, technology: Self.technology, by: cashier)
+      #expect(retry.pendingOnCard == [2, 3])
+      card = try #require(encoder.remove())
+      #expect(try meter.tap(&card, utilityKey: key, at: 200).map(\.sequence) == [2, 3])
+      #expect(try meter.tap(&card, utilityKey: key, at: 300).isEmpty, "each applied once")
+      encoder.insert(card)
+      let home = try await station.visit(encoder, technology: Self.technology, by: cashier)
+      #expect(home.ingestion?.newlyApplied == [2, 3])
+      #expect(home.ingestion?.flags == [])
+      #expect(home.pendingOnCard == [])
+    }
+  }
+
+  @Test(
     "R-C3: a replacement for a lost card carries the unapplied purchases", arguments: Backends.all)
   func lostCard(backend: SQLBackend) async throws {
     try await TestOffice.with(backend) { test in

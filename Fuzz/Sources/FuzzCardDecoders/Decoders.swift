@@ -10,7 +10,7 @@ func fuzzCardDecoders(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   // The first byte picks one decoder, the rest is its input: bodies are reached without a
   // valid signature, and each input costs one decoder's work.
   let input = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-  switch data[0] % 13 {
+  switch data[0] % 14 {
   case 0: roundTrip(PurchaseRecord.self, input)
   case 1: roundTrip(WriteBackRecord.self, input)
   case 2: roundTrip(ClearTamperRecord.self, input)
@@ -23,7 +23,8 @@ func fuzzCardDecoders(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   case 9: checkLayout(input, .mifareClassic1K)
   case 10: checkLayout(input, .ntag215)
   case 11: roundTrip(InspectionDataRecord.self, input)
-  default: roundTrip(MeterKeyRotationRecord.self, input)
+  case 12: roundTrip(MeterKeyRotationRecord.self, input)
+  default: roundTrip(PurchaseCancellationRecord.self, input)
   }
   return 0
 }

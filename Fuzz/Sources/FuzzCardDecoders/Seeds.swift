@@ -94,6 +94,11 @@ func writeSeeds(to directory: String) throws {
       "body-meter-key-rotation", 12,
       MeterKeyRotationRecord(meter: meter, version: 2, validity: validity).encodedBody
     ),
+    (
+      "body-purchase-cancellation", 13,
+      PurchaseCancellationRecord(meter: meter, sequence: 2, cancelledAt: 1_767_600_100)
+        .encodedBody
+    ),
     ("purchase-record", 8, try purchase(1).encoded),
     ("writeback-record", 8, writeBackRecord.encoded),
     (

@@ -1,0 +1,137 @@
+import Foundation
+import MeterCards
+import MeterCore
+import Testing
+
+@testable import VendKit
+
+/// `vend`'s side of an inspection card (R-C1, R-V3): the card comes back from the meter with
+/// the meter's signed registers and event log; the office verifies it with the meter's key,
+/// stores the registers as a reading and hands back everything on the card.
+@Suite("Inspection cards read back at the office (R-C1, R-V3)")
+struct InspectionCardTests {
+  static let seconds: Int64 = 1_767_600_000
+  static let now = Timestamp(unixSeconds: seconds)
+
+  /// An inspection card as the office issues it, presented to `meter` with `events` in its
+  /// log: the meter writes its inspection data signed with `key` (its own by default).
+  static func presented(
+    to meter: SimulatedMeter, events: Int, technology: CardTechnology,
+    key: RecordSigningKey? = nil, utility: RecordSigningKey
+  ) throws -> (card: CardImage, data: InspectionData) {
+    let layout = CardLayout.forTechnology(technology)
+    var card = CardImage(blank: technology)
+    let request = try utility.sign(
+      InspectionRequestRecord(
+        meter: nil, inspector: 7,
+        validity: CommandValidity(issuedAt: seconds - 60, validUntil: seconds + 3_600)))
+    for command in try layout.issuePlan(kind: .inspection, meter: nil, records: [request]) {
+      let written = card.write(command)
+      #expect(written)
+    }
+    var state = MeterState(
+      configuration: MeterConfiguration(meter: meter.id),
+      tariff: .flat(price: Money(units: 2_500), id: 3))
+    state.ledger.totalPurchased = Money(whole: 120)
+    state.ledger.purchaseCount = 3
+    state.ledger.lastAppliedSequence = 3
+    state.registers.importByBand[0] = Energy(kilowattHours: 42)
+    let log = (0..<events).map { index in
+      MeterEvent(
+        MeterEventKind.allCases[index % MeterEventKind.allCases.count],
+        at: now - Int64(60_000 * (events - index)), detail: UInt16(index))
+    }
+    let data = InspectionData(
+      state: state, time: now, firmware: Firmware(version: "1.0.0", buildTime: now), inspector: 7,
+      log: log)
+    for command in try MeterCardReading.inspectionPlan(
+      data, layout: layout, meterKey: key ?? meter.key)
+    {
+      let written = card.write(command)
+      #expect(written)
+    }
+    return (card, data)
+  }
+
+  @Test(
+    "R-C1, R-V3: vend verifies the meter's inspection data, stores its registers, returns the log",
+    arguments: Backends.all)
+  func readBack(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let inspector = try await test.staff("ines", [.inspector])
+      let meter = SimulatedMeter(41)
+      _ = try await test.customerWithMeter(41, publicKey: meter.publicKey)
+      for technology in CardTechnology.allCases {
+        let (card, data) = try Self.presented(
+          to: meter, events: 5, technology: technology, utility: test.utilityKey)
+        let reading = try await test.office.readInspectionCard(by: inspector, image: card)
+        #expect(reading.meter == meter.id)
+        #expect(reading.data == data, "every register and all 5 events, exactly")
+        #expect(reading.data.registers.latestEvents.count == 5)
+        #expect(reading.data.eventsOmitted == 0)
+        let stored = try #require(try await test.office.latestReading(meter: meter.id))
+        #expect(stored.purchasedTotal == Money(whole: 120))
+        #expect(stored.lastAppliedSequence == 3)
+        #expect(stored.energy == Energy(kilowattHours: 42))
+      }
+    }
+  }
+
+  @Test(
+    "R-C1: a log longer than the card: vend gets the newest events and the count of the rest",
+    arguments: Backends.all)
+  func longLog(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let inspector = try await test.staff("ines", [.inspector])
+      let meter = SimulatedMeter(42)
+      _ = try await test.customerWithMeter(42, publicKey: meter.publicKey)
+      let (card, data) = try Self.presented(
+        to: meter, events: 300, technology: .mifareClassic1K, utility: test.utilityKey)
+      let reading = try await test.office.readInspectionCard(by: inspector, image: card)
+      let kept = reading.data.registers.latestEvents
+      #expect(!kept.isEmpty && kept.count < 300)
+      #expect(kept == Array(data.registers.latestEvents.suffix(kept.count)))
+      #expect(Int(reading.data.eventsOmitted) + kept.count == 300)
+    }
+  }
+
+  @Test(
+    "R-C6: inspection data signed by another key is refused and flagged; a card with none, or not an inspection card, is refused",
+    arguments: Backends.all)
+  func refused(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let inspector = try await test.staff("ines", [.inspector])
+      let meter = SimulatedMeter(43)
+      _ = try await test.customerWithMeter(43, publicKey: meter.publicKey)
+      let (forged, _) = try Self.presented(
+        to: meter, events: 2, technology: .ntag215, key: RecordSigningKey(),
+        utility: test.utilityKey)
+      await #expect(throws: VendError.self) {
+        try await test.office.readInspectionCard(by: inspector, image: forged)
+      }
+      #expect(try await test.office.latestReading(meter: meter.id) == nil)
+      let flags = try await test.office.flags(meter: meter.id)
+      #expect(flags.map(\.kind) == [.forgedWriteBack])
+
+      // Issued but never presented to a meter: nothing to read.
+      let layout = CardLayout.ntag215
+      var unused = CardImage(blank: .ntag215)
+      let request = try test.utilityKey.sign(
+        InspectionRequestRecord(
+          meter: nil, inspector: 7, validity: CommandValidity(issuedAt: 0, validUntil: 10)))
+      for command in try layout.issuePlan(kind: .inspection, meter: nil, records: [request]) {
+        let written = unused.write(command)
+        #expect(written)
+      }
+      await #expect(
+        throws: VendError.cardUnreadable(
+          "the inspection card carries no data yet: present it to the meter first")
+      ) {
+        try await test.office.readInspectionCard(by: inspector, image: unused)
+      }
+      await #expect(throws: VendError.cardUnreadable("the card carries no prepaid meter data")) {
+        try await test.office.readInspectionCard(by: inspector, image: CardImage(blank: .ntag215))
+      }
+    }
+  }
+}
