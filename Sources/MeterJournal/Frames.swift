@@ -173,6 +173,9 @@ enum EventSlot {
 /// of a few hundred bytes costs a handful of transactions.
 struct RingReader {
   static let chunkSize = 64
+  /// The largest record read whole on suspicion alone (a sequence byte one bit from the
+  /// expected one): a larger one is read only when the next record's sequence byte follows it.
+  static let probeLimit = 256
 
   enum Record {
     case valid(payload: [UInt8], size: Int)
@@ -230,6 +233,16 @@ struct RingReader {
     let oneBitAway = (head[0] ^ expectedLow).nonzeroBitCount == 1
     guard sequenceMatches || oneBitAway else { return .stale }
     let size = 1 + lengthBytes + length + JournalLayout.checkSize
+    if !sequenceMatches && size > RingReader.probeLimit {
+      // Mostly stale bytes claiming any length up to the largest record: reading them whole
+      // would cost up to 1 KiB of recovery's 2 KiB. A damaged record inside the log has its
+      // successor right after it; one at the log's end that large goes unreported (it is not
+      // replayed either way).
+      var next = offset + size
+      if layout.ringSize - next < layout.maxRecordSize { next = 0 }
+      let nextLow = UInt8(truncatingIfNeeded: sequence &+ 1) ^ FrameSeed.sequenceTag(seed: seed)
+      guard try bytes(at: next, count: 1).first == nextLow else { return .stale }
+    }
     let record = Array(try bytes(at: offset, count: size))
     let body = record[0..<(size - JournalLayout.checkSize)]
     let stored = loadUInt32LittleEndian(record, at: size - JournalLayout.checkSize)

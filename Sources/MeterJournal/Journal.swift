@@ -28,6 +28,8 @@ public final class Journal<Schema: JournalSchema> {
   @exclusivity(unchecked) private var writeOffset: Int
   @exclusivity(unchecked) private var bytesSinceCheckpoint: Int
   @exclusivity(unchecked) private var lastCheckpointNumber: UInt32
+  /// `layout.checkpointInterval(checkpointBytes:)` for the newest checkpoint.
+  @exclusivity(unchecked) private var checkpointInterval: Int
   @exclusivity(unchecked) private var schemaVersion: UInt16
 
   private init(
@@ -46,6 +48,7 @@ public final class Journal<Schema: JournalSchema> {
     writeOffset = position.writeOffset
     bytesSinceCheckpoint = position.bytesSinceCheckpoint
     lastCheckpointNumber = position.checkpointNumber
+    checkpointInterval = header.layout.checkpointInterval(checkpointBytes: position.checkpointBytes)
   }
 
   struct Position {
@@ -54,6 +57,8 @@ public final class Journal<Schema: JournalSchema> {
     var writeOffset: Int
     var bytesSinceCheckpoint: Int
     var checkpointNumber: UInt32
+    /// The newest checkpoint's size, frame included.
+    var checkpointBytes: Int
   }
 
   // MARK: Formatting
@@ -84,7 +89,7 @@ public final class Journal<Schema: JournalSchema> {
       storage: storage, header: header, state: initialState, schemaVersion: Schema.version,
       position: Position(
         nextSequence: 1, nextEventSequence: 0, writeOffset: 0, bytesSinceCheckpoint: 0,
-        checkpointNumber: 0))
+        checkpointNumber: 0, checkpointBytes: 0))
     do {
       // Zeros over both header copies and checkpoint slot 0's header, in one write: a cut in
       // the header writes below then leaves copy B blank whatever the memory held (a new
@@ -125,7 +130,8 @@ public final class Journal<Schema: JournalSchema> {
     }
     // After a format slot 0 holds no checkpoint: the first entry brings the second, so that
     // one damaged checkpoint never leaves none for long.
-    if bytesSinceCheckpoint >= layout.checkpointIntervalBytes || lastCheckpointNumber < 2 {
+    // A large state checkpoints sooner, so that recovery stays within its read budget.
+    if bytesSinceCheckpoint >= checkpointInterval || lastCheckpointNumber < 2 {
       try checkpoint()
     }
     let record = RecordFrame.encode(sequence: nextSequence, payload: payload.bytes, seed: seed)
@@ -152,7 +158,7 @@ public final class Journal<Schema: JournalSchema> {
   }
 
   /// Writes the whole state into the older checkpoint slot. `append` does this by itself
-  /// every `checkpointIntervalBytes`; the service may also call it at an orderly shutdown.
+  /// every `checkpointIntervalBytes` (sooner for a large state: `checkpointInterval`); the service may also call it at an orderly shutdown.
   @discardableResult
   @_specialize(exported:true,where Schema == MeterSchema)
   public func checkpoint() throws(JournalError) -> Int {
@@ -173,6 +179,7 @@ public final class Journal<Schema: JournalSchema> {
     lastCheckpointNumber = number
     schemaVersion = Schema.version
     bytesSinceCheckpoint = 0
+    checkpointInterval = layout.checkpointInterval(checkpointBytes: bytes.count)
     return bytes.count
   }
 
@@ -346,7 +353,9 @@ public final class Journal<Schema: JournalSchema> {
       storage: storage, header: header, state: state, schemaVersion: checkpoint.schemaVersion,
       position: Position(
         nextSequence: sequence, nextEventSequence: eventSequence, writeOffset: offset,
-        bytesSinceCheckpoint: bytesSinceCheckpoint, checkpointNumber: checkpoint.number))
+        bytesSinceCheckpoint: bytesSinceCheckpoint, checkpointNumber: checkpoint.number,
+        checkpointBytes: JournalLayout.checkpointHeaderSize + (report.checkpoint?.payloadBytes ?? 0)
+          + JournalLayout.checkSize))
     if upgrade && checkpoint.schemaVersion < Schema.version {
       // Records after a checkpoint are in its version: a checkpoint in the current version
       // must precede the first record this firmware writes.

@@ -22,6 +22,11 @@ public struct JournalLayout: Sendable, Hashable {
   /// one: it bounds what recovery reads (R-D2) and how far the ring is ahead of it (R-D4).
   public var checkpointIntervalBytes: Int
 
+  /// Bytes start-up recovery may read (R-D2: 2 KiB, which is under 50 ms at 400 kHz).
+  public static let recoveryReadBudget = 2_048
+  /// The fewest ring bytes between checkpoints, however large the state.
+  public static let minimumCheckpointIntervalBytes = 128
+
   public static let headerSize = 32
   static let headerCopies = 2
   public static let checkpointHeaderSize = 22
@@ -77,6 +82,23 @@ public struct JournalLayout: Sendable, Hashable {
   }
 
   /// Why this layout cannot hold a journal safely, or nil.
+  /// The ring bytes after which `append` writes a checkpoint when the newest one is
+  /// `checkpointBytes` long (frame included): `checkpointIntervalBytes`, or less when the state
+  /// is so large that recovery would otherwise read more than `recoveryReadBudget`. Recovery
+  /// reads a header copy, both checkpoint headers, the newest checkpoint, the records after it
+  /// (less than this interval plus the last record) and, at the log's end, at most one probe
+  /// of `RingReader.probeLimit` bytes; two chunks cover the last record and the chunk
+  /// over-read. Only the writer uses this: recovery follows the records after the checkpoint,
+  /// whatever interval wrote them.
+  public func checkpointInterval(checkpointBytes: Int) -> Int {
+    let fixed =
+      JournalLayout.headerSize + JournalLayout.checkpointHeaderSize + checkpointBytes
+      + RingReader.probeLimit + 2 * RingReader.chunkSize
+    return min(
+      checkpointIntervalBytes,
+      max(JournalLayout.minimumCheckpointIntervalBytes, JournalLayout.recoveryReadBudget - fixed))
+  }
+
   public var problem: String? {
     if checkpointSlotSize < JournalLayout.checkpointHeaderSize + JournalLayout.checkSize + 1 {
       return "checkpoint slot of \(checkpointSlotSize) bytes holds no state"
