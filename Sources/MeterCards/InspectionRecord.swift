@@ -202,6 +202,25 @@ extension CardLayout {
     return try InspectionDataRecord.decode(body: record.body).data.registers.meter
   }
 
+  /// The meter's read of the page already on an inspection card, to choose the next one
+  /// (`MeterCardReading.nextInspectionPage`): the inspection area's record if it is whole and
+  /// names `meter`, else nil (a blank area, another meter's page, a card removed mid-read).
+  /// Its signature is not checked: the page only chooses which of the meter's own events are
+  /// written next. `read` maps a read address (`readAddress(ofLogicalBlock:)`) to its 16 bytes.
+  public func readInspectionPage(meter: MeterID, _ read: (Int) -> [UInt8]?) -> InspectionData? {
+    var blocks: [Int: [UInt8]] = [:]
+    for block in inspectionArea {
+      guard let bytes = read(readAddress(ofLogicalBlock: block)) else { return nil }
+      blocks[block] = bytes
+    }
+    guard let (_, payload) = committedPayload(area: inspectionArea, blocks: blocks),
+      let record = try? SignedRecord(decoding: payload), record.kind == .inspectionData,
+      let data = try? InspectionDataRecord.decode(body: record.body).data,
+      data.registers.meter == meter
+    else { return nil }
+    return data
+  }
+
   /// `vend`'s read of an inspection card: the record in the inspection area, verified with the
   /// meter's key and naming that meter, or nil if the area holds no complete record yet.
   /// `blocks` maps logical block numbers (`inspectionArea`) to their 16 bytes.
