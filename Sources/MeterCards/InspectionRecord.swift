@@ -22,8 +22,16 @@ public struct InspectionData: Hashable, Sendable {
   public var passiveTariffID: UInt32?
   /// The last interval was charged without a valid clock (R-P12).
   public var clockInvalid: Bool
-  /// Older events of the log that did not fit on the card.
+  /// Older events of the log that are not on this card: dropped to fit, on an older page, or
+  /// gone from the journal's ring. It is also the meter's sequence number (counted from 0, the
+  /// first event it ever logged) of the first event on the card.
   public var eventsOmitted: UInt32
+  /// Newer events of the log that are not on this card (they are on a newer page); 0 on the
+  /// newest page and in a version-1 record.
+  public var eventsNewer: UInt32 = 0
+  /// Of the omitted events, those the journal's ring no longer holds (no page can carry them):
+  /// the sequence number of the oldest event the meter still has. 0 in a version-1 record.
+  public var eventsGone: UInt32 = 0
 
   public init(
     inspector: UInt32, registers: WriteBack, totalCharged: Money, lastPurchaseAmount: Money,
@@ -59,12 +67,42 @@ public struct InspectionData: Hashable, Sendable {
 
   /// The same data with only the newest `count` events, the rest counted as omitted.
   func keepingNewest(_ count: Int) -> InspectionData {
-    var kept = self
-    let dropped = registers.latestEvents.count - count
-    kept.registers.latestEvents.removeFirst(dropped)
-    kept.eventsOmitted = eventsOmitted + UInt32(clamping: dropped)
-    return kept
+    page(olderThan: nil, keeping: count)
   }
+
+  /// The events (of the whole log this data holds, `eventsOmitted` gone before it) a page
+  /// before sequence number `olderThan` may carry, oldest first; the newest events if nil.
+  func pageCandidates(olderThan: UInt32?) -> ArraySlice<MeterEvent> {
+    let events = registers.latestEvents
+    guard let olderThan else { return events[...] }
+    let end = min(max(Int(olderThan) - Int(eventsOmitted), 0), events.count)
+    return events[..<end]
+  }
+
+  /// One page of the whole log: the newest `count` events before sequence number `olderThan`
+  /// (the newest of all if nil), with the events before and after it counted.
+  func page(olderThan: UInt32?, keeping count: Int) -> InspectionData {
+    var page = self
+    let candidates = pageCandidates(olderThan: olderThan)
+    let end = candidates.endIndex
+    let start = end - min(count, candidates.count)
+    page.registers.latestEvents = Array(registers.latestEvents[start..<end])
+    page.eventsOmitted = eventsOmitted + UInt32(clamping: start)
+    page.eventsNewer = eventsNewer + UInt32(clamping: registers.latestEvents.count - end)
+    page.eventsGone = eventsOmitted
+    return page
+  }
+
+  /// The meter's sequence numbers of the events on the card.
+  public var eventSequences: Range<UInt32> {
+    eventsOmitted..<eventsOmitted + UInt32(clamping: registers.latestEvents.count)
+  }
+
+  /// Every event the meter had logged when it wrote the card.
+  public var eventsLogged: UInt32 { eventSequences.upperBound + eventsNewer }
+
+  /// Pages of the log are left before this one: the meter still holds older events.
+  public var hasOlderPage: Bool { eventsOmitted > eventsGone }
 }
 
 /// The signed form of `InspectionData`, signed with the meter's own key (R-C2).
@@ -72,6 +110,9 @@ public struct InspectionDataRecord: RecordBody {
   public static let kind = RecordKind.inspectionData
   /// More events than any card holds, so the bound is the card, not the format.
   public static let maximumEvents = 512
+  /// Version 1 ends after the omitted count; version 2 adds this byte, the newer count and the
+  /// gone count (a page of the log).
+  public static let pageVersion: UInt8 = 2
 
   public var data: InspectionData
 
@@ -88,6 +129,9 @@ public struct InspectionDataRecord: RecordBody {
     writer.appendVarint(data.passiveTariffID.map { UInt64($0) + 1 } ?? 0)
     writer.append(data.clockInvalid ? 1 : 0)
     writer.appendVarint(UInt64(data.eventsOmitted))
+    writer.append(Self.pageVersion)
+    writer.appendVarint(UInt64(data.eventsNewer))
+    writer.appendVarint(UInt64(data.eventsGone))
   }
 
   public static func decode(
@@ -107,13 +151,23 @@ public struct InspectionDataRecord: RecordBody {
     let clockFlag = try reader.readByte()
     guard clockFlag <= 1 else { throw .outOfRange(field: "clock invalid") }
     let omitted: UInt32 = try reader.readVarint("events omitted", in: 0...UInt32.max)
-    return InspectionDataRecord(
-      InspectionData(
-        inspector: inspector, registers: registers, totalCharged: Money(units: charged),
-        lastPurchaseAmount: Money(units: lastPurchase),
-        blockPeriodEnergy: Energy(milliwattHours: blockEnergy),
-        passiveTariffID: passive == 0 ? nil : UInt32(passive - 1), clockInvalid: clockFlag == 1,
-        eventsOmitted: omitted))
+    // Sequence numbers are 32-bit: the last event on the card has one too.
+    let numbered = UInt64(omitted) + UInt64(registers.latestEvents.count)
+    guard numbered <= UInt64(UInt32.max) else { throw .outOfRange(field: "events omitted") }
+    var data = InspectionData(
+      inspector: inspector, registers: registers, totalCharged: Money(units: charged),
+      lastPurchaseAmount: Money(units: lastPurchase),
+      blockPeriodEnergy: Energy(milliwattHours: blockEnergy),
+      passiveTariffID: passive == 0 ? nil : UInt32(passive - 1), clockInvalid: clockFlag == 1,
+      eventsOmitted: omitted)
+    // A version-1 record ends here.
+    guard !reader.isAtEnd else { return InspectionDataRecord(data) }
+    let version = try reader.readByte()
+    guard version == pageVersion else { throw .outOfRange(field: "inspection data version") }
+    data.eventsNewer = try reader.readVarint(
+      "events newer", in: 0...UInt32(UInt64(UInt32.max) - numbered))
+    data.eventsGone = try reader.readVarint("events gone", in: 0...omitted)
+    return InspectionDataRecord(data)
   }
 }
 
@@ -148,6 +202,25 @@ extension CardLayout {
     return try InspectionDataRecord.decode(body: record.body).data.registers.meter
   }
 
+  /// The meter's read of the page already on an inspection card, to choose the next one
+  /// (`MeterCardReading.nextInspectionPage`): the inspection area's record if it is whole and
+  /// names `meter`, else nil (a blank area, another meter's page, a card removed mid-read).
+  /// Its signature is not checked: the page only chooses which of the meter's own events are
+  /// written next. `read` maps a read address (`readAddress(ofLogicalBlock:)`) to its 16 bytes.
+  public func readInspectionPage(meter: MeterID, _ read: (Int) -> [UInt8]?) -> InspectionData? {
+    var blocks: [Int: [UInt8]] = [:]
+    for block in inspectionArea {
+      guard let bytes = read(readAddress(ofLogicalBlock: block)) else { return nil }
+      blocks[block] = bytes
+    }
+    guard let (_, payload) = committedPayload(area: inspectionArea, blocks: blocks),
+      let record = try? SignedRecord(decoding: payload), record.kind == .inspectionData,
+      let data = try? InspectionDataRecord.decode(body: record.body).data,
+      data.registers.meter == meter
+    else { return nil }
+    return data
+  }
+
   /// `vend`'s read of an inspection card: the record in the inspection area, verified with the
   /// meter's key and naming that meter, or nil if the area holds no complete record yet.
   /// `blocks` maps logical block numbers (`inspectionArea`) to their 16 bytes.
@@ -167,21 +240,25 @@ extension CardLayout {
 
 extension MeterCardReading {
   /// The meter's write plan for an inspection card: `data` signed with the meter's key, keeping
-  /// the newest events that fit in the layout's inspection area (the counters are complete
-  /// whatever is left out). Refuses only if the registers alone do not fit.
+  /// the newest events before sequence number `olderThan` (the newest of all if nil) that fit
+  /// in the layout's inspection area (the counters are complete whatever is left out). Refuses
+  /// only if the registers alone do not fit.
   public static func inspectionPlan(
-    _ data: InspectionData, layout: CardLayout, meterKey: some RecordSigning
+    _ data: InspectionData, layout: CardLayout, meterKey: some RecordSigning,
+    olderThan: UInt32? = nil
   ) throws -> [CardWrite] {
     // The largest count that fits, by bisection on the encoded size (the signature's length
     // does not depend on the content).
     func fits(_ count: Int) -> Bool {
-      InspectionDataRecord(data.keepingNewest(count)).encodedBody.count + SignedRecord.overhead
-        <= layout.inspectionCapacity
+      InspectionDataRecord(data.page(olderThan: olderThan, keeping: count)).encodedBody.count
+        + SignedRecord.overhead <= layout.inspectionCapacity
     }
     var low = 0
-    var high = min(data.registers.latestEvents.count, InspectionDataRecord.maximumEvents)
+    var high = min(
+      data.pageCandidates(olderThan: olderThan).count, InspectionDataRecord.maximumEvents)
     guard fits(0) else {
-      let needed = InspectionDataRecord(data.keepingNewest(0)).encodedBody.count
+      let needed = InspectionDataRecord(data.page(olderThan: olderThan, keeping: 0))
+        .encodedBody.count
       throw CardProblem.doesNotFit(
         needed: needed + SignedRecord.overhead, available: layout.inspectionCapacity)
     }
@@ -189,7 +266,70 @@ extension MeterCardReading {
       let middle = (low + high + 1) / 2
       if fits(middle) { low = middle } else { high = middle - 1 }
     }
-    let record = try meterKey.sign(InspectionDataRecord(data.keepingNewest(low)))
+    let record = try meterKey.sign(
+      InspectionDataRecord(data.page(olderThan: olderThan, keeping: low)))
     return try layout.inspectionPlan(record: record)
+  }
+
+  /// The page a meter writes when an inspection card is presented again (R-C1, paging across
+  /// taps): the events older than the page already on the card if that page is this meter's
+  /// and older events remain, else the newest page. `previous` is the card's inspection
+  /// record as read (its signature is not needed: the choice only says which of the meter's
+  /// own events are written next, and changes nothing in the meter).
+  public static func nextInspectionPage(
+    previous: InspectionData?, meter: MeterID, eventsGone: UInt32
+  ) -> UInt32? {
+    guard let previous, previous.registers.meter == meter,
+      previous.eventsOmitted > eventsGone
+    else { return nil }
+    return previous.eventsOmitted
+  }
+}
+
+/// `vend`'s assembly of an event log from inspection pages (R-C1): events are placed by the
+/// meter's sequence number, so pages join without gaps or duplicates whatever happened between
+/// taps, and a page that disagrees with one already held is refused, changing nothing.
+public struct InspectionLogAssembly: Hashable, Sendable {
+  public let meter: MeterID
+  /// Events by the meter's sequence number.
+  public private(set) var events: [UInt32: MeterEvent] = [:]
+  /// Every event the meter had logged, per the newest page.
+  public private(set) var eventsLogged: UInt32 = 0
+  /// The oldest sequence number the meter still held, per the newest page.
+  public private(set) var eventsGone: UInt32 = 0
+
+  public init(meter: MeterID) { self.meter = meter }
+
+  public enum Refusal: Error, Hashable, Sendable {
+    case otherMeter(MeterID)
+    /// The page gives another event for a sequence number already held.
+    case conflicting(sequence: UInt32)
+  }
+
+  /// Adds a verified page.
+  public mutating func add(_ page: InspectionData) throws(Refusal) {
+    guard page.registers.meter == meter else { throw .otherMeter(page.registers.meter) }
+    for (sequence, event) in zip(page.eventSequences, page.registers.latestEvents) {
+      if let held = events[sequence], held != event { throw .conflicting(sequence: sequence) }
+    }
+    for (sequence, event) in zip(page.eventSequences, page.registers.latestEvents) {
+      events[sequence] = event
+    }
+    if page.eventsLogged >= eventsLogged {
+      eventsLogged = page.eventsLogged
+      eventsGone = page.eventsGone
+    }
+  }
+
+  /// The sequence numbers still missing of those the meter holds.
+  public var missing: [UInt32] {
+    (eventsGone..<eventsLogged).filter { events[$0] == nil }
+  }
+
+  public var isComplete: Bool { eventsLogged > 0 && missing.isEmpty }
+
+  /// The log, oldest first, from the oldest event the meter holds.
+  public var log: [MeterEvent] {
+    (eventsGone..<eventsLogged).compactMap { events[$0] }
   }
 }

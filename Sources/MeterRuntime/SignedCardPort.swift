@@ -35,6 +35,8 @@ public final class SignedCardPort: CardPort {
     var commitBlocks: [[UInt8]]
     /// The inspector an accepted inspection card names; nil on every other card.
     var inspector: UInt32?
+    /// The page of this meter's event log already on an inspection card (R-C1 paging).
+    var previousInspection: InspectionData? = nil
   }
 
   /// Card blocks read and written since the port was made (a figure for the targets).
@@ -136,6 +138,19 @@ public final class SignedCardPort: CardPort {
         identity: identity, layout: layout, commitBlocks: readout.commitBlocks,
         inspector: presentation == .inspection
           ? inspector(of: readout, utilityKey: utilityKey) : nil)
+      if presentation == .inspection {
+        // The page on the card chooses the next one; a card that stops answering here only
+        // gets the newest page.
+        session?.previousInspection = layout.readInspectionPage(meter: meter) { address in
+          do throws(CardReaderError) {
+            let bytes = try reader.readBlocks(address, count: unitsPerRead, keys: mifareKeys)
+            blocksRead += 1
+            return bytes
+          } catch {
+            return nil
+          }
+        }
+      }
       return presentation
     case .installUtilityKey(let key):
       session = Session(
@@ -173,7 +188,9 @@ public final class SignedCardPort: CardPort {
       if let inspector = session.inspector, let log {
         plan = try MeterCardReading.inspectionPlan(
           Self.inspectionData(writeBack, state: state, inspector: inspector, log: log),
-          layout: session.layout, meterKey: meterKey)
+          layout: session.layout, meterKey: meterKey,
+          olderThan: MeterCardReading.nextInspectionPage(
+            previous: session.previousInspection, meter: meter, eventsGone: log.omitted))
       } else {
         plan = try MeterCardReading.writeBackPlan(
           writeBack, layout: session.layout, commitBlocks: session.commitBlocks,

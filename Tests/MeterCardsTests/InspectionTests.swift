@@ -177,4 +177,144 @@ struct InspectionTests {
     #expect(state.events.count(of: .powerDown) == 1)
     #expect(state.events.count(of: .powerUp) == 1)
   }
+
+  /// The meter's whole journal log: `gone` events already overwritten in its ring, then `held`
+  /// events (oldest first), as `SignedCardPort.inspectionData` builds it.
+  func journalData(gone: UInt32, held: [MeterEvent]) -> InspectionData {
+    var sent = data(events: 0)
+    sent.registers.latestEvents = held
+    sent.eventsOmitted = gone
+    return sent
+  }
+
+  /// One tap of the inspection card: the meter writes the page after the one on the card.
+  func tap(_ image: inout CardImage, _ whole: InspectionData) throws {
+    let layout = CardLayout.forTechnology(image.technology)
+    let previous = try? collect(image)
+    let olderThan = MeterCardReading.nextInspectionPage(
+      previous: previous, meter: Fixture.meter, eventsGone: whole.eventsOmitted)
+    write(
+      try MeterCardReading.inspectionPlan(
+        whole, layout: layout, meterKey: Fixture.meterKey, olderThan: olderThan),
+      to: &image)
+  }
+
+  @Test("R-C1: a full 203-event journal is collected in pages across taps, joined exactly")
+  func pagedFullLog() throws {
+    for technology in CardTechnology.allCases {
+      var image = inspectionCard(technology)
+      let held = log(203)
+      let whole = journalData(gone: 97, held: held)
+      var assembly = InspectionLogAssembly(meter: Fixture.meter)
+      var taps = 0
+      var pages: [InspectionData] = []
+      repeat {
+        try tap(&image, whole)
+        taps += 1
+        let page = try #require(try collect(image))
+        pages.append(page)
+        try assembly.add(page)
+      } while !assembly.isComplete && taps < 50
+      print("inspection card \(technology.rawValue): 203 events in \(taps) taps")
+      #expect(assembly.isComplete)
+      #expect(assembly.log == held)
+      #expect(assembly.eventsLogged == 300)
+      #expect(assembly.eventsGone == 97)
+      // Pages follow each other without gaps or overlaps, newest first.
+      for (newer, older) in zip(pages, pages.dropFirst()) {
+        #expect(older.eventSequences.upperBound == newer.eventSequences.lowerBound)
+      }
+      #expect(pages.first?.eventsNewer == 0)
+      #expect(pages.last?.hasOlderPage == false)
+      #expect(taps > 5)
+      // One more tap starts again at the newest page.
+      try tap(&image, whole)
+      #expect(try collect(image) == pages.first)
+    }
+  }
+
+  @Test("R-C1: events logged between taps are collected too, and the ring's losses are not missed")
+  func pagedLogWithNewEvents() throws {
+    for technology in CardTechnology.allCases {
+      var image = inspectionCard(technology)
+      // The meter logs 600 events over the visit; its ring holds the newest 203.
+      let all = log(600)
+      var logged = 400
+      func meter() -> InspectionData {
+        let start = max(logged - 203, 0)
+        return journalData(gone: UInt32(start), held: Array(all[start..<logged]))
+      }
+      var assembly = InspectionLogAssembly(meter: Fixture.meter)
+      var taps = 0
+      repeat {
+        try tap(&image, meter())
+        taps += 1
+        try assembly.add(try #require(try collect(image)))
+        // Five new events after each of the first three taps.
+        if taps <= 3 { logged += 5 }
+      } while !assembly.isComplete && taps < 60
+      #expect(assembly.isComplete)
+      #expect(assembly.log == meter().registers.latestEvents)
+      #expect(assembly.eventsLogged == UInt32(logged))
+      // Everything collected agrees with the meter, by sequence number.
+      for (sequence, event) in assembly.events { #expect(all[Int(sequence)] == event) }
+    }
+  }
+
+  @Test("R-C1: a forged page, another meter's page or a contradicting page changes nothing")
+  func pagedLogRefusals() throws {
+    let layout = CardLayout.mifareClassic1K
+    var image = inspectionCard(.mifareClassic1K)
+    let whole = journalData(gone: 0, held: log(203))
+    try tap(&image, whole)
+    var assembly = InspectionLogAssembly(meter: Fixture.meter)
+    try assembly.add(try #require(try collect(image)))
+    let before = assembly
+
+    // Signed with another key: vend's read refuses it.
+    var forged = image
+    write(
+      try MeterCardReading.inspectionPlan(
+        whole, layout: layout, meterKey: Fixture.otherMeterKey, olderThan: 100),
+      to: &forged)
+    #expect(throws: CardProblem.self) { try collect(forged) }
+
+    // Another meter's genuine page: refused by the read and by the assembly.
+    var other = whole
+    other.registers.meter = Fixture.otherMeter
+    var otherImage = image
+    write(
+      try MeterCardReading.inspectionPlan(
+        other, layout: layout, meterKey: Fixture.meterKey, olderThan: 100),
+      to: &otherImage)
+    #expect(throws: CardProblem.otherMeter(Fixture.otherMeter)) { try collect(otherImage) }
+    let otherPage = other.page(olderThan: 100, keeping: 10)
+    #expect(throws: InspectionLogAssembly.Refusal.otherMeter(Fixture.otherMeter)) {
+      try assembly.add(otherPage)
+    }
+    // A page that gives other events for sequence numbers already held.
+    var contradicting = whole.page(olderThan: nil, keeping: 10)
+    contradicting.registers.latestEvents[3].detail &+= 1
+    #expect(throws: InspectionLogAssembly.Refusal.self) { try assembly.add(contradicting) }
+    #expect(assembly == before)
+    // Another meter's page on the card does not steer this meter's paging.
+    #expect(
+      MeterCardReading.nextInspectionPage(
+        previous: otherPage, meter: Fixture.meter, eventsGone: 0) == nil)
+  }
+
+  @Test("R-C1: a version-1 inspection record (no page fields) still decodes")
+  func versionOneRecord() throws {
+    let sent = data(events: 40).keepingNewest(5)
+    var body = InspectionDataRecord(sent).encodedBody
+    // Version 2 appends the version byte, the newer count and the gone count (one byte each).
+    #expect(Array(body.suffix(3)) == [InspectionDataRecord.pageVersion, 0, 0])
+    body.removeLast(3)
+    let decoded = try InspectionDataRecord.decode(body: body).data
+    #expect(decoded == sent)
+    #expect(decoded.eventsNewer == 0 && decoded.eventsGone == 0)
+    var unknown = body
+    unknown.append(contentsOf: [9, 0, 0])
+    #expect(throws: CardProblem.self) { try InspectionDataRecord.decode(body: unknown) }
+  }
 }

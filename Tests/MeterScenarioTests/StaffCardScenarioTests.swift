@@ -111,6 +111,44 @@ struct StaffCardScenarioTests {
     }
   }
 
+  @Test("R-C1: tapping the inspection card again collects the journal's whole log, page by page")
+  func inspectionPagesAcrossTaps() throws {
+    // 250 openings and closings: more events than the FRAM's ring keeps (203 lines).
+    var lines = [#"{"at":0,"start":{}}"#]
+    for opening in 0..<250 {
+      lines.append(#"{"at":\#(10 + 2 * opening),"tamper":{"cover":"open"}}"#)
+      lines.append(#"{"at":\#(11 + 2 * opening),"tamper":{"cover":"closed"}}"#)
+    }
+    var at = 1_000
+    lines.append(
+      #"{"at":\#(at),"staff_card":{"card":"I","kind":"inspection","inspector":3,"type":"ntag215"}}"#
+    )
+    for _ in 0..<20 {
+      lines.append(#"{"at":\#(at + 1),"tap":{"card":"I"}}"#)
+      lines.append(#"{"at":\#(at + 5),"dump_card":{"card":"I"}}"#)
+      at += 10
+    }
+    lines.append(#"{"at":\#(at + 10),"end":{}}"#)
+    let result = try Simulation(scenario: Scenario(parsing: lines.joined(separator: "\n"))).run()
+    let run = try ScenarioRun(name: "inspection-pages", result: result)
+    let dumps = run.records("card_image")
+    try #require(dumps.count == 20)
+    var assembly = InspectionLogAssembly(meter: Simulation.meterID)
+    var taps = 0
+    for dump in dumps where !assembly.isComplete {
+      try assembly.add(try inspection(dump))
+      taps += 1
+    }
+    #expect(assembly.isComplete, "missing \(assembly.missing.count)")
+    #expect(taps > 1 && taps < 20)
+    let log = assembly.log
+    #expect(log.count == Int(assembly.eventsLogged - assembly.eventsGone))
+    #expect(log.count >= 190)
+    // Oldest first, strictly in time order, ending with the newest cover event.
+    #expect(zip(log, log.dropFirst()).allSatisfy { $0.at <= $1.at })
+    #expect(log.filter { $0.kind == .coverOpened }.count >= 95)
+  }
+
   @Test("R-C1: a staff_card line names a kind the simulator issues, with only that kind's keys")
   func staffCardLines() throws {
     let tariff = try Scenario(
