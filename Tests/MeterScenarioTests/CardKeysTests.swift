@@ -59,4 +59,59 @@ struct CardKeysTests {
     #expect(CardRefusal.cardKeys.code == "card_keys")
     #expect(CardRefusal.allCases.filter { $0.code == "card_keys" }.count == 1)
   }
+
+  @Test("a personalised card opens with its own diversified key A at the meter, no other key")
+  func personalisedCard() throws {
+    let keys = try #require(CardKeyDiversifier(master: [UInt8](repeating: 0x5C, count: 32)))
+    let card = MifareClassicCard(uid: uid)
+    let layout = CardLayout.mifareClassic1K
+    for write in try layout.issuePlan(kind: .customer, meter: MeterID(7), records: [])
+      + layout.personalisationPlan(uid: uid, keys: keys)
+    {
+      card.blocks[write.address] = write.data
+    }
+    let before = card.blocks
+
+    func present(_ mifareKeys: @escaping MifareKeyProvider) throws -> CardPresentation {
+      let model = MFRC522Model()
+      let reader = MFRC522(device: model, clock: VirtualClock())
+      try reader.start()
+      let cards = SignedCardPort(
+        reader: reader, meter: MeterID(7), utilityKey: RecordSigningKey().verifyingKey,
+        meterKey: RecordSigningKey(), mifareKeys: mifareKeys)
+      model.present(card)
+      #expect(try cards.poll())
+      return try cards.read(at: Timestamp(unixSeconds: 1_000), state: state)
+    }
+    let own = try present(keys.meterMifareKeys)
+    if case .refused(let refusal) = own { Issue.record("own keys refused: \(refusal)") }
+    let other = try #require(CardKeyDiversifier(master: [UInt8](repeating: 0x5D, count: 32)))
+    #expect(try present(other.meterMifareKeys) == .refused(.cardKeys))
+    #expect(try present({ _, _ in .transport }) == .refused(.cardKeys))
+    #expect(card.blocks == before)
+
+    // Key A writes the write-back slots and not the issue area; key B writes the issue area.
+    let model = MFRC522Model()
+    let reader = MFRC522(device: model, clock: VirtualClock())
+    try reader.start()
+    model.present(card)
+    _ = try reader.poll()
+    let slotBlock = 8 * 4
+    try reader.writeBlocks(
+      slotBlock, [UInt8](repeating: 0xA5, count: 16), keys: keys.meterMifareKeys)
+    #expect(card.blocks[slotBlock] == [UInt8](repeating: 0xA5, count: 16))
+    #expect(throws: CardReaderError.self) {
+      try reader.writeBlocks(4, [UInt8](repeating: 0xA6, count: 16), keys: keys.meterMifareKeys)
+    }
+    #expect(card.blocks[4] == before[4])
+    model.removeCard()
+    _ = try reader.poll()
+    model.present(card)
+    _ = try reader.poll()
+    let keyB: MifareKeyProvider = { uid, sector in
+      MifareKey(.b, keys.mifareKeyB(uid: uid, sector: sector))
+    }
+    try reader.writeBlocks(4, before[4], keys: keyB)
+    #expect(card.blocks[4] == before[4])
+  }
 }
