@@ -214,7 +214,10 @@ let package = Package(
     .testTarget(name: "MeterctlTests"),
     .testTarget(
       name: "MeterScenarioTests",
-      dependencies: ["MeterScenario", "MeterCore", "MeterJournal", "MeterCards"]),
+      dependencies: [
+        "MeterScenario", "MeterCore", "MeterJournal", "MeterCards", "MeterRuntime", "MeterSim",
+        "MeterDrivers",
+      ]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -25,6 +25,9 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
   case retiredKey = 15
   /// A record signed with a utility key version the meter has not been given.
   case unknownKey = 16
+  /// A MIFARE Classic card whose sector keys do not open: a card not issued for this utility
+  /// (per-card keys diversified from the utility's master secret, issue #3), or a foreign card.
+  case cardKeys = 17
 
   /// Stable machine-readable code.
   public var code: String {
@@ -44,6 +47,7 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .expired: "expired"
     case .retiredKey: "retired_key"
     case .unknownKey: "unknown_key"
+    case .cardKeys: "card_keys"
     }
   }
 
@@ -65,6 +69,7 @@ public enum CardRefusal: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case .expired: DisplayLines("Card refused", "Card expired")
     case .retiredKey: DisplayLines("Card refused", "Old key: reissue")
     case .unknownKey: DisplayLines("Card refused", "Unknown key")
+    case .cardKeys: DisplayLines("Card refused", "Card keys")
     }
   }
 

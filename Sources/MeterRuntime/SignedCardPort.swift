@@ -112,6 +112,7 @@ public final class SignedCardPort: CardPort {
     // One READ returns 16 bytes: one MIFARE block, or four NTAG pages.
     let unitsPerRead = CardLayout.blockSize / identity.type.blockSize
     var readerFault: RuntimeFault?
+    var authenticationFailed = false
     let readout: CardReadout
     do throws(CardProblem) {
       readout = try layout.readForPresentation { address in
@@ -123,11 +124,13 @@ public final class SignedCardPort: CardPort {
           // A card that stops answering fails its next authentication or read alike: the
           // presentation is refused as removed mid-read (R-C6) and changes nothing.
           if case .reader(let why) = error { readerFault = .device("card reader: \(why)") }
+          if case .authenticationFailed = error { authenticationFailed = true }
           return nil
         }
       }
     } catch {
       if let readerFault { throw readerFault }
+      if authenticationFailed { return try refuseFailedAuthentication(of: identity) }
       return .refused(error.refusal)
     }
     switch MeterCardReading.action(
@@ -226,6 +229,31 @@ public final class SignedCardPort: CardPort {
       blockPeriodEnergy: state.registers.blockPeriodEnergy,
       passiveTariffID: state.passiveTariff?.id, clockInvalid: state.clockInvalid,
       eventsOmitted: log.omitted)
+  }
+
+  /// A failed MIFARE authentication looks the same on the air whether the keys are wrong or the
+  /// card left: the card is activated again, and if the same card answers, its keys do not open
+  /// (`card_keys`); otherwise it was removed mid-read. Either way nothing was written.
+  private func refuseFailedAuthentication(of identity: CardIdentity) throws(RuntimeFault)
+    -> CardPresentation
+  {
+    do throws(CardReaderError) {
+      switch try reader.poll() {
+      case .arrived(let again)? where again.uid == identity.uid:
+        pendingIdentity = again
+        return .refused(.cardKeys)
+      case .arrived(let other)?:
+        pendingIdentity = other
+      case .left?:
+        present = false
+        pendingIdentity = nil
+      case nil:
+        break
+      }
+    } catch {
+      if case .reader(let why) = error { throw .device("card reader: \(why)") }
+    }
+    return .refused(.removedMidRead)
   }
 
   public func release() throws(RuntimeFault) {
