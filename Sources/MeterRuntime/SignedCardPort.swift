@@ -46,7 +46,7 @@ public final class SignedCardPort: CardPort {
   public init(
     reader: any CardReader, meter: MeterID, utilityKey: RecordVerifyingKey,
     meterKeys: MeterKeyring,
-    mifareKeys: @escaping MifareKeyProvider = { _ in .transport }
+    mifareKeys: @escaping MifareKeyProvider = { _, _ in .transport }
   ) {
     self.reader = reader
     self.meter = meter
@@ -59,7 +59,7 @@ public final class SignedCardPort: CardPort {
   public convenience init(
     reader: any CardReader, meter: MeterID, utilityKey: RecordVerifyingKey,
     meterKey: RecordSigningKey,
-    mifareKeys: @escaping MifareKeyProvider = { _ in .transport }
+    mifareKeys: @escaping MifareKeyProvider = { _, _ in .transport }
   ) {
     self.init(
       reader: reader, meter: meter, utilityKey: utilityKey, meterKeys: MeterKeyring([meterKey]),

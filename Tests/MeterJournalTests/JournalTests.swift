@@ -46,6 +46,29 @@ struct JournalTests {
     #expect(reopened.nextSequence == journal.nextSequence)
   }
 
+  @Test(
+    "R-D3: a flipped sequence bit in a record over the probe limit is still caught inside the log"
+  )
+  func flippedSequenceInLargeRecord() throws {
+    let storage = InMemoryJournalStorage()
+    let journal = try Journal<StandInSchema>.format(
+      storage, initialState: StandInState(), generation: 0x51A1_0001)
+    let large = StandInEntry.configuration(Array(repeating: 0xA5, count: 400))
+    for entry in [interval(5), large, interval(6)] { try journal.append(entry) }
+    let ringStart = JournalLayout.mb85rc256v.ringStart
+    let first = try storage.read(at: ringStart, count: 2)
+    let largeOffset = ringStart + 1 + 1 + Int(first[1]) + JournalLayout.checkSize
+    var byte = try storage.read(at: largeOffset, count: 1)
+    byte[0] ^= 0x04
+    try storage.write(at: largeOffset, bytes: byte)
+    // The record's size is over `RingReader.probeLimit`: it is read whole because the next
+    // record's sequence byte follows it, and reported as corruption, never replayed.
+    let reopened = try Journal<StandInSchema>.open(storage)
+    let report = try #require(reopened.recoveryReport)
+    #expect(report.logEnd == .corruptRecord(sequence: 2, validRecordsAfter: true))
+    #expect(reopened.state == referenceStates([interval(5)]).last)
+  }
+
   @Test("R-D4: the journal fits its 32 KiB however long it runs; checkpoints bound the ring")
   func longRunStaysInCapacity() throws {
     let counter = CountingJournalStorage(InMemoryJournalStorage())

@@ -1,5 +1,6 @@
 import MeterDrivers
 import MeterSim
+import Synchronization
 import Testing
 
 final class CardRig {
@@ -21,7 +22,7 @@ final class CardRig {
   }
 }
 
-let transportKeys: MifareKeyProvider = { _ in .transport }
+let transportKeys: MifareKeyProvider = { _, _ in .transport }
 let classicUID: [UInt8] = [0xDE, 0xAD, 0xBE, 0xEF]
 let ntagUID: [UInt8] = [0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66]
 
@@ -122,9 +123,52 @@ struct MFRC522ModelTests {
     let card = MifareClassicCard(uid: classicUID)
     _ = try rig.arrive(card)
     #expect(throws: CardReaderError.authenticationFailed(block: 4)) {
-      _ = try rig.reader.readBlocks(4, count: 1, keys: { _ in MifareKey(.a, [1, 2, 3, 4, 5, 6]) })
+      _ = try rig.reader.readBlocks(
+        4, count: 1, keys: { _, _ in MifareKey(.a, [1, 2, 3, 4, 5, 6]) })
     }
     #expect(card.blockReads == 0)
+  }
+
+  @Test("the key provider gets the card's UID: per-card keys open their own card and no other")
+  func perCardKeys() throws {
+    // A stand-in diversification (the product one is MeterCards' CardKeyDiversifier): key A of a
+    // sector is a function of the UID and the sector.
+    let keyA: @Sendable ([UInt8], Int) -> [UInt8] = { uid, sector in
+      (0..<6).map { uid[$0 % uid.count] ^ UInt8(sector) ^ UInt8(0x30 + $0) }
+    }
+    let otherUID: [UInt8] = [0x01, 0x02, 0x03, 0x04]
+    let lock = Mutex<[[UInt8]]>([])
+    let diversified: MifareKeyProvider = { uid, sector in
+      lock.withLock { $0.append(uid) }
+      return MifareKey(.a, keyA(uid, sector))
+    }
+    let forOther: MifareKeyProvider = { _, sector in MifareKey(.a, keyA(otherUID, sector)) }
+    let card = MifareClassicCard(uid: classicUID)
+    card.setTrailer(
+      sector: 1, keyA: keyA(classicUID, 1),
+      accessBits: MifareClassicCard.accessBits([0b000, 0b000, 0b000, 0b001]),
+      keyB: [UInt8](repeating: 0xFF, count: 6))
+    card.blocks[4] = [UInt8](repeating: 0x44, count: 16)
+    let rig = try CardRig()
+    _ = try rig.arrive(card)
+    #expect(
+      try rig.reader.readBlocks(4, count: 1, keys: diversified)
+        == [UInt8](repeating: 0x44, count: 16))
+    #expect(lock.withLock { $0 } == [classicUID])
+    // Keys diversified for another card fail, and so does the transport key.
+    rig.model.removeCard()
+    _ = try rig.reader.poll()
+    _ = try rig.arrive(card)
+    #expect(throws: CardReaderError.authenticationFailed(block: 4)) {
+      _ = try rig.reader.readBlocks(4, count: 1, keys: forOther)
+    }
+    rig.model.removeCard()
+    _ = try rig.reader.poll()
+    _ = try rig.arrive(card)
+    #expect(throws: CardReaderError.authenticationFailed(block: 4)) {
+      _ = try rig.reader.readBlocks(4, count: 1, keys: transportKeys)
+    }
+    #expect(card.blockReads == 1)
   }
 
   @Test("access bits are honoured: key A may read but not write a block whose condition is 100")
@@ -149,7 +193,7 @@ struct MFRC522ModelTests {
     _ = try rig.reader.poll()
     _ = try rig.arrive(card)
     try rig.reader.writeBlocks(
-      4, [UInt8](repeating: 0x22, count: 16), keys: { _ in MifareKey(.b, keyB) })
+      4, [UInt8](repeating: 0x22, count: 16), keys: { _, _ in MifareKey(.b, keyB) })
     #expect(card.blocks[4] == [UInt8](repeating: 0x22, count: 16))
   }
 

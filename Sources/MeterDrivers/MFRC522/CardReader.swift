@@ -74,9 +74,10 @@ public struct MifareKey: Sendable, Hashable {
   public static let transport = MifareKey(.a, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
 }
 
-/// The key to use for each sector of a MIFARE Classic card (per-card diversified keys are
-/// derived by the caller from the UID). Ignored for NTAG cards.
-public typealias MifareKeyProvider = @Sendable (_ sector: Int) -> MifareKey
+/// The key to use for each sector of a MIFARE Classic card, given the UID of the card being
+/// authenticated (so per-card diversified keys can be derived from it, issue #3). Ignored for
+/// NTAG cards.
+public typealias MifareKeyProvider = @Sendable (_ uid: [UInt8], _ sector: Int) -> MifareKey
 
 /// Why a card operation failed, in terms the service and `vend` act on (R-C6).
 public enum CardReaderError: Error, Sendable, Hashable, CustomStringConvertible {

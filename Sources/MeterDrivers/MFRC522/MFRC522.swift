@@ -556,7 +556,7 @@ public final class MFRC522: CardReader {
   {
     let sector = MFRC522.sector(of: block)
     guard let keys else { throw .authenticationFailed(block: block) }
-    let key = keys(sector)
+    let key = keys(identity.uid, sector)
     if let current = authenticatedSector, current.sector == sector, current.key == key { return }
     authenticatedSector = nil
     try authenticate(block: block, key: key, uid: identity.uid)

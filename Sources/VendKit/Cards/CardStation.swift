@@ -24,7 +24,7 @@ public struct CardStation: Sendable {
   /// Keys for MIFARE Classic sectors; the card's own crypto is not trusted (SPEC §2).
   public var keys: MifareKeyProvider
 
-  public init(office: SalesOffice, keys: @escaping MifareKeyProvider = { _ in .transport }) {
+  public init(office: SalesOffice, keys: @escaping MifareKeyProvider = { _, _ in .transport }) {
     self.office = office
     self.keys = keys
   }

@@ -28,7 +28,7 @@ struct SPITests {
       guard case .arrived(let card) = try reader.poll() else {
         throw TestFailure("no card detected in the field")
       }
-      let keys: MifareKeyProvider = { _ in .transport }
+      let keys: MifareKeyProvider = { _, _ in .transport }
       let original = try reader.readBlocks(Self.scratchBlock, count: 1, keys: keys)
       let pattern = (0..<16).map { UInt8($0) ^ 0xA5 }
       try reader.writeBlocks(Self.scratchBlock, pattern, keys: keys)
