@@ -306,6 +306,15 @@ public struct InspectionLogAssembly: Hashable, Sendable {
     case conflicting(sequence: UInt32)
   }
 
+  /// The assembly as stored (`vend`'s event log of the meter).
+  public mutating func restore(
+    events: [UInt32: MeterEvent], eventsLogged: UInt32, eventsGone: UInt32
+  ) {
+    self.events = events
+    self.eventsLogged = eventsLogged
+    self.eventsGone = eventsGone
+  }
+
   /// Adds a verified page.
   public mutating func add(_ page: InspectionData) throws(Refusal) {
     guard page.registers.meter == meter else { throw .otherMeter(page.registers.meter) }

@@ -17,7 +17,7 @@ struct InspectionCardTests {
   /// log: the meter writes its inspection data signed with `key` (its own by default).
   static func presented(
     to meter: SimulatedMeter, events: Int, technology: CardTechnology,
-    key: RecordSigningKey? = nil, utility: RecordSigningKey
+    key: RecordSigningKey? = nil, utility: RecordSigningKey, olderThan: UInt32? = nil
   ) throws -> (card: CardImage, data: InspectionData) {
     let layout = CardLayout.forTechnology(technology)
     var card = CardImage(blank: technology)
@@ -45,12 +45,64 @@ struct InspectionCardTests {
       state: state, time: now, firmware: Firmware(version: "1.0.0", buildTime: now), inspector: 7,
       log: log)
     for command in try MeterCardReading.inspectionPlan(
-      data, layout: layout, meterKey: key ?? meter.key)
+      data, layout: layout, meterKey: key ?? meter.key, olderThan: olderThan)
     {
       let written = card.write(command)
       #expect(written)
     }
     return (card, data)
+  }
+
+  @Test(
+    "R-C1: a full 203-event log is collected across taps and stored whole; a forged page changes nothing",
+    arguments: Backends.all)
+  func pagedLog(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let inspector = try await test.staff("ines", [.inspector])
+      for (index, technology) in CardTechnology.allCases.enumerated() {
+        // A meter per card type, each collected from nothing.
+        let meter = SimulatedMeter(UInt64(43 + index))
+        _ = try await test.customerWithMeter(UInt64(43 + index), publicKey: meter.publicKey)
+        var previous: InspectionData?
+        var taps = 0
+        var reading: InspectionReading?
+        var whole: InspectionData?
+        repeat {
+          let olderThan = MeterCardReading.nextInspectionPage(
+            previous: previous, meter: meter.id, eventsGone: 0)
+          let (card, data) = try Self.presented(
+            to: meter, events: 203, technology: technology, utility: test.utilityKey,
+            olderThan: olderThan)
+          whole = data
+          taps += 1
+          reading = try await test.office.readInspectionCard(by: inspector, image: card)
+          previous = reading?.data
+          if taps == 2 {
+            // A page signed with another key is refused and stores nothing.
+            let (forged, _) = try Self.presented(
+              to: meter, events: 203, technology: technology, key: SimulatedMeter(49).key,
+              utility: test.utilityKey, olderThan: olderThan)
+            await #expect(throws: VendError.self) {
+              _ = try await test.office.readInspectionCard(by: inspector, image: forged)
+            }
+          }
+        } while reading?.log.isComplete != true && taps < 40
+        let log = try #require(reading?.log)
+        #expect(log.isComplete)
+        #expect(log.log == whole?.registers.latestEvents, "the meter's log, exactly")
+        print("vend: 203 events in \(taps) taps on \(technology.rawValue)")
+        #expect(taps > 1, "one card holds only part of the log")
+        // Stored: a single read of the newest page again shows the whole log complete.
+        let (again, _) = try Self.presented(
+          to: meter, events: 203, technology: technology, utility: test.utilityKey)
+        let reread = try await test.office.readInspectionCard(by: inspector, image: again)
+        #expect(reread.log.isComplete && reread.log.log == log.log)
+      }
+      let rows = try await test.office.database.transaction { sql in
+        try await sql.raw("SELECT COUNT(*) AS n FROM meter_events").first()?.int("n")
+      }
+      #expect(rows == 203 * Int64(CardTechnology.allCases.count))
+    }
   }
 
   @Test(

@@ -241,6 +241,28 @@ enum Migrations {
         ]
       }
     },
+    Step(version: 9, name: "inspection event logs") { _ in
+      [
+        // R-C1: the event log collected page by page from inspection cards, by the meter's
+        // own sequence number (so pages join without gaps or duplicates).
+        """
+        CREATE TABLE meter_events (
+          meter_id BIGINT NOT NULL REFERENCES meters (id),
+          sequence BIGINT NOT NULL,
+          kind BIGINT NOT NULL,
+          at BIGINT NOT NULL,
+          detail BIGINT NOT NULL,
+          PRIMARY KEY (meter_id, sequence))
+        """,
+        // The newest page's counts: every event logged, and those the meter no longer holds.
+        """
+        CREATE TABLE meter_event_logs (
+          meter_id BIGINT PRIMARY KEY REFERENCES meters (id),
+          events_logged BIGINT NOT NULL,
+          events_gone BIGINT NOT NULL)
+        """,
+      ]
+    },
   ]
 
   /// `meter_months` computed from scratch: for each meter and month, the counters of the month's
