@@ -282,15 +282,19 @@ actor GroupCommit {
       let group = Array(waiting.prefix(Self.largestGroup))
       waiting.removeFirst(group.count)
       let sql = connection.sql(queryLogLevel: nil)
-      if await gate.exclusively({ await Self.commit(group, on: sql) }) {
+      if let answers = await gate.exclusively({ await Self.commit(group, on: sql) }) {
+        // Counted before any caller hears of its success, so that a caller who has its
+        // answer also sees the commit that made its work durable.
         commits += 1
+        for answer in answers { answer.send(nil) }
       }
     }
     draining = false
   }
 
-  /// Runs `group` in one transaction and answers every caller; true if it committed.
-  private static func commit(_ group: [Unit], on sql: any SQLDatabase) async -> Bool {
+  /// Runs `group` in one transaction. If it committed, returns the answers for the caller to
+  /// send; if not, answers every caller with the error and returns nil.
+  private static func commit(_ group: [Unit], on sql: any SQLDatabase) async -> [Answer]? {
     var answers: [Answer] = []
     do {
       try await sql.raw("BEGIN IMMEDIATE").run()
@@ -308,10 +312,9 @@ actor GroupCommit {
       try? await sql.raw("ROLLBACK").run()
       for answer in answers { answer.send(error) }
       for unit in group.dropFirst(answers.count) { unit.refuse(error) }
-      return false
+      return nil
     }
-    for answer in answers { answer.send(nil) }
-    return true
+    return answers
   }
 }
 
