@@ -44,6 +44,7 @@ public enum CardProblem: Error, Hashable, Sendable {
   case unknownKey(version: UInt8, current: UInt8)
 
   /// The refusal reason the meter shows, journals and returns: its code and display text.
+  /// (`card_keys` is not a content problem: the card port refuses a card whose keys do not open.)
   public var refusal: CardRefusal {
     switch self {
     case .truncated: .truncated
