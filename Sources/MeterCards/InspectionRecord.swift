@@ -247,6 +247,18 @@ extension MeterCardReading {
     _ data: InspectionData, layout: CardLayout, meterKey: some RecordSigning,
     olderThan: UInt32? = nil
   ) throws -> [CardWrite] {
+    let count = try inspectionPageEvents(data, layout: layout, olderThan: olderThan)
+    let record = try meterKey.sign(
+      InspectionDataRecord(data.page(olderThan: olderThan, keeping: count)))
+    return try layout.inspectionPlan(record: record)
+  }
+
+  /// How many events the page before sequence number `olderThan` (the newest if nil) carries:
+  /// the most that fit in the layout's inspection area. Refuses only if the registers alone do
+  /// not fit.
+  static func inspectionPageEvents(
+    _ data: InspectionData, layout: CardLayout, olderThan: UInt32?
+  ) throws(CardProblem) -> Int {
     // The largest count that fits, by bisection on the encoded size (the signature's length
     // does not depend on the content).
     func fits(_ count: Int) -> Bool {
@@ -266,9 +278,38 @@ extension MeterCardReading {
       let middle = (low + high + 1) / 2
       if fits(middle) { low = middle } else { high = middle - 1 }
     }
-    let record = try meterKey.sign(
-      InspectionDataRecord(data.page(olderThan: olderThan, keeping: low)))
-    return try layout.inspectionPlan(record: record)
+    return low
+  }
+
+  /// Where the page `inspectionPlan` writes for `olderThan` stands in the whole log `data`
+  /// holds (R-C1, shown on the display): its number counted from the newest page, and the taps
+  /// the whole log takes. The pages newer than it are counted as the taps from the newest
+  /// events down to it, the older ones as the taps from it down to the oldest event the meter
+  /// still holds; so while no event is logged between taps, the numbers are the taps' own.
+  public static func inspectionProgress(
+    _ data: InspectionData, layout: CardLayout, olderThan: UInt32? = nil
+  ) throws(CardProblem) -> InspectionProgress {
+    let logged = data.eventsLogged
+    let gone = data.eventsOmitted
+    let count = try inspectionPageEvents(data, layout: layout, olderThan: olderThan)
+    let end = min(olderThan ?? logged, logged)
+    let start = end - UInt32(count)
+    /// The taps from `top` (exclusive) down to `bottom`, each taking the page that fits.
+    func taps(from top: UInt32?, downTo bottom: UInt32) throws(CardProblem) -> Int {
+      var taps = 0
+      var cursor = top
+      while (cursor ?? logged) > bottom {
+        let events = try inspectionPageEvents(data, layout: layout, olderThan: cursor)
+        // A page with no room for any event would never reach `bottom`.
+        guard events > 0 else { break }
+        taps += 1
+        cursor = (cursor ?? logged) - UInt32(events)
+      }
+      return taps
+    }
+    let newer = try taps(from: nil, downTo: end)
+    let older = try taps(from: start, downTo: gone)
+    return InspectionProgress(page: newer + 1, of: newer + 1 + older)
   }
 
   /// The page a meter writes when an inspection card is presented again (R-C1, paging across

@@ -17,6 +17,9 @@ public enum DisplayPage: Hashable, Sendable {
   case overloadLockout
   case message(CardRefusal)
   case inspection
+  /// A page of the event log went onto an inspection card (R-C1 paging): "page k of n, tap
+  /// again", or "inspection complete" on the last page.
+  case inspectionPage(InspectionProgress)
   case settingsApplied
   /// A key card installed a utility key or rotated the meter's own key (R-C2).
   case keyInstalled
@@ -31,6 +34,23 @@ public enum DisplayPage: Hashable, Sendable {
   /// R-P11: the button steps through these.
   public static let buttonPages: [DisplayPage] =
     inquiry + [.activePower, .voltage, .current, .dateTime, .tariffBand, .activeAlarms]
+}
+
+/// Where the page an inspection card took stands in the meter's event log (R-C1): page `page`
+/// of `pages`, counted from the newest events, each tap of the card taking the next older page.
+public struct InspectionProgress: Hashable, Sendable {
+  /// 1 for the newest events.
+  public var page: Int
+  /// The taps the whole log takes, this one included.
+  public var pages: Int
+
+  public init(page: Int, of pages: Int) {
+    self.page = page
+    self.pages = pages
+  }
+
+  /// The last page: the card now holds the oldest events the meter has.
+  public var isComplete: Bool { page >= pages }
 }
 
 /// Two display lines of at most 16 characters.
@@ -177,6 +197,9 @@ extension Meter {
       return refusal.message
     case .inspection:
       return DisplayLines("Inspection", "Data collected")
+    case .inspectionPage(let progress):
+      if progress.isComplete { return DisplayLines("Inspection", "complete") }
+      return DisplayLines("Page \(progress.page) of \(progress.pages)", "Tap card again")
     case .settingsApplied:
       return DisplayLines("Settings", "Applied")
     case .keyInstalled:

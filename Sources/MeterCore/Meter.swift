@@ -39,6 +39,8 @@ public struct Meter: Sendable {
         session.relayTestCardPresent = false
         supply.reasons.remove(.test)
       }
+    case .inspectionWritten(let progress):
+      show(.inspectionPage(progress), at: now)
     case .button:
       pressButton(at: now)
     case .tamper(let inputs):

@@ -219,6 +219,9 @@ public final class MeterRuntime {
         let completed = try ports.cards.write(
           writeBack, state: meter.state, outcome: outcome, journal: ports.journal)
         observer?(.writeBack(completed: completed), now)
+        if completed, let progress = ports.cards.inspectionProgress {
+          try run(.inspectionWritten(progress), at: now)
+        }
       }
       try ports.cards.release()
     } else if !present && cardOnReader {

@@ -112,6 +112,14 @@ public protocol CardPort: AnyObject {
   ) throws(RuntimeFault) -> Bool
   /// Lets the card go (halt) so the next poll sees only a new presentation.
   func release() throws(RuntimeFault)
+  /// The page of the event log the last `write` put on an inspection card, if it completed
+  /// one (R-C1 paging): the display says "page k of n" or "inspection complete".
+  var inspectionProgress: InspectionProgress? { get }
+}
+
+extension CardPort {
+  /// A port that writes no inspection pages.
+  public var inspectionProgress: InspectionProgress? { nil }
 }
 
 /// Why a step stopped before it finished.

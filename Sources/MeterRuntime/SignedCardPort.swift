@@ -42,6 +42,7 @@ public final class SignedCardPort: CardPort {
   /// Card blocks read and written since the port was made (a figure for the targets).
   public private(set) var blocksRead = 0
   public private(set) var blocksWritten = 0
+  public private(set) var inspectionProgress: InspectionProgress?
 
   public init(
     reader: any CardReader, meter: MeterID, utilityKey: RecordVerifyingKey,
@@ -176,6 +177,7 @@ public final class SignedCardPort: CardPort {
   public func write(
     _ writeBack: WriteBack, state: MeterState, outcome: CardOutcome, journal: any JournalPort
   ) throws(RuntimeFault) -> Bool {
+    inspectionProgress = nil
     guard let session else { return false }
     // The version the state names: after a rotation card, the new one (R-C2).
     guard let meterKey = meterKeys.key(version: state.keys.meterVersion) else {
@@ -186,14 +188,17 @@ public final class SignedCardPort: CardPort {
     // A slot that cannot hold every latest event gets the newest ones that fit; the counters
     // are always complete.
     let plan: [CardWrite]
+    var progress: InspectionProgress?
     let log = session.inspector == nil ? nil : try journal.loggedEvents()
     do {
       if let inspector = session.inspector, let log {
+        let data = Self.inspectionData(writeBack, state: state, inspector: inspector, log: log)
+        let olderThan = MeterCardReading.nextInspectionPage(
+          previous: session.previousInspection, meter: meter, eventsGone: log.omitted)
         plan = try MeterCardReading.inspectionPlan(
-          Self.inspectionData(writeBack, state: state, inspector: inspector, log: log),
-          layout: session.layout, meterKey: meterKey,
-          olderThan: MeterCardReading.nextInspectionPage(
-            previous: session.previousInspection, meter: meter, eventsGone: log.omitted))
+          data, layout: session.layout, meterKey: meterKey, olderThan: olderThan)
+        progress = try MeterCardReading.inspectionProgress(
+          data, layout: session.layout, olderThan: olderThan)
       } else {
         plan = try MeterCardReading.writeBackPlan(
           writeBack, layout: session.layout, commitBlocks: session.commitBlocks,
@@ -211,6 +216,7 @@ public final class SignedCardPort: CardPort {
         return false
       }
     }
+    inspectionProgress = progress
     return true
   }
 

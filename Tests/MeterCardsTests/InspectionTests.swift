@@ -187,8 +187,10 @@ struct InspectionTests {
     return sent
   }
 
-  /// One tap of the inspection card: the meter writes the page after the one on the card.
-  func tap(_ image: inout CardImage, _ whole: InspectionData) throws {
+  /// One tap of the inspection card: the meter writes the page after the one on the card, and
+  /// says where that page stands (the display's "page k of n").
+  @discardableResult
+  func tap(_ image: inout CardImage, _ whole: InspectionData) throws -> InspectionProgress {
     let layout = CardLayout.forTechnology(image.technology)
     let previous = try? collect(image)
     let olderThan = MeterCardReading.nextInspectionPage(
@@ -197,6 +199,32 @@ struct InspectionTests {
       try MeterCardReading.inspectionPlan(
         whole, layout: layout, meterKey: Fixture.meterKey, olderThan: olderThan),
       to: &image)
+    return try MeterCardReading.inspectionProgress(whole, layout: layout, olderThan: olderThan)
+  }
+
+  @Test("R-C1: each page says its number and the taps the whole log takes, on both card types")
+  func pageProgress() throws {
+    for technology in CardTechnology.allCases {
+      for (gone, held) in [(97, 203), (0, 3), (0, 0), (10, 60)] {
+        var image = inspectionCard(technology)
+        let whole = journalData(gone: UInt32(gone), held: log(held))
+        var progress: [InspectionProgress] = []
+        var assembly = InspectionLogAssembly(meter: Fixture.meter)
+        repeat {
+          progress.append(try tap(&image, whole))
+          try assembly.add(try #require(try collect(image)))
+        } while !assembly.isComplete && progress.count < 50 && held > 0
+        // The count is the taps the log really took, and the pages are numbered in order.
+        let taps = progress.count
+        #expect(progress.map(\.page) == Array(1...taps), "\(technology) \(held)")
+        #expect(progress.allSatisfy { $0.pages == taps }, "\(technology) \(held)")
+        #expect(progress.map(\.isComplete) == Array(repeating: false, count: taps - 1) + [true])
+        if held == 203 { #expect(taps > 5) }
+        if held <= 3 { #expect(taps == 1) }
+        // One more tap starts again at the newest page.
+        #expect(try tap(&image, whole) == InspectionProgress(page: 1, of: taps))
+      }
+    }
   }
 
   @Test("R-C1: a full 203-event journal is collected in pages across taps, joined exactly")
@@ -247,9 +275,13 @@ struct InspectionTests {
       var assembly = InspectionLogAssembly(meter: Fixture.meter)
       var taps = 0
       repeat {
-        try tap(&image, meter())
+        let progress = try tap(&image, meter())
         taps += 1
-        try assembly.add(try #require(try collect(image)))
+        let page = try #require(try collect(image))
+        try assembly.add(page)
+        // "Inspection complete" exactly on a page with no older one left.
+        #expect(progress.isComplete == !page.hasOlderPage)
+        #expect(progress.page >= 1 && progress.page <= progress.pages)
         // Five new events after each of the first three taps.
         if taps <= 3 { logged += 5 }
       } while !assembly.isComplete && taps < 60

@@ -50,6 +50,30 @@ struct CardTests {
     #expect(bench.lines == DisplayLines("Inspection", "Data collected"))
   }
 
+  @Test("R-C1: after each inspection page the display says which page, and to tap again")
+  func inspectionPages() {
+    var bench = TestMeter()
+    bench.buy(Money(whole: 40))
+    let before = bench.state
+    bench.step(.card(.inspection))
+    bench.step(.inspectionWritten(InspectionProgress(page: 2, of: 5)))
+    #expect(bench.lines == DisplayLines("Page 2 of 5", "Tap card again"))
+    #expect(bench.output.journal.isEmpty)
+    bench.step(.inspectionWritten(InspectionProgress(page: 5, of: 5)))
+    #expect(bench.lines == DisplayLines("Inspection", "complete"))
+    bench.step(.inspectionWritten(InspectionProgress(page: 1, of: 1)))
+    #expect(bench.lines == DisplayLines("Inspection", "complete"))
+    #expect(bench.state == before, "a page's display changes nothing durable")
+    // The page is held like any message, then the default page returns.
+    bench.now = bench.now + bench.state.configuration.inquiryPageMilliseconds
+    bench.step(.tick)
+    #expect(bench.lines.top == "Credit")
+    // 16 columns whatever the count.
+    let widest = bench.meter.lines(
+      for: .inspectionPage(InspectionProgress(page: 999, of: 999)), at: bench.now)
+    #expect(widest.top.count <= DisplayLines.width && widest.bottom.count <= DisplayLines.width)
+  }
+
   @Test("R-C6: a refusal from the card layer is shown, journaled, and changes no register")
   func refusedCards() {
     for refusal in CardRefusal.allCases {

@@ -9,11 +9,13 @@ import Testing
 @Suite("Example scenario: staff cards (SPEC §5 R-C1)")
 struct StaffCardScenarioTests {
   /// The inspection record a `dump_card` line wrote into the trace, read as `vend` reads it.
-  func inspection(_ line: TraceLine) throws -> InspectionData {
+  func inspection(
+    _ line: TraceLine, technology: CardTechnology = .ntag215
+  ) throws -> InspectionData {
     let hex = try #require(line.value["hex"]?.stringValue)
     let bytes = try #require(Scenario.decodeHex(hex))
-    let image = try #require(CardImage(technology: .ntag215, memory: bytes))
-    let layout = CardLayout.ntag215
+    let image = try #require(CardImage(technology: technology, memory: bytes))
+    let layout = CardLayout.forTechnology(technology)
     var blocks: [Int: [UInt8]] = [:]
     for block in layout.inspectionArea {
       blocks[block] = image.read(logicalBlock: block, layout: layout)
@@ -37,6 +39,7 @@ struct StaffCardScenarioTests {
     #expect(run.displays.contains { $0.text == "Settings | Applied" && $0.at.within(11...12) })
     #expect(
       run.displays.contains { $0.text == "Inspection | Data collected" && $0.at.within(21...22) })
+    #expect(run.displays.contains { $0.text == "Inspection | complete" && $0.at.within(21...22) })
     #expect(run.displays.contains { $0.text.hasPrefix("Tamper cleared") && $0.at.within(41...43) })
 
     // The cover trips the relay (tamper_trip); the clear-tamper card closes it; the relay-test
@@ -147,6 +150,40 @@ struct StaffCardScenarioTests {
     // Oldest first, strictly in time order, ending with the newest cover event.
     #expect(zip(log, log.dropFirst()).allSatisfy { $0.at <= $1.at })
     #expect(log.filter { $0.kind == .coverOpened }.count >= 95)
+  }
+
+  @Test(
+    "R-C1: during a paged inspection the display says \"page k of n, tap again\", then \"inspection complete\", on both card types"
+  )
+  func inspectionPagingDisplay() throws {
+    // 100 cover openings: 4 pages on an NTAG215 (N, tapped 4 times), 2 on a MIFARE Classic 1K
+    // (M, tapped 4 times: the fifth tap starts again at the newest page).
+    let run = try ScenarioRun("inspection-paging")
+    #expect(run.cards.allSatisfy { $0.result == "accepted" })
+    let dumps = run.records("card_image")
+    for (card, technology) in [("N", CardTechnology.ntag215), ("M", .mifareClassic1K)] {
+      let taps = run.cards.filter { $0.card == card }.map(\.at)
+      // The page shown once the write completed, at the tap's step.
+      let shown = try taps.map { at in
+        try #require(
+          run.displays.last { $0.at == at }?.text, "no display after the tap at \(at)")
+      }
+      // The taps the log really takes: until vend's assembly of the pages is complete.
+      var assembly = InspectionLogAssembly(meter: Simulation.meterID)
+      var pages = 0
+      for dump in dumps where dump.value["card"]?.stringValue == card && !assembly.isComplete {
+        try assembly.add(try inspection(dump, technology: technology))
+        pages += 1
+      }
+      #expect(assembly.isComplete)
+      #expect(pages > 1, "\(card): the log needs several pages")
+      var expected = (1..<pages).map { "Page \($0) of \(pages) | Tap card again" }
+      expected.append("Inspection | complete")
+      expected += expected
+      #expect(shown == Array(expected.prefix(taps.count)), "\(card)")
+    }
+    // An NTAG215 holds fewer events than a MIFARE Classic 1K: more pages.
+    #expect(run.displays.contains { $0.text == "Page 3 of 4 | Tap card again" })
   }
 
   @Test("R-C1: a staff_card line names a kind the simulator issues, with only that kind's keys")

@@ -20,7 +20,8 @@ struct TraceIdentityTests {
   /// The example scenarios whose traces were recorded.
   static let recorded = [
     "bypass", "card-tearing", "cards-and-sequence", "clock-invalid", "consumption-inquiry",
-    "energy-chip-reset", "forged-card", "friendly-period", "hoarding-limit", "journal-torn-write",
+    "energy-chip-reset", "forged-card", "friendly-period", "hoarding-limit", "inspection-paging",
+    "journal-torn-write",
     "key-rotation", "lost-card", "low-credit", "neutral-imbalance", "overcurrent-interrupt",
     "overdraft", "overload", "overvoltage", "power-cut", "reasons-combine", "relay-fault",
     "reverse-power", "staff-cards", "tamper", "time-of-use",
@@ -30,7 +31,7 @@ struct TraceIdentityTests {
   func everyScenarioRecorded() throws {
     let names = try FileManager.default.contentsOfDirectory(atPath: ScenarioRun.directory.path)
       .filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(".jsonl".count)) }
-    #expect(names.count >= 25)
+    #expect(names.count >= 26)
     #expect(Set(names) == Set(Self.recorded))
   }
 
