@@ -289,7 +289,8 @@ extension MeterCardReading {
   public static func inspectionProgress(
     _ data: InspectionData, layout: CardLayout, olderThan: UInt32? = nil
   ) throws(CardProblem) -> InspectionProgress {
-    let logged = data.eventsLogged
+    // The whole log is the events `data` holds (a meter's own log has none newer).
+    let logged = data.eventSequences.upperBound
     let gone = data.eventsOmitted
     let count = try inspectionPageEvents(data, layout: layout, olderThan: olderThan)
     let end = min(olderThan ?? logged, logged)

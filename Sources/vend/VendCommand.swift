@@ -566,7 +566,33 @@ struct TariffCommand: AsyncParsableCommand {
 
 struct MeterCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "meter", abstract: "Meters.", subcommands: [Add.self, Show.self, Link.self])
+    commandName: "meter", abstract: "Meters.",
+    subcommands: [Add.self, Show.self, Link.self, EventsReset.self])
+
+  struct EventsReset: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "events-reset",
+      abstract:
+        "Archive a meter's stored event log after its own log restarted (new journal, replaced meter board), so its inspection pages are accepted again.",
+      discussion:
+        "The stored events move to an archive (kept, not deleted) with the operator and the reason; the audit log records it. Inspectors and admins."
+    )
+    @OptionGroup var options: OfficeOptions
+    @Argument(help: "Meter number") var id: String
+    @Option(help: "Why the log is reset (audited), e.g. \"meter board replaced\"")
+    var reason: String
+
+    func run() async throws {
+      let number = try meterID(id)
+      let archive = try await options.run { office, actor in
+        try await office.resetEventLog(by: actor, meter: number, reason: reason)
+      }
+      print(
+        "meter \(number): \(archive.events) stored event(s) archived as archive \(archive.id) "
+          + "(\(archive.eventsLogged) logged, \(archive.eventsGone) gone); the next inspection "
+          + "card starts a new log")
+    }
+  }
 
   struct Add: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Register a meter.")

@@ -106,6 +106,85 @@ struct InspectionCardTests {
   }
 
   @Test(
+    "R-C1: a meter whose log restarted is refused until an inspector archives the stored log, audited",
+    arguments: Backends.all)
+  func eventLogReset(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let inspector = try await test.staff("ines", [.inspector])
+      let cashier = try await test.staff("carl", [.cashier])
+      let meter = SimulatedMeter(47)
+      _ = try await test.customerWithMeter(47, publicKey: meter.publicKey)
+      func count(_ table: String) async throws -> Int64? {
+        try await test.office.database.transaction { sql in
+          try await sql.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()?.int("n")
+        }
+      }
+      // The meter's log before its board was replaced: 8 events, stored.
+      let (old, _) = try Self.presented(
+        to: meter, events: 8, technology: .ntag215, utility: test.utilityKey)
+      _ = try await test.office.readInspectionCard(by: inspector, image: old)
+      #expect(try await count("meter_events") == 8)
+
+      // The new board's log starts again at sequence 0 with other events: refused, and the
+      // refusal names the way out.
+      let (restarted, data) = try Self.presented(
+        to: meter, events: 5, technology: .ntag215, utility: test.utilityKey)
+      do {
+        _ = try await test.office.readInspectionCard(by: inspector, image: restarted)
+        Issue.record("a page contradicting the stored log was accepted")
+      } catch let error as VendError {
+        #expect(error.description.contains("contradicts meter 47's stored event log"))
+        #expect(error.description.contains("vend meter events-reset 47 --reason"))
+      }
+      #expect(try await count("meter_events") == 8)
+
+      // Refused, changing nothing: a cashier, no reason, an unknown meter.
+      await #expect(throws: VendError.forbidden(operator: "carl", permission: .manageMeters)) {
+        try await test.office.resetEventLog(by: cashier, meter: meter.id, reason: "new board")
+      }
+      await #expect(throws: VendError.invalidInput(field: "reason", reason: "must not be empty")) {
+        try await test.office.resetEventLog(by: inspector, meter: meter.id, reason: "  ")
+      }
+      await #expect(throws: VendError.notFound(what: "meter", key: "999")) {
+        try await test.office.resetEventLog(by: inspector, meter: MeterID(999), reason: "x")
+      }
+      #expect(try await count("meter_events") == 8)
+      #expect(try await count("meter_event_archives") == 0)
+
+      // The inspector archives the stored log: kept whole, audited.
+      let archive = try await test.office.resetEventLog(
+        by: inspector, meter: meter.id, reason: "meter board replaced")
+      #expect(archive.events == 8 && archive.eventsLogged == 8 && archive.eventsGone == 0)
+      #expect(archive.operatorUsername == "ines" && archive.reason == "meter board replaced")
+      #expect(try await count("meter_events") == 0)
+      #expect(try await count("meter_event_logs") == 0)
+      #expect(try await count("archived_meter_events") == 8)
+      let audit = try #require(try await test.office.auditLog(by: test.admin).first)
+      #expect(audit.action == "events-reset" && audit.subject == "meter 47")
+      #expect(audit.operatorUsername == "ines")
+      #expect(audit.details.contains("8 event(s)"))
+      #expect(audit.details.contains("meter board replaced"))
+
+      // The new log is accepted now, and collected whole.
+      let reading = try await test.office.readInspectionCard(by: inspector, image: restarted)
+      #expect(reading.log.isComplete)
+      #expect(reading.log.log == data.registers.latestEvents)
+
+      // An admin may archive too; with nothing stored there is nothing to archive.
+      let second = try await test.office.resetEventLog(
+        by: test.admin, meter: meter.id, reason: "test")
+      #expect(second.events == 5 && second.id != archive.id)
+      #expect(try await count("archived_meter_events") == 13)
+      await #expect(
+        throws: VendError.notFound(what: "stored event log of meter", key: "47")
+      ) {
+        try await test.office.resetEventLog(by: test.admin, meter: meter.id, reason: "again")
+      }
+      #expect(try await count("meter_event_archives") == 2)
+    }
+  }
+
+  @Test(
     "R-C1, R-V3: vend verifies the meter's inspection data, stores its registers, returns the log",
     arguments: Backends.all)
   func readBack(backend: SQLBackend) async throws {

@@ -14,6 +14,18 @@ public struct InspectionReading: Sendable, Hashable {
   public var log: InspectionLogAssembly
 }
 
+/// A meter's stored event log set aside by `SalesOffice.resetEventLog` (R-C1).
+public struct EventLogArchive: Sendable, Hashable {
+  public var id: Int64
+  public var meter: MeterID
+  /// The events archived, and the newest page's counts when it was set aside.
+  public var events: Int
+  public var eventsLogged: UInt32
+  public var eventsGone: UInt32
+  public var operatorUsername: String
+  public var reason: String
+}
+
 extension SalesOffice {
   /// Reads an inspection card the meter has written: checks the meter's signature (any of its
   /// key versions, R-C2) before believing anything on it, stores the registers as a verified
@@ -101,7 +113,10 @@ extension SalesOffice {
         try assembly.add(page)
       } catch {
         throw VendError.cardUnreadable(
-          "the inspection page contradicts meter \(meterID)'s stored event log: \(error)")
+          "the inspection page contradicts meter \(meterID)'s stored event log (\(error)); "
+            + "nothing was stored. If the meter's event log restarted (a new journal, a "
+            + "replaced meter board), archive the stored log with "
+            + "`vend meter events-reset \(meterID) --reason TEXT` and read the card again")
       }
       for (sequence, event) in zip(page.eventSequences, page.registers.latestEvents)
       where stored[sequence] == nil {
@@ -121,6 +136,66 @@ extension SalesOffice {
         """
       ).run()
       return assembly
+    }
+  }
+
+  /// Sets aside the event log stored for a meter whose own log restarted (a new journal, a
+  /// replaced meter board): its pages contradict the stored one and are refused until then.
+  /// The stored events and counts move to an archive (kept, never deleted) with the operator
+  /// and `reason`, the audit log says so, and the next inspection page starts a new log.
+  /// Inspectors and admins only; refused, changing nothing, for an unknown meter, an empty
+  /// reason, or a meter with no stored log.
+  public func resetEventLog(by actor: Operator, meter meterID: MeterID, reason: String)
+    async throws -> EventLogArchive
+  {
+    guard actor.may(.sampleForInspection) || actor.may(.manageMeters) else {
+      throw VendError.forbidden(operator: actor.username, permission: .manageMeters)
+    }
+    let key = try Validate.meterID(meterID)
+    let why = try Validate.text(reason, field: "reason")
+    let at = now().unixSeconds
+    return try await database.transaction { sql in
+      guard try await sql.raw("SELECT id FROM meters WHERE id = \(bind: key)").first() != nil
+      else { throw VendError.notFound(what: "meter", key: meterID.description) }
+      let events =
+        try await sql.raw(
+          "SELECT COUNT(*) AS n FROM meter_events WHERE meter_id = \(bind: key)"
+        ).first()?.int("n") ?? 0
+      let counts = try await sql.raw(
+        "SELECT events_logged, events_gone FROM meter_event_logs WHERE meter_id = \(bind: key)"
+      ).first()
+      guard events > 0 || counts != nil else {
+        throw VendError.notFound(what: "stored event log of meter", key: meterID.description)
+      }
+      let logged = try counts?.int("events_logged") ?? 0
+      let gone = try counts?.int("events_gone") ?? 0
+      guard
+        let id = try await sql.raw(
+          """
+          INSERT INTO meter_event_archives (meter_id, archived_at, operator, reason, events,
+            events_logged, events_gone)
+          VALUES (\(bind: key), \(bind: at), \(bind: actor.username), \(bind: why),
+            \(bind: events), \(bind: logged), \(bind: gone))
+          RETURNING id
+          """
+        ).first()?.int("id")
+      else { throw VendError.unsupported("the event log archive got no id") }
+      try await sql.raw(
+        """
+        INSERT INTO archived_meter_events (archive_id, sequence, kind, at, detail)
+        SELECT \(bind: id), sequence, kind, at, detail FROM meter_events
+        WHERE meter_id = \(bind: key)
+        """
+      ).run()
+      try await sql.raw("DELETE FROM meter_events WHERE meter_id = \(bind: key)").run()
+      try await sql.raw("DELETE FROM meter_event_logs WHERE meter_id = \(bind: key)").run()
+      try await Self.audit(
+        sql, at: at, by: actor.username, action: "events-reset", subject: "meter \(meterID)",
+        details:
+          "archive \(id): \(events) event(s), \(logged) logged, \(gone) gone; reason: \(why)")
+      return EventLogArchive(
+        id: id, meter: meterID, events: Int(events), eventsLogged: UInt32(clamping: logged),
+        eventsGone: UInt32(clamping: gone), operatorUsername: actor.username, reason: why)
     }
   }
 }

@@ -263,6 +263,33 @@ enum Migrations {
         """,
       ]
     },
+    Step(version: 10, name: "event log archives") { backend in
+      [
+        // R-C1: a meter's stored event log set aside by `vend meter events-reset` (its log
+        // restarted: a new journal, a replaced meter board), kept whole with who and why.
+        """
+        CREATE TABLE meter_event_archives (
+          id \(backend.autoIncrementKey),
+          meter_id BIGINT NOT NULL REFERENCES meters (id),
+          archived_at BIGINT NOT NULL,
+          operator TEXT NOT NULL,
+          reason TEXT NOT NULL,
+          events BIGINT NOT NULL,
+          events_logged BIGINT NOT NULL,
+          events_gone BIGINT NOT NULL)
+        """,
+        "CREATE INDEX meter_event_archives_meter ON meter_event_archives (meter_id)",
+        """
+        CREATE TABLE archived_meter_events (
+          archive_id BIGINT NOT NULL REFERENCES meter_event_archives (id),
+          sequence BIGINT NOT NULL,
+          kind BIGINT NOT NULL,
+          at BIGINT NOT NULL,
+          detail BIGINT NOT NULL,
+          PRIMARY KEY (archive_id, sequence))
+        """,
+      ]
+    },
   ]
 
   /// `meter_months` computed from scratch: for each meter and month, the counters of the month's
