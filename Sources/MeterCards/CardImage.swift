@@ -13,11 +13,45 @@ public struct CardImage: Hashable, Sendable {
     }
   }
 
-  /// A blank card: all zero bytes.
-  public init(blank technology: CardTechnology) {
+  /// A new card as shipped, with this UID (MIFARE Classic: 4 bytes, NTAG: 7; zeros when nil):
+  /// user memory all zero; MIFARE Classic block 0 holds the UID and every sector trailer the
+  /// transport configuration (keys FF…FF, access bits FF 07 80, user byte 69); NTAG215 pages
+  /// 0-2 hold the UID, page 3 the capability container, the configuration pages no password
+  /// (AUTH0 FFh), as the NTAG215 data sheet ships them.
+  public init(blank technology: CardTechnology, uid: [UInt8]? = nil) {
     self.technology = technology
     memory = [UInt8](repeating: 0, count: Self.memorySize(technology))
+    switch technology {
+    case .mifareClassic1K:
+      let uid = uid ?? [0, 0, 0, 0]
+      precondition(uid.count == 4, "a MIFARE Classic 1K UID is 4 bytes")
+      let block0 = uid + [uid.reduce(0, ^), 0x08, 0x04, 0x00] + [UInt8](repeating: 0x62, count: 8)
+      memory.replaceSubrange(0..<16, with: block0)
+      for sector in 0..<MifareClassic1K.sectorCount {
+        let start = MifareClassic1K.trailerBlock(ofSector: sector) * 16
+        memory.replaceSubrange(start..<start + 16, with: Self.transportTrailer)
+      }
+    case .ntag215:
+      let uid = uid ?? [UInt8](repeating: 0, count: 7)
+      precondition(uid.count == 7, "an NTAG215 UID is 7 bytes")
+      let pages: [(Int, [UInt8])] = [
+        (0, [uid[0], uid[1], uid[2], 0x88 ^ uid[0] ^ uid[1] ^ uid[2]]),
+        (1, Array(uid[3..<7])), (2, [uid[3] ^ uid[4] ^ uid[5] ^ uid[6], 0x48, 0x00, 0x00]),
+        (3, [0xE1, 0x10, 0x3E, 0x00]), (130, [0x00, 0x00, 0x00, 0xBD]),
+        (NTAG215.configurationPage0, [0x04, 0x00, 0x00, 0xFF]),
+        (NTAG215.configurationPage1, [0x00, 0x05, 0x00, 0x00]),
+        (NTAG215.passwordPage, [0xFF, 0xFF, 0xFF, 0xFF]),
+      ]
+      for (page, bytes) in pages {
+        memory.replaceSubrange(page * 4..<page * 4 + 4, with: bytes)
+      }
+    }
   }
+
+  /// A new MIFARE Classic sector trailer: key A FF…FF, access bits FF 07 80, 69, key B FF…FF.
+  public static let transportTrailer: [UInt8] =
+    [UInt8](repeating: 0xFF, count: 6) + [0xFF, 0x07, 0x80, 0x69]
+    + [UInt8](repeating: 0xFF, count: 6)
 
   /// A card from a raw dump; refuses a dump of the wrong size.
   public init?(technology: CardTechnology, memory: [UInt8]) {

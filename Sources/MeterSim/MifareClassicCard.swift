@@ -59,59 +59,9 @@ public final class MifareClassicCard: VirtualCard {
     return [(~c2 & 0x0F) << 4 | (~c1 & 0x0F), c1 << 4 | (~c3 & 0x0F), c3 << 4 | c2, userByte]
   }
 
-  /// C1 C2 C3 of block `index` (0-3) of a sector, or nil when the format check fails.
-  func condition(sector: Int, index: Int) -> UInt8? {
-    let trailer = blocks[sector * 4 + 3]
-    let b6 = trailer[6]
-    let b7 = trailer[7]
-    let b8 = trailer[8]
-    guard b6 & 0x0F == ~(b7 >> 4) & 0x0F, b6 >> 4 == ~b8 & 0x0F, b7 & 0x0F == ~(b8 >> 4) & 0x0F
-    else {
-      return nil
-    }
-    let c1 = b7 >> (4 + index) & 1
-    let c2 = b8 >> index & 1
-    let c3 = b8 >> (4 + index) & 1
-    return c1 << 2 | c2 << 1 | c3
-  }
-
-  private func keyBReadable(sector: Int) -> Bool {
-    guard let trailer = condition(sector: sector, index: 3) else { return false }
-    return [0b000, 0b010, 0b001].contains(trailer)
-  }
-
-  /// Which keys may read and write data block `index` (Table 8).
-  private func dataAccess(sector: Int, index: Int) -> (
-    read: Set<MifareKey.Slot>, write: Set<MifareKey.Slot>
-  ) {
-    guard let condition = condition(sector: sector, index: index) else { return ([], []) }
-    let both: Set<MifareKey.Slot> = keyBReadable(sector: sector) ? [.a] : [.a, .b]
-    switch condition {
-    case 0b000: return (both, both)
-    case 0b010, 0b001: return (both, [])
-    case 0b100, 0b110: return (both, [.b])
-    case 0b011: return ([.b], [.b])
-    case 0b101: return ([.b], [])
-    default: return ([], [])
-    }
-  }
-
-  /// Trailer permissions (Table 7): key A write, access bits read/write, key B read/write.
-  private func trailerAccess(sector: Int) -> (
-    keyAWrite: Set<MifareKey.Slot>, bitsRead: Set<MifareKey.Slot>, bitsWrite: Set<MifareKey.Slot>,
-    keyBRead: Set<MifareKey.Slot>, keyBWrite: Set<MifareKey.Slot>
-  ) {
-    switch condition(sector: sector, index: 3) {
-    case 0b000: return ([.a], [.a], [], [.a], [.a])
-    case 0b010: return ([], [.a], [], [.a], [])
-    case 0b100: return ([.b], [.a, .b], [], [], [.b])
-    case 0b110: return ([], [.a, .b], [], [], [])
-    case 0b001: return ([.a], [.a], [.a], [.a], [.a])
-    case 0b011: return ([.b], [.a, .b], [.b], [], [.b])
-    case 0b101: return ([], [.a, .b], [.b], [], [])
-    case 0b111: return ([], [.a, .b], [], [], [])
-    default: return ([], [], [], [], [])
-    }
+  /// The sector's access conditions, or nil when the format check fails (the sector is blocked).
+  func access(sector: Int) -> MifareSectorAccess? {
+    MifareSectorAccess(trailer: blocks[sector * 4 + 3])
   }
 
   override func authenticate(slot: MifareKey.Slot, block: Int, key: [UInt8], uid: [UInt8]) -> Bool {
@@ -123,7 +73,7 @@ public final class MifareClassicCard: VirtualCard {
     let sector = block / 4
     let trailer = blocks[sector * 4 + 3]
     let stored = slot == .a ? Array(trailer[0..<6]) : Array(trailer[10..<16])
-    if slot == .b, keyBReadable(sector: sector) {
+    guard let access = access(sector: sector), access.mayAuthenticate(slot) else {
       fallBack()
       return false
     }
@@ -164,14 +114,16 @@ public final class MifareClassicCard: VirtualCard {
       return .frame(data)
     case 0xA0:
       let allowed: Bool
-      if block % 4 == 3 {
-        let access = trailerAccess(sector: sector)
-        allowed = !access.keyAWrite.union(access.bitsWrite).union(access.keyBWrite).intersection([
-          session.slot
-        ]).isEmpty
+      if let access = access(sector: sector) {
+        if block % 4 == 3 {
+          let trailer = access.trailerAccess
+          allowed = !trailer.keyAWrite.union(trailer.bitsWrite).union(trailer.keyBWrite)
+            .intersection([session.slot]).isEmpty
+        } else {
+          allowed = block != 0 && access.dataAccess(block % 4).write.contains(session.slot)
+        }
       } else {
-        allowed =
-          block != 0 && dataAccess(sector: sector, index: block % 4).write.contains(session.slot)
+        allowed = false
       }
       guard allowed else { return .nak(0x04) }
       pendingWriteBlock = block
@@ -182,11 +134,11 @@ public final class MifareClassicCard: VirtualCard {
   }
 
   private func readable(block: Int, slot: MifareKey.Slot) -> [UInt8]? {
-    let sector = block / 4
+    guard let sectorAccess = access(sector: block / 4) else { return nil }
     guard block % 4 == 3 else {
-      return dataAccess(sector: sector, index: block % 4).read.contains(slot) ? blocks[block] : nil
+      return sectorAccess.dataAccess(block % 4).read.contains(slot) ? blocks[block] : nil
     }
-    let access = trailerAccess(sector: sector)
+    let access = sectorAccess.trailerAccess
     let trailer = blocks[block]
     var shown = [UInt8](repeating: 0, count: 16)
     if access.bitsRead.contains(slot) { shown.replaceSubrange(6..<10, with: trailer[6..<10]) }
@@ -199,7 +151,7 @@ public final class MifareClassicCard: VirtualCard {
       blocks[block] = data
       return
     }
-    let access = trailerAccess(sector: block / 4)
+    guard let access = access(sector: block / 4)?.trailerAccess else { return }
     if access.keyAWrite.contains(slot) { blocks[block].replaceSubrange(0..<6, with: data[0..<6]) }
     if access.bitsWrite.contains(slot) { blocks[block].replaceSubrange(6..<10, with: data[6..<10]) }
     if access.keyBWrite.contains(slot) {

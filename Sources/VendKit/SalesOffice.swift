@@ -637,6 +637,17 @@ public final class SalesOffice: Sendable {
     }
   }
 
+  /// Audits a card's personalisation (issue #3): its UID and the sectors given per-card keys.
+  func recordCardPersonalisation(by actor: Operator, uid: [UInt8], sectors: [Int]) async throws {
+    let at = now().unixSeconds
+    try await database.transaction { sql in
+      try await Self.audit(
+        sql, at: at, by: actor.username, action: "card.personalise",
+        subject: "card \(Hex.encode(uid))",
+        details: "per-card keys in sectors \(sectors.map(String.init).joined(separator: ", "))")
+    }
+  }
+
   // MARK: Cash-up (R-V2)
 
   /// Takings per operator for `day` (`YYYY-MM-DD`): sales they made and refunds they paid out.

@@ -40,6 +40,23 @@ struct OfficeOptions: ParsableArguments {
     utilityKey ?? ProcessInfo.processInfo.environment["VEND_UTILITY_KEY"] ?? "vend-utility.key"
   }
 
+  @Option(
+    name: .long,
+    help:
+      "The card-key master secret file (default: $VEND_CARD_KEYS, else vend-card-keys.key)")
+  var cardKeys: String?
+
+  var cardKeysPath: String {
+    cardKeys ?? ProcessInfo.processInfo.environment["VEND_CARD_KEYS"] ?? "vend-card-keys.key"
+  }
+
+  /// The card-key master secret, or nil when its file does not exist (cards then stay on the
+  /// transport key); a file that exists and is wrong is refused.
+  func loadCardKeys() throws -> CardKeyDiversifier? {
+    guard FileManager.default.fileExists(atPath: cardKeysPath) else { return nil }
+    return try CardKeyFile.load(cardKeysPath)
+  }
+
   var storage: StorageConfiguration {
     StorageConfiguration(
       parsing: database ?? ProcessInfo.processInfo.environment["VEND_DATABASE"] ?? "vend.sqlite")
@@ -89,6 +106,12 @@ struct InitCommand: AsyncParsableCommand {
       let key = try UtilityKeyFile.create(options.utilityKeyPath)
       print("created the utility signing key \(options.utilityKeyPath) (keep it secret)")
       print("utility public key for meters: \(Hex.encode(key.verifyingKey.rawRepresentation))")
+    }
+    if !FileManager.default.fileExists(atPath: options.cardKeysPath) {
+      _ = try CardKeyFile.create(options.cardKeysPath)
+      print(
+        "created the card-key master secret \(options.cardKeysPath) (keep it secret; install the"
+          + " same file on every meter as [cards] key_master_file)")
     }
     let created = try await options.open { office in
       try await office.bootstrapAdministrator(username: admin, displayName: name)
@@ -155,7 +178,8 @@ struct KeyCommand: AsyncParsableCommand {
       let record = try await options.run { office, actor in
         try await office.utilityKeyCardRecord(by: actor, meter: number, validFor: days * 86_400)
       }
-      try output.emit(IssuedCard(kind: .key, meter: number, record: record))
+      try output.emit(
+        IssuedCard(kind: .key, meter: number, record: record), cardKeys: options.loadCardKeys())
     }
   }
 
@@ -172,7 +196,7 @@ struct KeyCommand: AsyncParsableCommand {
     func run() async throws {
       let image = try readCardImage(cardImage, type: cardType)
       let result = try await options.run { office, actor in
-        try await CardStation(office: office).returnKeyCard(
+        try await CardStation(office: office, cardKeys: options.loadCardKeys()).returnKeyCard(
           VirtualCardReader(image), technology: image.technology, by: actor)
       }
       print("meter \(result.meter) trusts utility key version \(result.utilityKeyVersion)")
@@ -222,7 +246,8 @@ struct KeyCommand: AsyncParsableCommand {
         try await office.meterKeyCardRecord(
           by: actor, meter: number, version: version, validFor: days * 86_400)
       }
-      try output.emit(IssuedCard(kind: .key, meter: number, record: record))
+      try output.emit(
+        IssuedCard(kind: .key, meter: number, record: record), cardKeys: options.loadCardKeys())
     }
   }
 }
@@ -232,12 +257,28 @@ struct KeyCommand: AsyncParsableCommand {
 struct CardOutput: ParsableArguments {
   @Option(help: "Also write the card's memory as hex to this file") var cardImage: String?
   @Option(help: "mifare-classic-1k or ntag215") var cardType: String = "mifare-classic-1k"
+  @Option(help: "The card's UID as hex (4 bytes MIFARE Classic, 7 NTAG): its keys derive from it")
+  var cardUID: String?
 
-  func emit(_ card: IssuedCard) throws {
+  /// Prints the record and writes the card image; a MIFARE Classic image gets the per-card
+  /// keys of `cardKeys` (issue #3).
+  func emit(_ card: IssuedCard, cardKeys: CardKeyDiversifier?) throws {
     if let sequence = card.sequence { print("command sequence \(sequence)") }
     print("signed \(card.record.kind) record: \(Hex.encode(card.record.encoded))")
     guard let cardImage else { return }
-    let image = try card.image(try cardTechnology(cardType))
+    let technology = try cardTechnology(cardType)
+    var uid: [UInt8]?
+    if let cardUID {
+      guard let bytes = Hex.decode(cardUID), bytes.count == (technology == .ntag215 ? 7 : 4)
+      else {
+        throw ValidationError("--card-uid must be \(technology == .ntag215 ? 7 : 4) bytes as hex")
+      }
+      uid = bytes
+    }
+    let image = try card.image(technology, uid: uid, cardKeys: cardKeys)
+    if technology == .mifareClassic1K {
+      print(cardKeys == nil ? "card keys: transport (no card key file)" : "card keys: per card")
+    }
     guard
       FileManager.default.createFile(
         atPath: cardImage, contents: Data((Hex.encode(image.memory) + "\n").utf8))
@@ -299,7 +340,7 @@ struct CardCommand: AsyncParsableCommand {
         try await office.settingsRecord(
           by: actor, meter: number, changes: parsed, validFor: days * 86_400)
       }
-      try output.emit(card)
+      try output.emit(card, cardKeys: options.loadCardKeys())
     }
   }
 
@@ -317,7 +358,7 @@ struct CardCommand: AsyncParsableCommand {
       let card = try await options.run { office, actor in
         try await office.staffCard(by: actor, .clearTamper, meter: number, validFor: hours * 3_600)
       }
-      try output.emit(card)
+      try output.emit(card, cardKeys: options.loadCardKeys())
     }
   }
 
@@ -338,7 +379,7 @@ struct CardCommand: AsyncParsableCommand {
           by: actor, .relayTest(holdSeconds: holdSeconds), meter: number,
           validFor: hours * 3_600)
       }
-      try output.emit(card)
+      try output.emit(card, cardKeys: options.loadCardKeys())
     }
   }
 
@@ -355,7 +396,7 @@ struct CardCommand: AsyncParsableCommand {
       let card = try await options.run { office, actor in
         try await office.staffCard(by: actor, .inspection, meter: number, validFor: hours * 3_600)
       }
-      try output.emit(card)
+      try output.emit(card, cardKeys: options.loadCardKeys())
     }
   }
 }

@@ -247,4 +247,90 @@ struct MFRC522ModelTests {
       _ = try rig.reader.readBlocks(130, count: 6, keys: nil)
     }
   }
+
+  static let newKeyA: [UInt8] = [0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5]
+  static let newKeyB: [UInt8] = [0xB0, 0xB1, 0xB2, 0xB3, 0xB4, 0xB5]
+  /// Data blocks read A/B, written B; trailer managed by key B (the issue area's conditions).
+  static let personalised =
+    newKeyA + MifareClassicCard.accessBits([0b100, 0b100, 0b100, 0b011], userByte: 0) + newKeyB
+
+  @Test("personalisation: a trailer written with the transport key; then only the new keys open")
+  func personaliseTrailer() throws {
+    let rig = try CardRig()
+    let card = MifareClassicCard(uid: classicUID)
+    card.blocks[4] = [UInt8](repeating: 0x44, count: 16)
+    _ = try rig.arrive(card)
+    let keyB = MifareKey(.b, Self.newKeyB)
+    // A new card: the new key B does not open it, the transport key does (same card, re-woken).
+    #expect(try rig.reader.openingKey(sector: 1, candidates: [keyB, .transport]) == .transport)
+    try rig.reader.writeSectorTrailer(1, Self.personalised, key: .transport)
+    #expect(card.blocks[7] == Self.personalised)
+    #expect(try rig.reader.openingKey(sector: 1, candidates: [.transport]) == nil)
+    #expect(try rig.reader.openingKey(sector: 1, candidates: [.transport, keyB]) == keyB)
+    #expect(
+      try rig.reader.readBlocks(4, count: 1, keys: { _, _ in MifareKey(.a, Self.newKeyA) })
+        == [UInt8](repeating: 0x44, count: 16))
+    #expect(throws: CardReaderError.authenticationFailed(block: 4)) {
+      _ = try rig.reader.readBlocks(4, count: 1, keys: transportKeys)
+    }
+    // Other sectors keep the transport key until they are personalised.
+    _ = try rig.arrive(card)
+    #expect(try rig.reader.openingKey(sector: 2, candidates: [keyB, .transport]) == .transport)
+  }
+
+  @Test("re-personalisation authenticates with the current key B; key A may not rewrite it")
+  func repersonalise() throws {
+    let rig = try CardRig()
+    let card = MifareClassicCard(uid: classicUID)
+    card.blocks[7] = Self.personalised
+    _ = try rig.arrive(card)
+    let replacement =
+      [UInt8](repeating: 0x11, count: 6)
+      + MifareClassicCard.accessBits([0b000, 0b000, 0b000, 0b011], userByte: 0)
+      + [UInt8](repeating: 0x22, count: 6)
+    // Key A authenticates but the access bits (trailer 011) give it no trailer write.
+    #expect(throws: CardReaderError.self) {
+      try rig.reader.writeSectorTrailer(1, replacement, key: MifareKey(.a, Self.newKeyA))
+    }
+    #expect(card.blocks[7] == Self.personalised)
+    _ = try rig.arrive(card)
+    try rig.reader.writeSectorTrailer(1, replacement, key: MifareKey(.b, Self.newKeyB))
+    #expect(card.blocks[7] == replacement)
+  }
+
+  @Test("trailer bytes whose access bits are not complemented are refused before any traffic")
+  func invalidAccessBits() throws {
+    let rig = try CardRig()
+    let card = MifareClassicCard(uid: classicUID)
+    _ = try rig.arrive(card)
+    let before = card.blocks[7]
+    var broken = Self.personalised
+    broken[7] ^= 0x10  // C1 of block 0 flipped without its inverse in byte 6
+    rig.model.resetCounters()
+    #expect(throws: CardReaderError.self) {
+      try rig.reader.writeSectorTrailer(1, broken, key: .transport)
+    }
+    #expect(throws: CardReaderError.self) {
+      try rig.reader.writeSectorTrailer(1, Array(Self.personalised.prefix(15)), key: .transport)
+    }
+    #expect(rig.model.counters.framesSent == 0)
+    #expect(card.blocks[7] == before)
+    // An NTAG has no sectors.
+    rig.model.removeCard()
+    _ = try rig.reader.poll()
+    _ = try rig.arrive(NTAG215Card(uid: ntagUID))
+    #expect(throws: CardReaderError.self) {
+      try rig.reader.writeSectorTrailer(1, Self.personalised, key: .transport)
+    }
+  }
+
+  @Test("the card model blocks a sector whose access bits are broken: no key opens it")
+  func modelBlocksBrokenSector() throws {
+    let rig = try CardRig()
+    let card = MifareClassicCard(uid: classicUID)
+    card.blocks[7][8] ^= 0x01
+    _ = try rig.arrive(card)
+    #expect(try rig.reader.openingKey(sector: 1, candidates: [.transport]) == nil)
+    #expect(try rig.reader.openingKey(sector: 2, candidates: [.transport]) == .transport)
+  }
 }

@@ -113,4 +113,31 @@ public protocol CardReader: AnyObject {
   func writeBlocks(_ first: Int, _ data: [UInt8], keys: MifareKeyProvider?) throws(CardReaderError)
   /// Ends the session with the card (HALT); the card counts as present until it leaves.
   func release() throws(CardReaderError)
+
+  /// The card selected in the field: its UID is what per-card keys are derived from.
+  func selectedCard() throws(CardReaderError) -> CardIdentity
+
+  // Personalisation (issue #3), deliberately apart from `writeBlocks`, which refuses trailers.
+
+  /// Which of `candidates` opens MIFARE Classic sector `sector` of the selected card, tried in
+  /// order; nil when none does. A failed try re-activates the same card, so the next candidate
+  /// is tried on it; a different card in the field is `cardLost`.
+  func openingKey(sector: Int, candidates: [MifareKey]) throws(CardReaderError) -> MifareKey?
+  /// Writes the 16-byte trailer of MIFARE Classic sector `sector` (key A, access bits, user
+  /// byte, key B), authenticated with `key`, the sector's current key (the transport key of a
+  /// new card, or key B of a personalised one). Refuses, before any card traffic, access bits
+  /// that are not in their complemented format (NXP MF1S50 §8.7.1): a real card would block the
+  /// sector for good.
+  func writeSectorTrailer(_ sector: Int, _ trailer: [UInt8], key: MifareKey)
+    throws(CardReaderError)
+}
+
+extension CardReaderError {
+  /// The refusal of trailer bytes whose access bits a card would treat as a blocked sector.
+  public static func invalidAccessBits(_ trailer: [UInt8], sector: Int) -> CardReaderError {
+    let bits = trailer.count == 16 ? trailer[6..<9].map { String($0, radix: 16) } : []
+    return .refused(
+      "sector \(sector) trailer: access bits \(bits.joined(separator: " ")) are not in their"
+        + " complemented format; writing them would block the sector for good")
+  }
 }

@@ -531,6 +531,73 @@ public final class MFRC522: CardReader {
     do throws(MFRC522Error) { try haltCard() } catch { throw map(error, block: 0) }
   }
 
+  public func selectedCard() throws(CardReaderError) -> CardIdentity { try present() }
+
+  public func openingKey(sector: Int, candidates: [MifareKey]) throws(CardReaderError)
+    -> MifareKey?
+  {
+    let identity = try classicSector(sector)
+    let block = MFRC522.trailerBlock(ofSector: sector)
+    for key in candidates {
+      do throws(MFRC522Error) {
+        try authenticateIfNeeded(block: block, identity: identity, keys: { _, _ in key })
+        return key
+      } catch .authenticationFailed {
+        // A card that failed authentication has fallen back to IDLE (or HALT): wake it.
+        try reactivate(identity)
+      } catch {
+        throw map(error, block: block)
+      }
+    }
+    return nil
+  }
+
+  public func writeSectorTrailer(_ sector: Int, _ trailer: [UInt8], key: MifareKey)
+    throws(CardReaderError)
+  {
+    let identity = try classicSector(sector)
+    guard trailer.count == 16 else {
+      throw .refused("a sector trailer is 16 bytes, not \(trailer.count)")
+    }
+    guard MifareSectorAccess(trailer: trailer) != nil else {
+      throw .invalidAccessBits(trailer, sector: sector)
+    }
+    let block = MFRC522.trailerBlock(ofSector: sector)
+    do throws(MFRC522Error) {
+      try authenticateIfNeeded(block: block, identity: identity, keys: { _, _ in key })
+      try writeClassicBlock(block, trailer)
+    } catch { throw map(error, block: block) }
+    // The sector's keys have changed: the next access authenticates with the new ones.
+    authenticatedSector = nil
+  }
+
+  private func classicSector(_ sector: Int) throws(CardReaderError) -> CardIdentity {
+    let identity = try present()
+    let sectors: Int
+    switch identity.type {
+    case .mifareClassic1K: sectors = 16
+    case .mifareClassic4K: sectors = 40
+    default: throw .refused("\(identity.type) has no MIFARE Classic sectors")
+    }
+    guard (0..<sectors).contains(sector) else {
+      throw .refused("sector \(sector) is outside the \(identity.type)")
+    }
+    return identity
+  }
+
+  /// WUPA and SELECT of the same card after a failed authentication.
+  private func reactivate(_ identity: CardIdentity) throws(CardReaderError) {
+    var uid: [UInt8]?
+    do throws(MFRC522Error) {
+      try stopCrypto()
+      if let atqa = try request(wakeUp: true) { uid = try select(atqa: atqa).uid }
+    } catch { throw map(error, block: 0) }
+    guard uid == identity.uid else {
+      card = nil
+      throw .cardLost(uid == nil ? "the card left the field" : "another card is in the field")
+    }
+  }
+
   private func present() throws(CardReaderError) -> CardIdentity {
     guard let card else { throw .cardLost("no card selected") }
     return card
@@ -546,6 +613,10 @@ public final class MFRC522: CardReader {
 
   /// Sector of a Classic block: 4 blocks per sector below 128, 16 above (MIFARE Classic 4K).
   static func sector(of block: Int) -> Int { block < 128 ? block / 4 : 32 + (block - 128) / 16 }
+
+  static func trailerBlock(ofSector sector: Int) -> Int {
+    sector < 32 ? sector * 4 + 3 : 128 + (sector - 32) * 16 + 15
+  }
 
   static func isSectorTrailer(_ block: Int) -> Bool {
     block < 128 ? block % 4 == 3 : (block - 128) % 16 == 15

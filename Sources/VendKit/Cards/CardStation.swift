@@ -21,12 +21,102 @@ public struct CardVisit: Sendable, Hashable {
 /// meter applies each sequence number once (R-C3, R-C4).
 public struct CardStation: Sendable {
   public let office: SalesOffice
-  /// Keys for MIFARE Classic sectors; the card's own crypto is not trusted (SPEC §2).
-  public var keys: MifareKeyProvider
+  /// The card-key master secret (issue #3): MIFARE Classic cards get per-card keys derived
+  /// from it and their UID at first issue. Nil: cards stay on the transport key. The card's
+  /// own crypto is defence in depth only; the signatures are what the meter trusts (SPEC §2).
+  public let cardKeys: CardKeyDiversifier?
 
-  public init(office: SalesOffice, keys: @escaping MifareKeyProvider = { _, _ in .transport }) {
+  public init(office: SalesOffice, cardKeys: CardKeyDiversifier? = nil) {
     self.office = office
-    self.keys = keys
+    self.cardKeys = cardKeys
+  }
+
+  /// The card on the encoder as this station opens it: its UID, the key that opens each
+  /// sector, and the sectors still on the transport key.
+  struct OpenedCard {
+    var uid: [UInt8]
+    var sectorKeys: [Int: MifareKey]
+    var keys: MifareKeyProvider {
+      { [sectorKeys] _, sector in sectorKeys[sector] ?? .transport }
+    }
+    var transportSectors: [Int] {
+      sectorKeys.filter { $0.value == .transport }.keys.sorted()
+    }
+  }
+
+  /// Finds the key that opens each MIFARE Classic sector the layout uses: the card's own key B,
+  /// else the transport key (a card not personalised yet, or pulled away half way through its
+  /// personalisation). A sector neither opens is refused: a card personalised with another
+  /// master secret. Without a master secret every sector is read with the transport key.
+  static func open(
+    _ reader: some CardReader, technology: CardTechnology, cardKeys: CardKeyDiversifier?
+  ) throws -> OpenedCard {
+    let uid: [UInt8]
+    do { uid = try reader.selectedCard().uid } catch {
+      throw VendError.cardUnreadable(error.description)
+    }
+    guard technology == .mifareClassic1K, let cardKeys else {
+      return OpenedCard(uid: uid, sectorKeys: [:])
+    }
+    var found: [Int: MifareKey] = [:]
+    for sector in MifareClassic1K.firstApplicationSector..<MifareClassic1K.sectorCount {
+      let own = MifareKey(.b, cardKeys.mifareKeyB(uid: uid, sector: sector))
+      let key: MifareKey?
+      do { key = try reader.openingKey(sector: sector, candidates: [own, .transport]) } catch {
+        throw VendError.cardUnreadable(error.description)
+      }
+      guard let key else {
+        throw VendError.cardUnreadable(
+          "sector \(sector) opens with neither this office's card key nor the transport key:"
+            + " the card was personalised with another card-key master secret")
+      }
+      found[sector] = key
+    }
+    return OpenedCard(uid: uid, sectorKeys: found)
+  }
+
+  /// Writes the per-card trailers (the layout's personalisation plan) of every sector still on
+  /// the transport key, authenticated with it; a card pulled away part way keeps the sectors
+  /// done so far, and the next visit finishes the rest. Returns the sectors written.
+  static func personalise(
+    _ reader: some CardReader, layout: CardLayout, card: OpenedCard,
+    cardKeys: CardKeyDiversifier?
+  ) throws -> [Int] {
+    guard layout.technology == .mifareClassic1K, let cardKeys else { return [] }
+    let pending = Set(card.transportSectors)
+    var done: [Int] = []
+    for write in layout.personalisationPlan(uid: card.uid, keys: cardKeys) {
+      let sector = MifareClassic1K.sector(ofBlock: write.address)
+      guard pending.contains(sector) else { continue }
+      do {
+        try reader.writeSectorTrailer(sector, write.data, key: .transport)
+      } catch {
+        throw VendError.cardUnreadable(
+          "\(error.description); the card's keys are finished when it is presented here again")
+      }
+      done.append(sector)
+    }
+    return done
+  }
+
+  /// Writes `plan` with the card's keys, then personalises the card; audited.
+  func write(
+    _ plan: [CardWrite], on reader: some CardReader, layout: CardLayout, card: OpenedCard,
+    by actor: Operator
+  ) async throws {
+    for command in plan {
+      do {
+        try reader.writeBlocks(command.address, command.data, keys: card.keys)
+      } catch {
+        throw VendError.cardUnreadable(
+          "\(error.description); the card is incomplete until it is presented here again")
+      }
+    }
+    let personalised = try Self.personalise(
+      reader, layout: layout, card: card, cardKeys: cardKeys)
+    if !personalised.isEmpty {
+      try await office.recordCardPersonalisation(by: actor, uid: card.uid, sectors: personalised)
+    }
   }
 
   /// Serves the customer's card on `reader`. A blank card is issued for `newCardFor` (first
@@ -37,7 +127,9 @@ public struct CardStation: Sendable {
   ) async throws -> CardVisit {
     try actor.require(.sell)
     let layout = CardLayout.forTechnology(technology)
-    let headerBlock = try read(reader, layout: layout, logicalBlock: 0)
+    let card = try Self.open(reader, technology: technology, cardKeys: cardKeys)
+    let keys = card.keys
+    let headerBlock = try read(reader, layout: layout, logicalBlock: 0, keys: keys)
     let meterID: MeterID
     var ingestion: IngestionResult?
     var issued = false
@@ -54,7 +146,8 @@ public struct CardStation: Sendable {
         throw VendError.cardUnreadable("not a customer card")
       }
       meterID = bound
-      ingestion = try await readWriteBack(reader, layout: layout, meter: bound, by: actor)
+      ingestion = try await readWriteBack(
+        reader, layout: layout, meter: bound, keys: keys, by: actor)
     } else {
       guard let newCardFor else {
         throw VendError.cardUnreadable("a blank or foreign card; name the meter to issue it")
@@ -70,14 +163,7 @@ public struct CardStation: Sendable {
     } catch {
       throw VendError.cardUnreadable(error.message)
     }
-    for command in plan {
-      do {
-        try reader.writeBlocks(command.address, command.data, keys: keys)
-      } catch {
-        throw VendError.cardUnreadable(
-          "\(error.description); the card is incomplete until it is presented here again")
-      }
-    }
+    try await write(plan, on: reader, layout: layout, card: card, by: actor)
     try await office.recordCardIssue(
       by: actor, meter: meterID, newCard: issued, pending: pending.map(\.sequence))
     return CardVisit(
@@ -89,11 +175,12 @@ public struct CardStation: Sendable {
   /// key: a torn newer slot falls back to the older one (R-C5). Slots that hold data of which
   /// none verifies are a forgery, flagged with the card's bytes as evidence.
   private func readWriteBack(
-    _ reader: some CardReader, layout: CardLayout, meter: MeterID, by actor: Operator
+    _ reader: some CardReader, layout: CardLayout, meter: MeterID,
+    keys: @escaping MifareKeyProvider, by actor: Operator
   ) async throws -> IngestionResult? {
     var blocks: [Int: [UInt8]] = [:]
     for block in layout.slotReads {
-      blocks[block] = try read(reader, layout: layout, logicalBlock: block)
+      blocks[block] = try read(reader, layout: layout, logicalBlock: block, keys: keys)
     }
     let evidence = layout.slotReads.flatMap { blocks[$0] ?? [] }
     // R-C2: the meter's keys newest first; a write-back verifies with the version it names.
@@ -125,9 +212,10 @@ public struct CardStation: Sendable {
       by: actor, MeterReading(body), source: .card, record: record?.encoded)
   }
 
-  private func read(_ reader: some CardReader, layout: CardLayout, logicalBlock: Int) throws
-    -> [UInt8]
-  {
+  private func read(
+    _ reader: some CardReader, layout: CardLayout, logicalBlock: Int,
+    keys: @escaping MifareKeyProvider
+  ) throws -> [UInt8] {
     let address = layout.readAddress(ofLogicalBlock: logicalBlock)
     let units = CardLayout.blockSize / layout.technology.readerBlockSize
     do {

@@ -262,6 +262,7 @@ extension CardStation {
   ) async throws -> KeyCardConfirmation {
     let layout = CardLayout.forTechnology(technology)
     let units = CardLayout.blockSize / technology.readerBlockSize
+    let keys = try Self.open(reader, technology: technology, cardKeys: cardKeys).keys
     let readout: CardReadout
     do throws(CardProblem) {
       readout = try layout.readForPresentation { address in

@@ -36,20 +36,28 @@ public struct IssuedCard: Hashable, Sendable {
     self.sequence = sequence
   }
 
-  /// The card as the sales office's encoder writes it onto a blank card of `technology`.
-  public func image(_ technology: CardTechnology) throws -> CardImage {
-    var image = CardImage(blank: technology)
+  /// The card as the sales office's encoder writes it onto a new card of `technology` with
+  /// this UID (zeros when nil), through the counter's path: the records with the transport
+  /// key, then, with a card-key master secret, the per-card trailers (issue #3).
+  public func image(
+    _ technology: CardTechnology, uid: [UInt8]? = nil, cardKeys: CardKeyDiversifier? = nil
+  ) throws -> CardImage {
+    let layout = CardLayout.forTechnology(technology)
     let plan: [CardWrite]
     do {
-      plan = try CardLayout.forTechnology(technology).issuePlan(
-        kind: kind, meter: meter, records: [record])
+      plan = try layout.issuePlan(kind: kind, meter: meter, records: [record])
     } catch {
       throw VendError.cardUnreadable(error.message)
     }
-    for write in plan where !image.write(write) {
-      throw VendError.unsupported("the card image refused a write at \(write.address)")
+    let reader = VirtualCardReader(CardImage(blank: technology, uid: uid))
+    let card = try CardStation.open(reader, technology: technology, cardKeys: cardKeys)
+    for write in plan {
+      do { try reader.writeBlocks(write.address, write.data, keys: card.keys) } catch {
+        throw VendError.unsupported("the card image refused a write at \(write.address): \(error)")
+      }
     }
-    return image
+    _ = try CardStation.personalise(reader, layout: layout, card: card, cardKeys: cardKeys)
+    return reader.image!
   }
 }
 

@@ -1,0 +1,215 @@
+import Foundation
+import MeterCards
+import MeterCore
+import MeterDrivers
+import Testing
+
+@testable import VendKit
+
+@Suite("Per-card MIFARE keys: vend personalises cards at first issue (issue #3)")
+struct CardPersonalisationTests {
+  static let technology = CardTechnology.mifareClassic1K
+  static let layout = CardLayout.forTechnology(technology)
+  static let cardKeys = CardKeyDiversifier(master: [UInt8](repeating: 0x5A, count: 32))!
+  static let uid: [UInt8] = [0xC0, 0xFF, 0xEE, 0x01]
+  static let sectors = MifareClassic1K.firstApplicationSector..<MifareClassic1K.sectorCount
+
+  /// The meter's key A of `uid`, whatever card is on the encoder.
+  static func keyA(_ keys: CardKeyDiversifier = cardKeys, uid: [UInt8] = uid) -> MifareKeyProvider {
+    { _, sector in MifareKey(.a, keys.mifareKeyA(uid: uid, sector: sector)) }
+  }
+
+  /// Which key opens each application sector: "own B", "transport", or "none".
+  static func sectorState(_ image: CardImage, uid: [UInt8] = uid) throws -> [String] {
+    let reader = VirtualCardReader(image)
+    return try sectors.map { sector in
+      let own = MifareKey(.b, cardKeys.mifareKeyB(uid: uid, sector: sector))
+      switch try reader.openingKey(sector: sector, candidates: [own, .transport]) {
+      case own: return "own B"
+      case .transport: return "transport"
+      default: return "none"
+      }
+    }
+  }
+
+  /// The header as the meter reads it, with key A from `keys`.
+  static func meterReadsHeader(_ image: CardImage, keys: @escaping MifareKeyProvider) throws
+    -> CardHeader
+  {
+    let block = try VirtualCardReader(image).readBlocks(
+      layout.readAddress(ofLogicalBlock: 0), count: 1, keys: keys)
+    return try CardHeader(block: block, layout: layout)
+  }
+
+  @Test(
+    "first issue personalises every sector; the meter's key A reads it, no other key opens it",
+    arguments: Backends.all)
+  func firstIssue(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      var meter = SimulatedMeter(41)
+      _ = try await test.customerWithMeter(41, publicKey: meter.publicKey)
+      let station = CardStation(office: test.office, cardKeys: Self.cardKeys)
+      _ = try await test.office.sell(by: cashier, meter: meter.id, amount: Money(whole: 50))
+      let encoder = VirtualCardReader(CardImage(blank: Self.technology, uid: Self.uid))
+      let issue = try await station.visit(
+        encoder, technology: Self.technology, by: cashier, newCardFor: meter.id)
+      #expect(issue.pendingOnCard == [1])
+      var card = try #require(encoder.remove())
+      #expect(try Self.sectorState(card) == Array(repeating: "own B", count: 15))
+      #expect(try Self.meterReadsHeader(card, keys: Self.keyA()).meter == meter.id)
+      #expect(throws: CardReaderError.authenticationFailed(block: 4)) {
+        _ = try Self.meterReadsHeader(card, keys: { _, _ in .transport })
+      }
+      let otherCard: [UInt8] = [0xC0, 0xFF, 0xEE, 0x02]
+      #expect(throws: CardReaderError.authenticationFailed(block: 4)) {
+        _ = try Self.meterReadsHeader(card, keys: Self.keyA(uid: otherCard))
+      }
+      let otherSecret = CardKeyDiversifier(master: [UInt8](repeating: 0xA5, count: 32))!
+      #expect(throws: CardReaderError.authenticationFailed(block: 4)) {
+        _ = try Self.meterReadsHeader(card, keys: Self.keyA(otherSecret))
+      }
+      let audit = try await test.office.auditLog(by: test.admin, limit: 10)
+      let personalised = try #require(audit.first { $0.action == "card.personalise" })
+      #expect(personalised.subject == "card c0ffee01")
+      #expect(
+        !personalised.details.contains(
+          Hex.encode(Self.cardKeys.mifareKeyB(uid: Self.uid, sector: 1))))
+
+      // The meter applies it; the next visit opens the card with its own keys and writes no
+      // trailer again.
+      _ = try meter.tap(&card, utilityKey: test.utilityKey.verifyingKey, at: 100, kWh: 5)
+      encoder.insert(card)
+      let visit = try await station.visit(encoder, technology: Self.technology, by: cashier)
+      #expect(visit.ingestion?.newlyApplied == [1])
+      let after = try await test.office.auditLog(by: test.admin, limit: 20)
+      #expect(after.filter { $0.action == "card.personalise" }.count == 1)
+    }
+  }
+
+  @Test(
+    "a card pulled away after k trailer writes, for every k, is finished by the next visit",
+    arguments: Backends.all)
+  func tornPersonalisation(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      let meter = SimulatedMeter(42)
+      _ = try await test.customerWithMeter(42, publicKey: meter.publicKey)
+      let station = CardStation(office: test.office, cardKeys: Self.cardKeys)
+      _ = try await test.office.sell(by: cashier, meter: meter.id, amount: Money(whole: 20))
+      let pending = try await test.office.pendingRecords(meter: meter.id)
+      let dataWrites = try Self.layout.issuePlan(
+        kind: .customer, meter: meter.id, records: pending.map(\.record)
+      ).count
+      for k in 0..<Self.sectors.count {
+        let encoder = VirtualCardReader(CardImage(blank: Self.technology, uid: Self.uid))
+        encoder.writesBeforeRemoval = dataWrites + k
+        await #expect(throws: VendError.self) {
+          try await station.visit(
+            encoder, technology: Self.technology, by: cashier, newCardFor: meter.id)
+        }
+        let torn = try #require(encoder.remove())
+        #expect(
+          try Self.sectorState(torn)
+            == Array(repeating: "own B", count: k)
+            + Array(repeating: "transport", count: Self.sectors.count - k))
+        encoder.insert(torn)
+        let retry = try await station.visit(encoder, technology: Self.technology, by: cashier)
+        #expect(retry.pendingOnCard == [1])
+        let finished = try #require(encoder.remove())
+        #expect(try Self.sectorState(finished) == Array(repeating: "own B", count: 15))
+        #expect(try Self.meterReadsHeader(finished, keys: Self.keyA()).meter == meter.id)
+        #expect(throws: CardReaderError.self) {
+          _ = try Self.meterReadsHeader(finished, keys: { _, _ in .transport })
+        }
+      }
+    }
+  }
+
+  @Test(
+    "a card personalised with another master secret is refused and nothing is written",
+    arguments: Backends.all)
+  func foreignSecret(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      let meter = SimulatedMeter(43)
+      _ = try await test.customerWithMeter(43, publicKey: meter.publicKey)
+      _ = try await test.office.sell(by: cashier, meter: meter.id, amount: Money(whole: 20))
+      let other = CardKeyDiversifier(master: [UInt8](repeating: 0x11, count: 16))!
+      let encoder = VirtualCardReader(CardImage(blank: Self.technology, uid: Self.uid))
+      _ = try await CardStation(office: test.office, cardKeys: other).visit(
+        encoder, technology: Self.technology, by: cashier, newCardFor: meter.id)
+      let card = try #require(encoder.remove())
+      encoder.insert(card)
+      await #expect(throws: VendError.self) {
+        try await CardStation(office: test.office, cardKeys: Self.cardKeys).visit(
+          encoder, technology: Self.technology, by: cashier)
+      }
+      #expect(encoder.remove() == card)
+    }
+  }
+
+  @Test("staff and key card images go through the same path: records, then per-card trailers")
+  func staffCardImage() throws {
+    let key = RecordSigningKey()
+    let record = try key.sign(
+      InspectionRequestRecord(
+        meter: nil, inspector: 7, validity: .init(issuedAt: 0, validUntil: 100)))
+    let issued = IssuedCard(kind: .inspection, meter: nil, record: record)
+    let image = try issued.image(Self.technology, uid: Self.uid, cardKeys: Self.cardKeys)
+    #expect(try Self.sectorState(image) == Array(repeating: "own B", count: 15))
+    #expect(try Self.meterReadsHeader(image, keys: Self.keyA()).kind == .inspection)
+    let plain = try issued.image(Self.technology, uid: Self.uid)
+    #expect(try Self.sectorState(plain) == Array(repeating: "transport", count: 15))
+  }
+}
+
+@Suite("The card-key master secret file (issue #3)")
+struct CardKeyFileTests {
+  static func temporaryPath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent(
+      "card-keys-\(UUID().uuidString).key"
+    ).path
+  }
+
+  @Test("created at 0600 with 32 random bytes, loaded back to the same keys, never overwritten")
+  func createAndLoad() throws {
+    let path = Self.temporaryPath()
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let created = try CardKeyFile.create(path)
+    let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+    #expect(mode == 0o600)
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(text.trimmingCharacters(in: .newlines).count == 64)
+    let loaded = try CardKeyFile.load(path)
+    let uid: [UInt8] = [1, 2, 3, 4]
+    #expect(loaded.mifareKeyB(uid: uid, sector: 3) == created.mifareKeyB(uid: uid, sector: 3))
+    #expect(throws: VendError.self) { try CardKeyFile.create(path) }
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
+    let other = Self.temporaryPath()
+    defer { try? FileManager.default.removeItem(atPath: other) }
+    #expect(
+      try CardKeyFile.create(other).mifareKeyB(uid: uid, sector: 3)
+        != created.mifareKeyB(uid: uid, sector: 3))
+  }
+
+  @Test("a missing, malformed or too short file is refused, saying which")
+  func refusals() throws {
+    let path = Self.temporaryPath()
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    #expect(throws: VendError.notFound(what: "card key file", key: path)) {
+      try CardKeyFile.load(path)
+    }
+    for (content, reason) in [
+      ("not hex\n", "does not hold one line of hex digits"), ("00112233\n", "holds 4 bytes"),
+    ] {
+      try content.write(toFile: path, atomically: true, encoding: .utf8)
+      do {
+        _ = try CardKeyFile.load(path)
+        Issue.record("\(content) was accepted")
+      } catch {
+        #expect("\(error)".contains(reason))
+      }
+    }
+  }
+}
