@@ -119,9 +119,13 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
+    // Children of the process tests (meterd --simulate, meterctl, chromium) that die with
+    // the test process, and the shared meterd set-up.
+    .target(name: "TestProcesses", path: "Tests/TestProcesses", exclude: ["crash-check.sh"]),
     .testTarget(
       name: "MeterServiceTests",
       dependencies: [
+        "TestProcesses",
         "MeterService",
         "MeterCards",
         "MeterCore",
@@ -155,6 +159,7 @@ let package = Package(
     .testTarget(
       name: "VendKitTests",
       dependencies: [
+        "TestProcesses",
         "VendKit",
         "MeterCards",
         "MeterDrivers",
@@ -211,7 +216,7 @@ let package = Package(
       path: "Tests/KernelInTheLoop/meter-models"
     ),
     // meterctl run as a process: exit statuses, refusals, the files it writes (issue 6).
-    .testTarget(name: "MeterctlTests"),
+    .testTarget(name: "MeterctlTests", dependencies: ["TestProcesses"]),
     .testTarget(
       name: "MeterScenarioTests",
       dependencies: [

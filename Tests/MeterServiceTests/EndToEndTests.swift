@@ -1,6 +1,7 @@
 import Foundation
 import MeterCards
 import MeterCore
+import TestProcesses
 import Testing
 
 @testable import MeterService
@@ -19,8 +20,9 @@ struct EndToEndTests {
   static let token = "e2e-token-0123456789abcdef"
 
   struct Meterd {
-    let process: Process
-    let base: String
+    let child: MeterdProcess
+    var process: Process { child.process }
+    var base: String { child.base }
 
     func request(_ method: String, _ path: String, body: String? = nil, token: String? = nil)
       async throws -> (Int, [String: Any])
@@ -50,45 +52,39 @@ struct EndToEndTests {
       Issue.record("timed out waiting for \(what)")
       return try await state()
     }
+
+    /// SIGKILL: no shutdown path runs, as when the Pi loses power.
+    func kill() { child.kill() }
+
+    /// Starts meterd again on the same state directory (after a kill or a stop).
+    func restart() async throws { try await child.restart() }
   }
 
-  /// Starts `meterd --simulate` on the configuration in `directory` (made on the first call),
-  /// its FRAM image in `directory` too, on a fresh port.
-  func startMeterd(in directory: URL) async throws -> Meterd {
-    let port = Int.random(in: 20_000...40_000)
-    let tokenFile = directory.appendingPathComponent("api-token")
-    try Self.token.write(to: tokenFile, atomically: true, encoding: .utf8)
-    let config = directory.appendingPathComponent("meterd.toml")
-    try """
-    [meter]
-    id = 100001
-    [tariff]
-    bands = [{ name = "standard", price_per_kwh = "1000.0000" }]
-    [keys]
-    api_token = "\(tokenFile.path)"
-    [http]
-    address = "127.0.0.1"
-    [state]
-    directory = "\(directory.path)"
-    """.write(to: config, atomically: true, encoding: .utf8)
-    let process = Process()
-    process.executableURL = Self.root.appendingPathComponent(".build/debug/meterd")
-    process.arguments = ["--simulate", "--config", config.path, "--port", "\(port)"]
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let meterd = Meterd(process: process, base: "http://127.0.0.1:\(port)")
-    for _ in 0..<100 {
-      if (try? await meterd.state()) != nil { return meterd }
-      try await Task.sleep(for: .milliseconds(100))
+  /// Runs `body` with `meterd --simulate` (a child that dies with the test process) on a
+  /// configuration and FRAM image in a fresh directory; meterd is stopped and the directory
+  /// removed afterwards, whatever `body` does.
+  func withMeterd(_ body: (Meterd) async throws -> Void) async throws {
+    try await ChildProcess.withTemporaryDirectory("meterd-e2e") { directory in
+      let tokenFile = directory.appendingPathComponent("api-token")
+      try Self.token.write(to: tokenFile, atomically: true, encoding: .utf8)
+      let config = directory.appendingPathComponent("meterd.toml")
+      try """
+      [meter]
+      id = 100001
+      [tariff]
+      bands = [{ name = "standard", price_per_kwh = "1000.0000" }]
+      [keys]
+      api_token = "\(tokenFile.path)"
+      [http]
+      address = "127.0.0.1"
+      [state]
+      directory = "\(directory.path)"
+      """.write(to: config, atomically: true, encoding: .utf8)
+      try await MeterdProcess.with(
+        executable: MeterdProcess.executable(root: Self.root),
+        arguments: ["--simulate", "--config", config.path]
+      ) { child in try await body(Meterd(child: child)) }
     }
-    process.terminate()
-    throw CancellationError()
-  }
-
-  /// SIGKILL: no shutdown path runs, as when the Pi loses power.
-  func kill(_ meterd: Meterd) {
-    Foundation.kill(meterd.process.processIdentifier, SIGKILL)
-    meterd.process.waitUntilExit()
   }
 
   func saleRecord(sequence: UInt32, amount: Money) throws -> String {
@@ -104,15 +100,10 @@ struct EndToEndTests {
     "R-V5, R-P2..R-P4, R-D2: sale, alarm 1, alarm 2 trip, card restores, zero trip; SIGKILL and restart at each stage find the same registers and relay decision"
   )
   func prepaidStory() async throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("meterd-e2e-\(UInt32.random(in: 0...UInt32.max))")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    var meterd = try await startMeterd(in: directory)
-    defer {
-      meterd.process.terminate()
-      meterd.process.waitUntilExit()
-    }
+    try await withMeterd { meterd in try await prepaidStory(meterd) }
+  }
+
+  func prepaidStory(_ meterd: Meterd) async throws {
     let load = #"{"watts":5900,"volts":230,"bypass":false}"#
 
     let sale = try saleRecord(sequence: 1, amount: Money(whole: 25))
@@ -136,8 +127,8 @@ struct EndToEndTests {
     // so the restarted meter has at least that, and at most the interval in flight more (R-D2).
     let (_, flowing) = try await meterd.request("GET", "/api/v1/readings")
     let shown = flowing["import_mwh"] as? Int ?? -1
-    kill(meterd)
-    meterd = try await startMeterd(in: directory)
+    meterd.kill()
+    try await meterd.restart()
     let (_, resumed) = try await meterd.request("GET", "/api/v1/readings")
     let recovered = resumed["import_mwh"] as? Int ?? -1
     #expect(recovered >= shown)
@@ -150,7 +141,7 @@ struct EndToEndTests {
     _ = try await meterd.request("PUT", "/api/v1/sim/load", body: load)
     let tripped = try await meterd.waitFor("the alarm 2 trip") { $0["relay"] as? String == "open" }
     #expect(tripped["relay_reasons"] as? [String] == ["alarm2"])
-    try await expectSurvivesKill(&meterd, directory)
+    try await expectSurvivesKill(meterd)
 
     let (tapStatus, _) = try await meterd.request("POST", "/api/v1/sim/tap")
     #expect(tapStatus == 204)
@@ -166,22 +157,17 @@ struct EndToEndTests {
     #expect(exhausted["relay"] as? String == "open")
     let (_, readings) = try await meterd.request("GET", "/api/v1/readings")
     #expect((readings["import_mwh"] as? Int ?? 0) >= 25_000)
-    try await expectSurvivesKill(&meterd, directory)
+    try await expectSurvivesKill(meterd)
   }
 
   @Test(
     "SIGTERM: meterd commits an orderly power_down, exits 0 and leaves the relay as decided; the restart finds the same registers"
   )
   func gracefulStop() async throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("meterd-e2e-term-\(UInt32.random(in: 0...UInt32.max))")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    var meterd = try await startMeterd(in: directory)
-    defer {
-      meterd.process.terminate()
-      meterd.process.waitUntilExit()
-    }
+    try await withMeterd { meterd in try await gracefulStop(meterd) }
+  }
+
+  func gracefulStop(_ meterd: Meterd) async throws {
     let (status, _) = try await meterd.request(
       "POST", "/api/v1/purchases", body: try saleRecord(sequence: 1, amount: Money(whole: 25)),
       token: Self.token)
@@ -194,7 +180,7 @@ struct EndToEndTests {
     #expect(meterd.process.terminationReason == .exit)
     #expect(meterd.process.terminationStatus == 0)
 
-    meterd = try await startMeterd(in: directory)
+    try await meterd.restart()
     let after = try await meterd.state()
     for key in ["relay", "credit", "purchased_total", "last_applied_sequence"] {
       #expect("\(after[key] ?? "none")" == "\(before[key] ?? "none")", "\(key)")
@@ -210,11 +196,11 @@ struct EndToEndTests {
 
   /// With the relay open nothing flows, so the registers stand still: SIGKILL, restart, and
   /// the meter must show exactly the same registers, credit and relay decision (R-D2).
-  func expectSurvivesKill(_ meterd: inout Meterd, _ directory: URL) async throws {
+  func expectSurvivesKill(_ meterd: Meterd) async throws {
     let before = try await meterd.state()
     let (_, readingsBefore) = try await meterd.request("GET", "/api/v1/readings")
-    kill(meterd)
-    meterd = try await startMeterd(in: directory)
+    meterd.kill()
+    try await meterd.restart()
     let after = try await meterd.state()
     let (_, readingsAfter) = try await meterd.request("GET", "/api/v1/readings")
     #expect(readingsAfter["import_mwh"] as? Int == readingsBefore["import_mwh"] as? Int)

@@ -1,4 +1,5 @@
 import Foundation
+import TestProcesses
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -17,34 +18,20 @@ struct SimulatePageBrowserTests {
   static let root = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-  /// Runs `meterd --simulate` on a free-ish port until `body` returns, then SIGTERM.
+  /// Runs `meterd --simulate` (no configuration, its state in a fresh directory) until `body`
+  /// returns, then SIGTERM.
   func withMeterd(_ body: (Int) async throws -> Void) async throws {
-    let meterd = Self.root.appendingPathComponent(".build/debug/meterd").path
-    try #require(FileManager.default.isExecutableFile(atPath: meterd), "build meterd first")
-    let port = Int.random(in: 20_000...40_000)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: meterd)
-    let state = FileManager.default.temporaryDirectory
-      .appendingPathComponent("meterd-page-\(UInt64.random(in: 0...UInt64.max))")
-    defer { try? FileManager.default.removeItem(at: state) }
-    process.arguments = [
-      "--simulate", "--config", "/nonexistent/meterd.toml", "--port", "\(port)",
-      "--state-directory", state.path,
-    ]
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    defer {
-      process.terminate()
-      process.waitUntilExit()
+    try await ChildProcess.withTemporaryDirectory("meterd-page") { state in
+      try await MeterdProcess.with(
+        executable: MeterdProcess.executable(root: Self.root),
+        arguments: [
+          "--simulate", "--config", "/nonexistent/meterd.toml", "--state-directory", state.path,
+        ]
+      ) { meterd in
+        let port = try #require(URLComponents(string: meterd.base)?.port)
+        try await body(port)
+      }
     }
-    var ready = false
-    for _ in 0..<100 where !ready {
-      try await Task.sleep(for: .milliseconds(100))
-      let url = URL(string: "http://127.0.0.1:\(port)/api/v1/state")!
-      ready = (try? await URLSession.shared.data(from: url)) != nil
-    }
-    try #require(ready, "meterd --simulate did not answer on port \(port)")
-    try await body(port)
   }
 
   func chromium(_ arguments: [String]) throws -> String {
@@ -59,7 +46,7 @@ struct SimulatePageBrowserTests {
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
-    try process.run()
+    try ChildProcess.start(process)
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return String(decoding: data, as: UTF8.self)

@@ -1,4 +1,5 @@
 import Foundation
+import TestProcesses
 import Testing
 
 /// The built `meterctl` executable, run as a separate process the way a person or a script runs
@@ -56,7 +57,7 @@ struct MeterctlProcess {
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
-    try process.run()
+    try ChildProcess.start(process)
     process.waitUntilExit()
     try out.close()
     try err.close()

@@ -1,6 +1,7 @@
 import Foundation
 import MeterCards
 import MeterCore
+import TestProcesses
 import Testing
 
 @testable import VendKit
@@ -23,59 +24,38 @@ struct MeterdEndToEndTests {
     code: "SIM", name: "Simulated 1.00 per kWh", tariffSet: .flat(price: Money(whole: 1), id: 0))
 
   struct Meterd {
-    let process: Process
     let base: String
     let meterKey: RecordSigningKey
-
-    func stop() {
-      process.terminate()
-      process.waitUntilExit()
-    }
   }
 
-  /// Starts `meterd --simulate` as meter 100001 with its FRAM image and its key in `directory`
-  /// (the key written here first, so the test knows the public key), on a free port.
-  func startMeterd(in directory: URL) async throws -> Meterd {
-    let meterKey = RecordSigningKey()
-    try (Hex.encode(meterKey.seed) + "\n").write(
-      to: directory.appendingPathComponent("meter.key"), atomically: true, encoding: .utf8)
-    let tokenFile = directory.appendingPathComponent("api-token")
-    try Self.token.write(to: tokenFile, atomically: true, encoding: .utf8)
-    let config = directory.appendingPathComponent("meterd.toml")
-    try """
-    [meter]
-    id = 100001
-    [tariff]
-    bands = [{ name = "standard", price_per_kwh = "1.0000" }]
-    [keys]
-    api_token = "\(tokenFile.path)"
-    [http]
-    address = "127.0.0.1"
-    [state]
-    directory = "\(directory.path)"
-    """.write(to: config, atomically: true, encoding: .utf8)
-    for _ in 0..<5 {
-      let port = Int.random(in: 20_000...40_000)
-      let process = Process()
-      process.executableURL = Self.root.appendingPathComponent(".build/debug/meterd")
-      process.arguments = ["--simulate", "--config", config.path, "--port", "\(port)"]
-      process.standardError = FileHandle.nullDevice
-      try process.run()
-      let base = "http://127.0.0.1:\(port)"
-      for _ in 0..<100 {
-        if let (_, response) = try? await URLSession.shared.data(
-          from: URL(string: base + "/api/v1/state")!),
-          (response as? HTTPURLResponse)?.statusCode == 200
-        {
-          return Meterd(process: process, base: base, meterKey: meterKey)
-        }
-        if !process.isRunning { break }
-        try await Task.sleep(for: .milliseconds(100))
-      }
-      process.terminate()
-      process.waitUntilExit()
+  /// Runs `body` with `meterd --simulate` (a child that dies with the test process) as meter
+  /// 100001, its FRAM image and its key in a fresh directory (the key written here first, so
+  /// the test knows the public key); meterd is stopped and the directory removed afterwards.
+  func withMeterd(_ body: (Meterd) async throws -> Void) async throws {
+    try await ChildProcess.withTemporaryDirectory("vend-meterd-e2e") { directory in
+      let meterKey = RecordSigningKey()
+      try (Hex.encode(meterKey.seed) + "\n").write(
+        to: directory.appendingPathComponent("meter.key"), atomically: true, encoding: .utf8)
+      let tokenFile = directory.appendingPathComponent("api-token")
+      try Self.token.write(to: tokenFile, atomically: true, encoding: .utf8)
+      let config = directory.appendingPathComponent("meterd.toml")
+      try """
+      [meter]
+      id = 100001
+      [tariff]
+      bands = [{ name = "standard", price_per_kwh = "1.0000" }]
+      [keys]
+      api_token = "\(tokenFile.path)"
+      [http]
+      address = "127.0.0.1"
+      [state]
+      directory = "\(directory.path)"
+      """.write(to: config, atomically: true, encoding: .utf8)
+      try await MeterdProcess.with(
+        executable: MeterdProcess.executable(root: Self.root),
+        arguments: ["--simulate", "--config", config.path]
+      ) { child in try await body(Meterd(base: child.base, meterKey: meterKey)) }
     }
-    throw VendError.unsupported("meterd --simulate did not start")
   }
 
   /// A fresh office on SQLite whose utility key is the test vending key, with the simulated
@@ -94,12 +74,10 @@ struct MeterdEndToEndTests {
 
   @Test("register, sell remotely, poll: credit applied, reconciliation clean; forgeries refused")
   func remoteSaleAndPoll() async throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("vend-meterd-e2e-\(UInt32.random(in: 0...UInt32.max))")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let meterd = try await startMeterd(in: directory)
-    defer { meterd.stop() }
+    try await withMeterd { meterd in try await remoteSaleAndPoll(meterd) }
+  }
+
+  func remoteSaleAndPoll(_ meterd: Meterd) async throws {
     let storage = try await TestDatabase.make(.sqlite)
     let otherStorage = try await TestDatabase.make(.sqlite)
     let (office, admin, cashier) = try await makeOffice(storage)

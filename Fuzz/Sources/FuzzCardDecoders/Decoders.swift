@@ -22,12 +22,15 @@ func fuzzCardDecoders(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   case 8: checkRecord(input)
   case 9: checkLayout(input, .mifareClassic1K)
   case 10: checkLayout(input, .ntag215)
-  case 11: roundTrip(InspectionDataRecord.self, input)
+  case 11: roundTripInspectionData(input)
   case 12: roundTrip(MeterKeyRotationRecord.self, input)
   default: roundTrip(PurchaseCancellationRecord.self, input)
   }
   return 0
 }
+
+/// The meter the seed corpus's cards name (`writeSeeds`).
+let fuzzSeedMeter = MeterID(4_711_000_123)
 
 let fuzzMeterKey = RecordSigningKey(seed: [UInt8](repeating: 0x22, count: 32))!.verifyingKey
 
@@ -43,6 +46,19 @@ func checkRecord(_ bytes: [UInt8]) {
 func roundTrip<Body: RecordBody>(_ type: Body.Type, _ body: [UInt8]) {
   guard let value = try? Body.decode(body: body) else { return }
   check(value.encodedBody == body, "\(Body.kind) body re-encodes differently")
+}
+
+/// Inspection data has two versions: a version-1 body (it ends after the omitted count) decodes
+/// with no newer and no gone events and re-encodes as version 2, the same bytes followed by the
+/// version byte and two zero counts; a version-2 body re-encodes to itself.
+func roundTripInspectionData(_ body: [UInt8]) {
+  guard let value = try? InspectionDataRecord.decode(body: body) else { return }
+  let encoded = value.encodedBody
+  if encoded == body { return }
+  check(
+    value.data.eventsNewer == 0 && value.data.eventsGone == 0
+      && encoded == body + [InspectionDataRecord.pageVersion, 0, 0],
+    "inspection data body re-encodes differently")
 }
 
 /// The input as a card image (zero-padded or cut to the card's size) read by the layout, as
@@ -63,6 +79,18 @@ func checkLayout(_ bytes: [UInt8], _ technology: CardTechnology) {
   for found in layout.slotPayloads(blocks: blocks) {
     check(found.payload.count == found.header.length, "slot payload length")
     _ = try? SignedRecord(decoding: found.payload)
+  }
+  // The meter's own read of the page already on an inspection card (unverified: it only
+  // chooses which page of the meter's log goes next), and the page it would write next.
+  if let page = layout.readInspectionPage(meter: fuzzSeedMeter, { image.read($0) }) {
+    check(page.eventsGone <= page.eventsOmitted, "page with more events gone than omitted")
+    let olderThan = MeterCardReading.nextInspectionPage(
+      previous: page, meter: fuzzSeedMeter, eventsGone: page.eventsGone)
+    if let progress = try? MeterCardReading.inspectionProgress(
+      page, layout: layout, olderThan: olderThan)
+    {
+      check(progress.page >= 1 && progress.page <= progress.pages, "page number out of range")
+    }
   }
   // An inspection card's area, as `vend` reads it; no input is signed by this key.
   let inspection = try? layout.inspectionData(

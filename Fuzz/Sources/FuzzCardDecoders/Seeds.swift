@@ -54,6 +54,56 @@ func writeSeeds(to directory: String) throws {
   let inspectionPlan = try MeterCardReading.inspectionPlan(
     inspection, layout: ntag, meterKey: meterKey)
 
+  // Inspection data version 2, paged (R-C1): a meter whose journal holds 60 events after 12
+  // already gone from its ring, collected across taps of one card as the meter writes them.
+  var journal = inspection
+  journal.registers.latestEvents = (0..<60).map { index in
+    MeterEvent(
+      MeterEventKind.allCases[index % MeterEventKind.allCases.count],
+      at: time - Int64(60_000 * (60 - index)), detail: UInt16(index * 7 % 300))
+  }
+  /// The pages the meter writes on successive taps of one inspection card, newest first, until
+  /// the page with the oldest events it holds; each as its data and the card image after it.
+  func pages(_ layout: CardLayout, _ technology: CardTechnology) throws -> [(
+    data: InspectionData, image: [UInt8]
+  )] {
+    var card = CardImage(blank: technology)
+    for write in try layout.issuePlan(kind: .inspection, meter: nil, records: [inspectionRequest]) {
+      _ = card.write(write)
+    }
+    var result: [(data: InspectionData, image: [UInt8])] = []
+    repeat {
+      let previous = layout.readInspectionPage(meter: meter) { card.read($0) }
+      let olderThan = MeterCardReading.nextInspectionPage(
+        previous: previous, meter: meter, eventsGone: journal.eventsOmitted)
+      for write in try MeterCardReading.inspectionPlan(
+        journal, layout: layout, meterKey: meterKey, olderThan: olderThan)
+      {
+        _ = card.write(write)
+      }
+      guard let page = layout.readInspectionPage(meter: meter, { card.read($0) }) else {
+        fatalError("the page just written does not read back")
+      }
+      result.append((page, card.memory))
+    } while result.last?.data.hasOlderPage == true && result.count < 20
+    return result
+  }
+  let mifarePages = try pages(mifare, .mifareClassic1K)
+  let ntagPages = try pages(ntag, .ntag215)
+  precondition(mifarePages.count >= 2 && ntagPages.count >= 3, "the log must need pages")
+  let middlePage = InspectionDataRecord(ntagPages[1].data).encodedBody
+  // The same inspection card torn during the last page's write: every block but the commit
+  // block written, so the area still holds the previous page's header.
+  var torn = CardImage(technology: .ntag215, memory: ntagPages[ntagPages.count - 2].image)!
+  let lastPlan = try MeterCardReading.inspectionPlan(
+    journal, layout: ntag, meterKey: meterKey,
+    olderThan: ntagPages[ntagPages.count - 1].data.eventSequences.upperBound)
+  for write in lastPlan.dropLast() { _ = torn.write(write) }
+  // A version-1 record: the same page without the version byte and its two counts.
+  var versionOne = ntagPages[1].data
+  versionOne.eventsNewer = 0
+  versionOne.eventsGone = 0
+
   let seeds: [(String, UInt8, [UInt8])] = [
     ("body-purchase", 0, try purchase(1).body),
     ("body-writeback", 1, WriteBackRecord(cardGeneration: 1, content: writeBack).encodedBody),
@@ -137,6 +187,23 @@ func writeSeeds(to directory: String) throws {
         ])
     ),
     ("body-inspection-data", 11, InspectionDataRecord(inspection).encodedBody),
+    ("body-inspection-data-page-1", 11, InspectionDataRecord(ntagPages[0].data).encodedBody),
+    ("body-inspection-data-page-2", 11, middlePage),
+    (
+      "body-inspection-data-final-page", 11,
+      InspectionDataRecord(ntagPages.last!.data).encodedBody
+    ),
+    // Cut inside the page fields, and at their start (a version-1 record).
+    ("body-inspection-data-truncated", 11, Array(middlePage.dropLast())),
+    (
+      "body-inspection-data-version-1", 11,
+      Array(InspectionDataRecord(versionOne).encodedBody.dropLast(3))
+    ),
+    ("mifare-inspection-page-1", 9, mifarePages[0].image),
+    ("mifare-inspection-final-page", 9, mifarePages.last!.image),
+    ("ntag-inspection-page-2", 10, ntagPages[1].image),
+    ("ntag-inspection-final-page", 10, ntagPages.last!.image),
+    ("ntag-inspection-torn-page", 10, torn.memory),
   ]
   for (name, selector, bytes) in seeds {
     guard let file = fopen(directory + "/" + name, "wb") else {
