@@ -49,7 +49,7 @@ struct ScenarioParserTests {
         .tamper(cover: .open, magnet: nil),
         .tamper(cover: nil, magnet: true),
         .buttonPress,
-        .cardImage(card: "A", bytes: [0x00, 0xFF, 0x10], type: nil),
+        .cardImage(card: "A", bytes: [0x00, 0xFF, 0x10], type: nil, keepKeys: false),
         .dumpCard(card: "A"),
         .snapshot,
       ])
