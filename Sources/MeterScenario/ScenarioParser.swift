@@ -173,7 +173,9 @@ extension Scenario {
       guard keys == "personalised" || keys == "image" else {
         throw ScenarioError(
           line: line,
-          message: "\"keys\" in \"card_image\" must be \"personalised\" or \"image\", found \"\(keys)\"")
+          message:
+            "\"keys\" in \"card_image\" must be \"personalised\" or \"image\","
+            + " found \"\(keys)\"")
       }
       return .cardImage(
         card: try object.cardName(), bytes: bytes, type: try object.cardType(),
