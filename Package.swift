@@ -163,6 +163,9 @@ let package = Package(
         "VendKit",
         "MeterCards",
         "MeterDrivers",
+        // Issue #3 end to end: the meter's card layer and the MFRC522 model.
+        "MeterRuntime",
+        "MeterSim",
         .product(name: "HummingbirdTesting", package: "hummingbird"),
       ]
     ),

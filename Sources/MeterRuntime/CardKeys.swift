@@ -9,3 +9,12 @@ extension CardKeyDiversifier {
     { uid, sector in MifareKey(.a, self.mifareKeyA(uid: uid, sector: sector)) }
   }
 }
+
+extension CardKeyDiversifier {
+  /// The built-in TEST card-key master secret (32 bytes of C7h) of `meterd --simulate` and the
+  /// scenario simulator, whose cards are personalised with it. Published, so it protects
+  /// nothing; like their fixed test signing keys it makes card images the same on every run.
+  /// A real meter takes its secret from `[keys] card_key_master`.
+  public static let testMaster = CardKeyDiversifier(
+    master: [UInt8](repeating: 0xC7, count: 32))!
+}

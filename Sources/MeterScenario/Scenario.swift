@@ -125,7 +125,9 @@ public enum ScenarioAction: Hashable, Sendable {
   case tamper(cover: TamperCover?, magnet: Bool?)
   case buttonPress
   /// Replace a card's raw memory (forgery tests); creates the card if it does not exist.
-  case cardImage(card: String, bytes: [UInt8], type: VirtualCardType?)
+  /// `keepKeys`: the image's own sector trailers stay (e.g. the transport key); otherwise the
+  /// card is personalised with the test card-key master secret after the image is loaded.
+  case cardImage(card: String, bytes: [UInt8], type: VirtualCardType?, keepKeys: Bool)
   case dumpCard(card: String)
   case snapshot
   /// Injects a relay fault, or repairs it (R-T4, R-T5).

@@ -163,13 +163,23 @@ extension Scenario {
       }
       return .buttonPress
     case "card_image":
-      let object = try fields.object(allowed: ["card", "hex", "type"])
+      let object = try fields.object(allowed: ["card", "hex", "type", "keys"])
       let hex = try object.requiredString("hex")
       guard let bytes = decodeHex(hex) else {
         throw ScenarioError(
           line: line, message: "\"hex\" must be an even number of hex digits (spaces allowed)")
       }
-      return .cardImage(card: try object.cardName(), bytes: bytes, type: try object.cardType())
+      let keys = try object.string("keys") ?? "personalised"
+      guard keys == "personalised" || keys == "image" else {
+        throw ScenarioError(
+          line: line,
+          message:
+            "\"keys\" in \"card_image\" must be \"personalised\" or \"image\","
+            + " found \"\(keys)\"")
+      }
+      return .cardImage(
+        card: try object.cardName(), bytes: bytes, type: try object.cardType(),
+        keepKeys: keys == "image")
     case "dump_card":
       return .dumpCard(card: try fields.object(allowed: ["card"]).cardName())
     case "snapshot":

@@ -336,7 +336,7 @@ public final class Simulation {
     case .buttonPress:
       moveContact(buttonLine, active: true, at: now)
       moveContact(buttonLine, active: false, at: now + Simulation.buttonHoldMilliseconds)
-    case .cardImage(let name, let bytes, let type):
+    case .cardImage(let name, let bytes, let type, let keepKeys):
       let card =
         cards[name] ?? SimulatedCard(type: type ?? .mifareClassic1K, number: cards.count + 1)
       guard card.setImage(bytes) else {
@@ -345,6 +345,7 @@ public final class Simulation {
           message:
             "the image of card \"\(name)\" must be \(card.image.count) bytes, found \(bytes.count)")
       }
+      if !keepKeys { card.personalise() }
       cards[name] = card
     case .dumpCard(let name):
       write(.cardImage(card: name, bytes: try requireCard(name, step).image))
@@ -458,7 +459,8 @@ public final class Simulation {
     }
     let cardPort = SignedCardPort(
       reader: cardReader, meter: currentState.configuration.meter,
-      utilityKey: TestVending.utilityKey.verifyingKey, meterKeys: TestVending.meterKeyring)
+      utilityKey: TestVending.utilityKey.verifyingKey, meterKeys: TestVending.meterKeyring,
+      mifareKeys: CardKeyDiversifier.testMaster.meterMifareKeys)
     fram.model.powerOn()
     bus.attach(fram.model, at: MB85RC256V.defaultAddress)
     let framChip = MB85RC256V(bus: bus)

@@ -1,5 +1,6 @@
 import MeterCards
 import MeterCore
+import MeterRuntime
 import MeterSim
 
 /// A card in the virtual world: the card model the MFRC522 model talks to, and its layout.
@@ -13,6 +14,7 @@ final class SimulatedCard {
     case .mifareClassic1K:
       model = MifareClassicCard(uid: [0x5A, 0x11, UInt8(truncatingIfNeeded: number >> 8), tag])
       layout = .mifareClassic1K
+      personalise()
     case .ntag215:
       model = NTAG215Card(uid: [
         0x04, 0x5A, 0x22, 0x00, UInt8(truncatingIfNeeded: number >> 8), tag, 0x80,
@@ -39,6 +41,15 @@ final class SimulatedCard {
     default: return false
     }
     return true
+  }
+
+  /// Gives a MIFARE Classic card its per-card trailers from the built-in test card-key master
+  /// secret (issue #3), as the sales office does at first issue; NTAG cards keep no password.
+  func personalise() {
+    guard let card = model as? MifareClassicCard else { return }
+    for write in layout.personalisationPlan(uid: card.uid, keys: .testMaster) {
+      card.blocks[write.address] = write.data
+    }
   }
 
   /// Writes as the sales office's own writer does, straight into the card's memory.

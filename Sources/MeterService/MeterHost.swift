@@ -65,17 +65,20 @@ public actor MeterHost {
   /// fails during the first step with `RuntimeFault`. `utilityKey` is the key the meter is
   /// commissioned with (a key card installs newer ones into its state, R-C2); `meterKey` signs
   /// write-backs until a key card rotates them to one of `rotatedMeterKeys` (versions 2...).
+  /// `cardKeys` (the card-key master secret) opens MIFARE Classic cards with their per-card
+  /// key A; nil opens them with the transport key (issue #3).
   public init(
     hardware configuration: MeterdConfiguration, backend: some HardwareBackend,
     utilityKey: RecordVerifyingKey, meterKey: RecordSigningKey,
-    rotatedMeterKeys: [RecordSigningKey] = [], firmware: Firmware, clock: MeterClock
+    rotatedMeterKeys: [RecordSigningKey] = [], cardKeys: CardKeyDiversifier? = nil,
+    firmware: Firmware, clock: MeterClock
   ) throws {
     let metrics = MeterMetrics()
     let hardware = try MeterHardware(
       configuration: configuration.hardware, meter: configuration.meter.id,
       utilityKey: utilityKey,
       meterKeys: MeterKeyring([meterKey] + rotatedMeterKeys.filter { $0.version > 1 }),
-      backend: backend, metrics: metrics)
+      cardKeys: cardKeys, backend: backend, metrics: metrics)
     try self.init(
       configuration: configuration, utilityKey: utilityKey, firmware: firmware, clock: clock,
       metrics: metrics, devices: .hardware(hardware), energy: hardware.energy,

@@ -135,18 +135,31 @@ struct Meterd: AsyncParsableCommand {
       do {
         meterKey = try KeyFiles.meterKey(path: configuration.keys.meterPrivateKey)
         rotatedMeterKeys = try KeyFiles.rotatedMeterKeys(path: configuration.keys.meterPrivateKey)
+        let cardKeys = try configuration.keys.cardKeyMaster.map { path throws(KeyFileError) in
+          try KeyFiles.cardKeys(path: path)
+        }
         host = try MeterHost(
           hardware: configuration,
           backend: LinuxBackend(gpioChipPath: configuration.hardware.gpioChip),
           utilityKey: try KeyFiles.utilityKey(path: configuration.keys.utilityPublicKey),
-          meterKey: meterKey, rotatedMeterKeys: rotatedMeterKeys, firmware: Self.firmware,
-          clock: clock)
+          meterKey: meterKey, rotatedMeterKeys: rotatedMeterKeys, cardKeys: cardKeys,
+          firmware: Self.firmware, clock: clock)
       } catch {
         // A missing chip or key is the installer's to fix: systemd shows status=78/CONFIG and
         // the journal has this message; Restart= tries again.
         printError("\(error)")
         throw ExitCode(78)
       }
+    }
+    // Issue #3: which MIFARE keys open cards (the secret itself is never logged).
+    if simulate {
+      logger.notice("card keys: per card, from the built-in test master secret (simulate mode)")
+    } else if let path = configuration.keys.cardKeyMaster {
+      logger.notice("card keys: per card, from the master secret in \(path)")
+    } else {
+      logger.notice(
+        "card keys: the MIFARE transport key ([keys] card_key_master is not set): cards vend personalised are refused as card_keys"
+      )
     }
     let loop = ControlLoopService(
       host: host, notifier: SystemdNotifier.fromEnvironment(), logger: logger)

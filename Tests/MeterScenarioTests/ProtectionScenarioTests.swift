@@ -77,16 +77,23 @@ struct ProtectionScenarioTests {
     #expect(final["last_seq"] == .integer(3))
   }
 
-  @Test("R-C2, R-C6: a forged amount fails its signature; random card data is an unknown format")
+  @Test(
+    "R-C2, R-C6: a forged amount fails its signature; random card data is an unknown format; a card on the transport key does not open (issue #3)"
+  )
   func forgedCards() throws {
     let run = try ScenarioRun("forged-card")
-    #expect(run.cards.map(\.card) == ["F", "R", "A"])
-    #expect(run.cards.map(\.reason) == ["bad_signature", "unknown_format", nil])
+    #expect(run.cards.map(\.card) == ["F", "R", "T", "A"])
+    #expect(run.cards.map(\.reason) == ["bad_signature", "unknown_format", "card_keys", nil])
     #expect(run.displays.contains { $0.text == "Card refused | Bad signature" })
+    #expect(run.displays.contains { $0.text == "Card refused | Card keys" })
     #expect(run.purchases.map(\.amount) == ["20.00"], "only the genuine card's purchase")
-    #expect(run.events.map(\.kind) == ["card_refused", "card_refused"])
+    #expect(run.events.map(\.kind) == ["card_refused", "card_refused", "card_refused"])
     let image = try #require(run.records("card_image").first?.value["hex"]?.stringValue)
     #expect(image.count == 2_048, "a MIFARE Classic 1K image is 1024 bytes")
+    // The dumped card carries its per-card trailers (test master secret), not the transport key.
+    let sector1Trailer = image.dropFirst(2 * 16 * 7).prefix(32)
+    #expect(!sector1Trailer.hasPrefix("ffffffffffff"))
+    #expect(String(sector1Trailer.dropFirst(12).prefix(6)) == "787788")
   }
 
   @Test(

@@ -49,7 +49,7 @@ struct ScenarioParserTests {
         .tamper(cover: .open, magnet: nil),
         .tamper(cover: nil, magnet: true),
         .buttonPress,
-        .cardImage(card: "A", bytes: [0x00, 0xFF, 0x10], type: nil),
+        .cardImage(card: "A", bytes: [0x00, 0xFF, 0x10], type: nil, keepKeys: false),
         .dumpCard(card: "A"),
         .snapshot,
       ])
@@ -208,6 +208,10 @@ struct ScenarioParserTests {
     ("{\"at\":1,\"button\":\"hold\"}", 1, "\"button\" must be \"press\""),
     ("{\"at\":1,\"card_image\":{\"card\":\"A\",\"hex\":\"abc\"}}", 1, "even number of hex digits"),
     ("{\"at\":1,\"card_image\":{\"card\":\"A\",\"hex\":\"zz\"}}", 1, "hex digits"),
+    (
+      "{\"at\":1,\"card_image\":{\"card\":\"A\",\"hex\":\"00\",\"keys\":\"transport\"}}", 1,
+      "\"keys\" in \"card_image\" must be \"personalised\" or \"image\""
+    ),
     ("{\"at\":1,\"end\":{}}\n{\"at\":2,\"snapshot\":{}}", 2, "nothing may follow"),
     ("{\"at\":1,\"end\":{\"now\":true}}", 1, "unknown key \"now\" in \"end\""),
     ("{\"at\":0,\"snapshot\":{}}\n{\"at\":0,\"start\":{}}", 2, "\"start\" must be the first line"),

@@ -1,4 +1,5 @@
 import Foundation
+import MeterCards
 import MeterCore
 import Testing
 
@@ -109,6 +110,43 @@ struct ConfigurationTests {
       #expect(error.line == 4)
       #expect(error.reason.contains("out of range: must be 1...8192"))
     }
+  }
+
+  @Test("issue #3: [keys] card_key_master is optional, an absolute path, and its file is checked")
+  func cardKeyMaster() throws {
+    #expect(KeyLocations().cardKeyMaster == nil)
+    let configuration = try MeterdConfiguration.parse(
+      "[meter]\nid = 7\n[keys]\ncard_key_master = \"/etc/meterd/card-keys.key\"\n")
+    #expect(configuration.keys.cardKeyMaster == "/etc/meterd/card-keys.key")
+    let relative = try #require(
+      refusal("[meter]\nid = 7\n[keys]\ncard_key_master = \"card-keys.key\"\n"))
+    #expect(relative.key == "keys.card_key_master")
+    #expect(relative.reason.contains("absolute path"))
+
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "card-keys-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.appendingPathComponent("card-keys.key").path
+    #expect(throws: KeyFileError.self) { try KeyFiles.cardKeys(path: path) }
+    for (content, reason) in [
+      ("zz\n", "hexadecimal"), ("00112233445566778899aabbccddee\n", "holds 15 bytes"),
+    ] {
+      try content.write(toFile: path, atomically: true, encoding: .utf8)
+      do {
+        _ = try KeyFiles.cardKeys(path: path)
+        Issue.record("\(content) was accepted")
+      } catch {
+        #expect(error.reason.contains(reason))
+      }
+    }
+    let secret = String(repeating: "c7", count: 32)
+    try (secret + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    let uid: [UInt8] = [1, 2, 3, 4]
+    #expect(
+      try KeyFiles.cardKeys(path: path).mifareKeyA(uid: uid, sector: 5)
+        == CardKeyDiversifier(master: [UInt8](repeating: 0xC7, count: 32))!.mifareKeyA(
+          uid: uid, sector: 5))
   }
 
   @Test("R-U2: an amount written as a float is refused; amounts are quoted decimals")

@@ -398,7 +398,8 @@ struct HTTPAPITests {
       #expect(unknown.status == .badRequest)
       #expect(
         errorMessage(unknown)
-          == "card must be one of customer, inspection, clear-tamper, relay-test, other-meter, forged"
+          == "card must be one of customer, inspection, clear-tamper, relay-test, other-meter, forged,"
+            + " transport-keys"
       )
       // Without a body the customer's card is tapped, as before; removing no card is harmless.
       #expect(try await post("tap").status == .noContent)

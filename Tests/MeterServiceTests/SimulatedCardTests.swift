@@ -134,6 +134,15 @@ struct SimulatedCardTests {
       #expect(forged.blocksWritten == 0)
       #expect(await host.snapshot().display == DisplayLines("Card refused", "Bad signature"))
 
+      // Issue #3: simulated cards carry per-card keys from the test master secret; this
+      // meter's own customer card left on the transport key does not open.
+      try await run(seconds: 2)
+      let transport = try await tap("transport-keys", client)
+      #expect(transport.result == "refused")
+      #expect(transport.refusal == "card_keys")
+      #expect(transport.blocksWritten == 0)
+      #expect(await host.snapshot().display == DisplayLines("Card refused", "Card keys"))
+
       let after = await host.snapshot().state
       #expect(after.ledger == before.ledger)
       #expect(after.events.latched == before.events.latched)
@@ -145,9 +154,9 @@ struct SimulatedCardTests {
       #expect(genuine.result == "accepted")
       #expect(await host.snapshot().state.events.latched.isEmpty)
     }
-    #expect(await cardRefusals() == 2)
+    #expect(await cardRefusals() == 3)
     let counters = await host.snapshot().state.events.counters
-    #expect(counters[Int(MeterEventKind.cardRefused.rawValue)] == 2)
+    #expect(counters[Int(MeterEventKind.cardRefused.rawValue)] == 3)
   }
 
   @Test("R-P3: after the alarm 2 trip a customer card tap restores supply")

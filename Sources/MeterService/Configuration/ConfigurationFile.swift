@@ -516,6 +516,9 @@ enum ConfigurationParser {
     keys.utilityPublicKey = try table.path("utility_public_key", default: keys.utilityPublicKey)
     keys.meterPrivateKey = try table.path("meter_private_key", default: keys.meterPrivateKey)
     keys.apiToken = try table.path("api_token", default: keys.apiToken)
+    if table.contains("card_key_master") {
+      keys.cardKeyMaster = try table.path("card_key_master", default: "")
+    }
     try table.finish()
     return keys
   }

@@ -261,6 +261,9 @@ public struct KeyLocations: Hashable, Sendable {
   public var meterPrivateKey = "/var/lib/meterd/meter.key"
   /// The per-meter bearer token that authorises HTTP writes.
   public var apiToken = "/etc/meterd/api-token"
+  /// The card-key master secret shared with `vend` (issue #3); nil: cards are opened with the
+  /// MIFARE transport key.
+  public var cardKeyMaster: String?
 
   public init() {}
 }

@@ -66,6 +66,7 @@ let simulatePage = """
       <option value="relay-test">relay-test (held)</option>
       <option value="other-meter">another meter's customer card</option>
       <option value="forged">forged clear-tamper card</option>
+      <option value="transport-keys">customer card on the transport key</option>
     </select></label>
     <button id="tap">Tap card</button>
     <button id="remove">Remove card</button>

@@ -67,6 +67,31 @@ public enum KeyFiles {
     return keys
   }
 
+  /// The card-key master secret (`[keys] card_key_master`, issue #3): the same file `vend init`
+  /// made at the office (hex, at least 16 bytes). The meter derives each MIFARE Classic card's
+  /// key A from it and the card's UID. Refuses a missing, unreadable, malformed or short file.
+  public static func cardKeys(path: String) throws(KeyFileError) -> CardKeyDiversifier {
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw KeyFileError(
+        path: path,
+        reason:
+          "no such file: copy the office's card key file (vend-card-keys.key) there, mode 0600")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw KeyFileError(path: path, reason: "the card key file cannot be read by this user")
+    }
+    let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard let bytes = hexBytes(text) else {
+      throw KeyFileError(path: path, reason: "the card key file must be hexadecimal digits")
+    }
+    guard let keys = CardKeyDiversifier(master: bytes) else {
+      throw KeyFileError(
+        path: path,
+        reason: "the card key file holds \(bytes.count) bytes; the secret is at least 16")
+    }
+    return keys
+  }
+
   /// The bytes of a hex key file, or nil when there is no file.
   static func hexFile(_ path: String, what: String) throws(KeyFileError) -> [UInt8]? {
     guard FileManager.default.fileExists(atPath: path) else { return nil }

@@ -25,7 +25,8 @@ final class MeterHardware {
 
   init(
     configuration: HardwareConfiguration, meter: MeterID, utilityKey: RecordVerifyingKey,
-    meterKeys: MeterKeyring, backend: some HardwareBackend, metrics: MeterMetrics
+    meterKeys: MeterKeyring, cardKeys: CardKeyDiversifier?, backend: some HardwareBackend,
+    metrics: MeterMetrics
   ) throws(HardwareStartupError) {
     var opener = DeviceOpener(configuration: configuration, backend: backend)
     // Every driver on the bus reports its failed transfers to `meter_i2c_errors_total`.
@@ -34,8 +35,11 @@ final class MeterHardware {
     fram = try opener.fram(on: bus)
     display = LCDPort(lcd: try opener.lcd(on: bus))
     let reader = try opener.cardReader()
+    // Per-card MIFARE keys from the master secret, else the transport key (issue #3).
+    let transport: MifareKeyProvider = { _, _ in .transport }
     cards = SignedCardPort(
-      reader: reader, meter: meter, utilityKey: utilityKey, meterKeys: meterKeys)
+      reader: reader, meter: meter, utilityKey: utilityKey, meterKeys: meterKeys,
+      mifareKeys: cardKeys?.meterMifareKeys ?? transport)
     relay = try opener.relay()
     inputs = try opener.switchInputs()
     indicators = try opener.indicators()

@@ -19,6 +19,9 @@ public enum SimulatedCard: String, CaseIterable, Hashable, Sendable, Codable {
   case relayTest = "relay-test"
   case otherMeter = "other-meter"
   case forged
+  /// This meter's customer card left on the MIFARE transport key (issued without the card-key
+  /// master secret): refused as `card_keys`.
+  case transportKeys = "transport-keys"
 
   /// A relay-test card is held on the reader until it is removed; the others are tapped.
   var held: Bool { self == .relayTest }
@@ -174,6 +177,8 @@ final class SimulatedCardReader {
         let record = try Self.forgerKey.sign(
           ClearTamperRecord(meter: meter, validity: validity, sequence: sequence))
         try Self.write(.clearTamper, meter: meter, records: [record], onto: image)
+      case .transportKeys:
+        try Self.write(.customer, meter: meter, records: [], onto: image, cardKeys: nil)
       }
     } catch let fault as RuntimeFault {
       throw fault
@@ -183,17 +188,21 @@ final class SimulatedCardReader {
     return image
   }
 
-  /// Writes the card's header and records into its memory, as the sales office's writer does.
+  /// Writes the card's header and records into its memory, as the sales office's writer does,
+  /// then its per-card trailers from `cardKeys` (issue #3; nil: it keeps the transport key).
   private static func write(
-    _ kind: CardKind, meter: MeterID, records: [SignedRecord], onto card: MifareClassicCard
+    _ kind: CardKind, meter: MeterID, records: [SignedRecord], onto card: MifareClassicCard,
+    cardKeys: CardKeyDiversifier? = .testMaster
   ) throws(RuntimeFault) {
+    let layout = CardLayout.mifareClassic1K
     let plan: [CardWrite]
     do throws(CardProblem) {
-      plan = try CardLayout.mifareClassic1K.issuePlan(kind: kind, meter: meter, records: records)
+      plan = try layout.issuePlan(kind: kind, meter: meter, records: records)
     } catch {
       throw .device("the \(kind) card cannot be written: \(error)")
     }
-    for write in plan { card.blocks[write.address] = write.data }
+    let trailers = cardKeys.map { layout.personalisationPlan(uid: card.uid, keys: $0) } ?? []
+    for write in plan + trailers { card.blocks[write.address] = write.data }
   }
 }
 

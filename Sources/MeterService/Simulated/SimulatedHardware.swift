@@ -134,7 +134,8 @@ final class SimulatedHardware {
       throw .device("simulated MFRC522: \(error)")
     }
     return SignedCardPort(
-      reader: reader, meter: meter, utilityKey: utilityKey, meterKey: meterKey)
+      reader: reader, meter: meter, utilityKey: utilityKey, meterKey: meterKey,
+      mifareKeys: CardKeyDiversifier.testMaster.meterMifareKeys)
   }
 
   func ports(journal: any JournalPort, energy: any EnergyPort) -> MeterRuntime.Ports {
