@@ -17,7 +17,8 @@ struct InspectionCardTests {
   /// log: the meter writes its inspection data signed with `key` (its own by default).
   static func presented(
     to meter: SimulatedMeter, events: Int, technology: CardTechnology,
-    key: RecordSigningKey? = nil, utility: RecordSigningKey, olderThan: UInt32? = nil
+    key: RecordSigningKey? = nil, utility: RecordSigningKey, olderThan: UInt32? = nil,
+    at time: Timestamp = now, logStart: Timestamp? = nil
   ) throws -> (card: CardImage, data: InspectionData) {
     let layout = CardLayout.forTechnology(technology)
     var card = CardImage(blank: technology)
@@ -36,14 +37,17 @@ struct InspectionCardTests {
     state.ledger.purchaseCount = 3
     state.ledger.lastAppliedSequence = 3
     state.registers.importByBand[0] = Energy(kilowattHours: 42)
+    // One a minute, the newest a minute before `time`; or one a minute from `logStart`, so
+    // that logs of different lengths agree on their common events.
     let log = (0..<events).map { index in
       MeterEvent(
         MeterEventKind.allCases[index % MeterEventKind.allCases.count],
-        at: now - Int64(60_000 * (events - index)), detail: UInt16(index))
+        at: logStart.map { $0 + Int64(60_000 * index) } ?? time - Int64(60_000 * (events - index)),
+        detail: UInt16(index))
     }
     let data = InspectionData(
-      state: state, time: now, firmware: Firmware(version: "1.0.0", buildTime: now), inspector: 7,
-      log: log)
+      state: state, time: time, firmware: Firmware(version: "1.0.0", buildTime: now),
+      inspector: 7, log: log)
     for command in try MeterCardReading.inspectionPlan(
       data, layout: layout, meterKey: key ?? meter.key, olderThan: olderThan)
     {
@@ -181,6 +185,57 @@ struct InspectionCardTests {
         try await test.office.resetEventLog(by: test.admin, meter: meter.id, reason: "again")
       }
       #expect(try await count("meter_event_archives") == 2)
+    }
+  }
+
+  @Test(
+    "R-C1: a restarted log is refused even where no sequence number is stored yet; an older page read late is not",
+    arguments: Backends.all)
+  func restartWithoutOverlap(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let inspector = try await test.staff("ines", [.inspector])
+      let meter = SimulatedMeter(48)
+      _ = try await test.customerWithMeter(48, publicKey: meter.publicKey)
+      let start = Self.now - 203 * 60_000
+      func events() async throws -> Int64? {
+        try await test.office.database.transaction { sql in
+          try await sql.raw("SELECT COUNT(*) AS n FROM meter_events").first()?.int("n")
+        }
+      }
+      // The newest page of a 203-event log: only its newest events are stored.
+      let (newest, _) = try Self.presented(
+        to: meter, events: 203, technology: .ntag215, utility: test.utilityKey, logStart: start)
+      let first = try await test.office.readInspectionCard(by: inspector, image: newest)
+      #expect(!first.log.isComplete)
+      let stored = try #require(try await events())
+      #expect(stored > 0 && stored < 203)
+
+      // A card written half a minute earlier (200 events then), read after: accepted.
+      let (older, _) = try Self.presented(
+        to: meter, events: 200, technology: .ntag215, utility: test.utilityKey,
+        at: Self.now - 30_000, logStart: start)
+      _ = try await test.office.readInspectionCard(by: inspector, image: older)
+      let withOlder = try #require(try await events())
+      #expect(withOlder > stored)
+
+      // Ten minutes later the meter counts 5 events, numbered from 0 again: none of them is
+      // stored, but the log restarted. Refused, naming the way out; nothing stored.
+      let (restarted, data) = try Self.presented(
+        to: meter, events: 5, technology: .ntag215, utility: test.utilityKey,
+        at: Self.now + 600_000, logStart: Self.now + 300_000)
+      do {
+        _ = try await test.office.readInspectionCard(by: inspector, image: restarted)
+        Issue.record("a restarted log was merged into the stored one")
+      } catch let error as VendError {
+        #expect(error.description.contains("5 events logged"))
+        #expect(error.description.contains("vend meter events-reset 48 --reason"))
+      }
+      #expect(try await events() == withOlder)
+
+      _ = try await test.office.resetEventLog(
+        by: inspector, meter: meter.id, reason: "new journal")
+      let reading = try await test.office.readInspectionCard(by: inspector, image: restarted)
+      #expect(reading.log.isComplete && reading.log.log == data.registers.latestEvents)
     }
   }
 

@@ -109,14 +109,31 @@ extension SalesOffice {
           events: stored, eventsLogged: UInt32(clamping: try counts.int("events_logged")),
           eventsGone: UInt32(clamping: try counts.int("events_gone")))
       }
-      do {
-        try assembly.add(page)
-      } catch {
-        throw VendError.cardUnreadable(
-          "the inspection page contradicts meter \(meterID)'s stored event log (\(error)); "
+      func contradiction(_ why: String) -> VendError {
+        VendError.cardUnreadable(
+          "the inspection page contradicts meter \(meterID)'s stored event log (\(why)); "
             + "nothing was stored. If the meter's event log restarted (a new journal, a "
             + "replaced meter board), archive the stored log with "
             + "`vend meter events-reset \(meterID) --reason TEXT` and read the card again")
+      }
+      // A meter's count of events logged never goes down. A page counting fewer than the
+      // stored log, written later than every reading stored, comes from a log that restarted,
+      // even when none of its sequence numbers is stored yet (they would mix two logs). An
+      // older page read late (an earlier meter time) is not refused.
+      if page.eventsLogged < assembly.eventsLogged {
+        let newest = try await sql.raw(
+          "SELECT MAX(meter_time) AS t FROM readings WHERE meter_id = \(bind: key)"
+        ).first()?.optionalInt("t")
+        if let newest, page.registers.time.unixMilliseconds / 1_000 > newest {
+          throw contradiction(
+            "\(page.eventsLogged) events logged at \(page.registers.time), after a reading "
+              + "of a log with \(assembly.eventsLogged)")
+        }
+      }
+      do {
+        try assembly.add(page)
+      } catch {
+        throw contradiction("\(error)")
       }
       for (sequence, event) in zip(page.eventSequences, page.registers.latestEvents)
       where stored[sequence] == nil {
