@@ -1061,7 +1061,10 @@ struct DemoCommand: AsyncParsableCommand {
       .appendingPathComponent("vend-demo-\(ProcessInfo.processInfo.processIdentifier).sqlite").path
     let db = try await VendDatabase.open(.sqlite(path: path))
     let office = SalesOffice(database: db, utilityKey: RecordSigningKey())
-    let cards = DemoCards(office: office)
+    // A demo card-key master secret, like the demo's utility key: new for each run.
+    let cards = DemoCards(
+      office: office,
+      cardKeys: CardKeyDiversifier(master: (0..<32).map { _ in UInt8.random(in: 0...255) }))
     let staff = try await DemoOffice.populate(office, cards: cards, customers: customers)
     print("vend demo: database \(path)")
     print("open http://\(host):\(port)/ and log in as one of:")

@@ -127,4 +127,74 @@ struct CardKeysEndToEndTests {
       #expect(visit.pendingOnCard == [])
     }
   }
+
+  @Test(
+    "on the MFRC522 register model: a personalisation torn after k trailer writes, for every k, is finished at the next visit",
+    arguments: Backends.all)
+  func tornOnTheReaderModel(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      let meterID = MeterID(52)
+      let meterKey = RecordSigningKey()
+      _ = try await test.customerWithMeter(52, publicKey: meterKey.verifyingKey.rawRepresentation)
+      let station = CardStation(office: test.office, cardKeys: Self.officeSecret)
+      _ = try await test.office.sell(by: cashier, meter: meterID, amount: Money(whole: 25))
+      let pending = try await test.office.pendingRecords(meter: meterID)
+      let dataWrites = try CardLayout.mifareClassic1K.issuePlan(
+        kind: .customer, meter: meterID, records: pending.map(\.record)
+      ).count
+      let model = MFRC522Model()
+      let encoder = MFRC522(device: model, clock: VirtualClock())
+      try encoder.start()
+      for k in 0..<15 {
+        let card = MifareClassicCard(uid: [0x7E, 0x57, 0x01, UInt8(k)])
+        // The header read, the records, then k trailers: the card leaves the field.
+        card.removeAfterBlockOperations = 1 + dataWrites + k
+        model.present(card)
+        guard case .arrived = try encoder.poll() else {
+          Issue.record("the card did not arrive")
+          return
+        }
+        await #expect(throws: VendError.self) {
+          try await station.visit(
+            encoder, technology: .mifareClassic1K, by: cashier, newCardFor: meterID)
+        }
+        let trailers = (1..<16).map { card.blocks[$0 * 4 + 3] }
+        let plan = CardLayout.mifareClassic1K.personalisationPlan(
+          uid: card.uid, keys: Self.officeSecret)
+        #expect(trailers.prefix(k) == plan.prefix(k).map(\.data)[...])
+        #expect(trailers.dropFirst(k).allSatisfy { $0 == CardImage.transportTrailer })
+        model.removeCard()
+        _ = try encoder.poll()
+
+        model.present(card)
+        guard case .arrived = try encoder.poll() else {
+          Issue.record("the card did not arrive again")
+          return
+        }
+        let retry = try await station.visit(encoder, technology: .mifareClassic1K, by: cashier)
+        #expect(retry.pendingOnCard == [1])
+        #expect((1..<16).map { card.blocks[$0 * 4 + 3] } == plan.map(\.data))
+        model.removeCard()
+        _ = try encoder.poll()
+
+        // The meter opens it with its own key A only.
+        var meter = Meter(
+          state: MeterState(
+            configuration: MeterConfiguration(meter: meterID),
+            tariff: .flat(price: Money(whole: 1), id: 1)),
+          firmware: Self.firmware)
+        let other = CardKeyDiversifier(master: [UInt8](repeating: 0x3F, count: 32))!
+        let refused = try Self.present(
+          card, to: &meter, meterKey: meterKey, utilityKey: test.utilityKey.verifyingKey,
+          keys: other.meterMifareKeys, at: Timestamp(unixSeconds: 1_800_000_000))
+        #expect(refused.presentation == .refused(.cardKeys))
+        let applied = try Self.present(
+          card, to: &meter, meterKey: meterKey, utilityKey: test.utilityKey.verifyingKey,
+          keys: Self.officeSecret.meterMifareKeys, at: Timestamp(unixSeconds: 1_800_000_000))
+        #expect(applied.wroteBack)
+        #expect(meter.state.ledger.lastAppliedSequence == 1)
+      }
+    }
+  }
 }

@@ -24,14 +24,22 @@ public actor DemoCards {
   /// Price the demo meters charge: the demo tariff's, 0.20 per kWh.
   static let price = Money(units: 2_000)
 
-  public init(office: SalesOffice) {
+  /// `cardKeys`: the office's card-key master secret; the demo cards are personalised with it
+  /// at first issue (issue #3).
+  public init(office: SalesOffice, cardKeys: CardKeyDiversifier? = nil) {
     utilityKey = RecordVerifyingKey(rawRepresentation: office.utilityPublicKey)!
-    station = CardStation(office: office)
+    station = CardStation(office: office, cardKeys: cardKeys)
   }
 
-  /// A new home meter with a blank card; returns its public key for registration.
+  /// A new home meter with a new card (its UID from the meter number); returns the meter's
+  /// public key for registration.
   func addMeter(_ id: MeterID) -> [UInt8] {
-    let meter = HomeMeter(card: CardImage(blank: Self.technology))
+    let number = id.rawValue
+    let uid = [
+      0xDE, UInt8(truncatingIfNeeded: number >> 16), UInt8(truncatingIfNeeded: number >> 8),
+      UInt8(truncatingIfNeeded: number),
+    ]
+    let meter = HomeMeter(card: CardImage(blank: Self.technology, uid: uid))
     meters[id] = meter
     return meter.key.verifyingKey.rawRepresentation
   }
