@@ -435,6 +435,15 @@ extension CardCommand {
       for event in registers.latestEvents {
         print("  \(event.at) \(event.kind) \(event.detail)")
       }
+      let log = reading.log
+      let held = log.eventsLogged - log.eventsGone
+      if log.isComplete || held == 0 {
+        print("event log collected: all \(held) event(s) the meter holds")
+      } else {
+        print(
+          "event log collected: \(Int(held) - log.missing.count) of \(held) event(s) the meter "
+            + "holds; tap the card at the meter again and read it here for the rest")
+      }
     }
   }
 }
