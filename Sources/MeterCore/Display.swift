@@ -20,6 +20,8 @@ public enum DisplayPage: Hashable, Sendable {
   /// A page of the event log went onto an inspection card (R-C1 paging): "page k of n, tap
   /// again", or "inspection complete" on the last page.
   case inspectionPage(InspectionProgress)
+  /// The inspection card left before its page was written completely.
+  case inspectionInterrupted
   case settingsApplied
   /// A key card installed a utility key or rotated the meter's own key (R-C2).
   case keyInstalled
@@ -196,10 +198,12 @@ extension Meter {
     case .message(let refusal):
       return refusal.message
     case .inspection:
-      return DisplayLines("Inspection", "Data collected")
+      return DisplayLines("Inspection", "Hold card")
     case .inspectionPage(let progress):
       if progress.isComplete { return DisplayLines("Inspection", "complete") }
       return DisplayLines("Page \(progress.page) of \(progress.pages)", "Tap card again")
+    case .inspectionInterrupted:
+      return DisplayLines("Card removed", "Tap card again")
     case .settingsApplied:
       return DisplayLines("Settings", "Applied")
     case .keyInstalled:

@@ -7,9 +7,10 @@ public enum MeterInput: Hashable, Sendable {
   /// A card was presented and read.
   case card(CardPresentation)
   case cardRemoved
-  /// The write to an inspection card completed with this page of the event log (R-C1): the
-  /// display tells the inspector whether to tap again.
-  case inspectionWritten(InspectionProgress)
+  /// The write to an inspection card completed with this page of the event log, or (nil) the
+  /// card left before its page was written completely (R-C1): the display tells the inspector
+  /// whether to tap again.
+  case inspectionWritten(InspectionProgress?)
   /// The display button.
   case button
   /// The tamper inputs as they are now (reported when either changes).

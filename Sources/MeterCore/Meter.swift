@@ -40,7 +40,7 @@ public struct Meter: Sendable {
         supply.reasons.remove(.test)
       }
     case .inspectionWritten(let progress):
-      show(.inspectionPage(progress), at: now)
+      show(progress.map { .inspectionPage($0) } ?? .inspectionInterrupted, at: now)
     case .button:
       pressButton(at: now)
     case .tamper(let inputs):

@@ -221,6 +221,8 @@ public final class MeterRuntime {
         observer?(.writeBack(completed: completed), now)
         if completed, let progress = ports.cards.inspectionProgress {
           try run(.inspectionWritten(progress), at: now)
+        } else if !completed, presentation == .inspection {
+          try run(.inspectionWritten(nil), at: now)
         }
       }
       try ports.cards.release()

@@ -47,7 +47,7 @@ struct CardTests {
         == WriteBack(state: before, time: bench.now, firmware: TestMeter.firmware))
     #expect(bench.output.journal.isEmpty)
     #expect(bench.state == before)
-    #expect(bench.lines == DisplayLines("Inspection", "Data collected"))
+    #expect(bench.lines == DisplayLines("Inspection", "Hold card"))
   }
 
   @Test("R-C1: after each inspection page the display says which page, and to tap again")
@@ -63,6 +63,11 @@ struct CardTests {
     #expect(bench.lines == DisplayLines("Inspection", "complete"))
     bench.step(.inspectionWritten(InspectionProgress(page: 1, of: 1)))
     #expect(bench.lines == DisplayLines("Inspection", "complete"))
+    // The card left before its page was written completely: tap again.
+    bench.step(.card(.inspection))
+    bench.step(.inspectionWritten(nil))
+    #expect(bench.lines == DisplayLines("Card removed", "Tap card again"))
+    #expect(bench.output.journal.isEmpty)
     #expect(bench.state == before, "a page's display changes nothing durable")
     // The page is held like any message, then the default page returns.
     bench.now = bench.now + bench.state.configuration.inquiryPageMilliseconds
