@@ -8,6 +8,12 @@ extension CardKeyDiversifier {
   public var meterMifareKeys: MifareKeyProvider {
     { uid, sector in MifareKey(.a, self.mifareKeyA(uid: uid, sector: sector)) }
   }
+
+  /// The meter's NTAG passwords: each card's own, diversified from its UID (issue #3); the
+  /// personalisation plan protects writes from page 4 with it.
+  public var meterNTAGPasswords: NTAGPasswordProvider {
+    { uid in self.ntagPassword(uid: uid) }
+  }
 }
 
 extension CardKeyDiversifier {

@@ -25,6 +25,8 @@ public final class SignedCardPort: CardPort {
   private let commissionedUtilityKey: RecordVerifyingKey
   private let meterKeys: MeterKeyring
   private let mifareKeys: MifareKeyProvider
+  /// Per-card NTAG passwords; nil: NTAG cards are read and written without one.
+  private let ntagPasswords: NTAGPasswordProvider?
   private var present = false
   private var session: Session?
 
@@ -47,24 +49,27 @@ public final class SignedCardPort: CardPort {
   public init(
     reader: any CardReader, meter: MeterID, utilityKey: RecordVerifyingKey,
     meterKeys: MeterKeyring,
-    mifareKeys: @escaping MifareKeyProvider = { _, _ in .transport }
+    mifareKeys: @escaping MifareKeyProvider = { _, _ in .transport },
+    ntagPasswords: NTAGPasswordProvider? = nil
   ) {
     self.reader = reader
     self.meter = meter
     commissionedUtilityKey = utilityKey
     self.meterKeys = meterKeys
     self.mifareKeys = mifareKeys
+    self.ntagPasswords = ntagPasswords
   }
 
   /// A meter holding one key of its own.
   public convenience init(
     reader: any CardReader, meter: MeterID, utilityKey: RecordVerifyingKey,
     meterKey: RecordSigningKey,
-    mifareKeys: @escaping MifareKeyProvider = { _, _ in .transport }
+    mifareKeys: @escaping MifareKeyProvider = { _, _ in .transport },
+    ntagPasswords: NTAGPasswordProvider? = nil
   ) {
     self.init(
       reader: reader, meter: meter, utilityKey: utilityKey, meterKeys: MeterKeyring([meterKey]),
-      mifareKeys: mifareKeys)
+      mifareKeys: mifareKeys, ntagPasswords: ntagPasswords)
   }
 
   /// The utility key `state` trusts: the one a key card installed, else the commissioned one.
@@ -108,6 +113,19 @@ public final class SignedCardPort: CardPort {
     case .mifareClassic1K: technology = .mifareClassic1K
     case .ntag215: technology = .ntag215
     default: return .refused(.unknownFormat)
+    }
+    if technology == .ntag215, let ntagPasswords {
+      // The card's own password first (issue #3): a card it does not open is refused before
+      // anything is read; it makes the write-back pages writable.
+      let (password, acknowledge) = ntagPasswords(identity.uid)
+      do throws(CardReaderError) {
+        guard try reader.ntagPasswordAuthentication(password) == acknowledge else {
+          return .refused(.cardKeys)
+        }
+      } catch {
+        if case .reader(let why) = error { throw .device("card reader: \(why)") }
+        return .refused(.removedMidRead)
+      }
     }
     let layout = CardLayout.forTechnology(technology)
     // One READ returns 16 bytes: one MIFARE block, or four NTAG pages.

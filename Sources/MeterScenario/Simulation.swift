@@ -460,7 +460,8 @@ public final class Simulation {
     let cardPort = SignedCardPort(
       reader: cardReader, meter: currentState.configuration.meter,
       utilityKey: TestVending.utilityKey.verifyingKey, meterKeys: TestVending.meterKeyring,
-      mifareKeys: CardKeyDiversifier.testMaster.meterMifareKeys)
+      mifareKeys: CardKeyDiversifier.testMaster.meterMifareKeys,
+      ntagPasswords: CardKeyDiversifier.testMaster.meterNTAGPasswords)
     fram.model.powerOn()
     bus.attach(fram.model, at: MB85RC256V.defaultAddress)
     let framChip = MB85RC256V(bus: bus)

@@ -20,6 +20,7 @@ final class SimulatedCard {
         0x04, 0x5A, 0x22, 0x00, UInt8(truncatingIfNeeded: number >> 8), tag, 0x80,
       ])
       layout = .ntag215
+      personalise()
     }
   }
 
@@ -43,13 +44,11 @@ final class SimulatedCard {
     return true
   }
 
-  /// Gives a MIFARE Classic card its per-card trailers from the built-in test card-key master
-  /// secret (issue #3), as the sales office does at first issue; NTAG cards keep no password.
+  /// Gives the card its per-card keys from the built-in test card-key master secret (issue #3),
+  /// as the sales office does at first issue: MIFARE Classic sector trailers, or the NTAG
+  /// password protecting writes from page 4.
   func personalise() {
-    guard let card = model as? MifareClassicCard else { return }
-    for write in layout.personalisationPlan(uid: card.uid, keys: .testMaster) {
-      card.blocks[write.address] = write.data
-    }
+    apply(layout.personalisationPlan(uid: model.uid, keys: .testMaster))
   }
 
   /// Writes as the sales office's own writer does, straight into the card's memory.

@@ -6,7 +6,10 @@ import MeterDrivers
 /// zeros). Commands: GET_VERSION (answer 00 04 04 02 01 00 11 03), READ 30h (4 pages, rolling
 /// over from the last page to page 0), WRITE A2h with 4-bit ACK; writes to pages 0-1 are
 /// refused with NAK, lock bytes and the capability container are one-time programmable (OR).
-/// Password protection is not modelled (AUTH0 = FFh).
+/// Password protection (§8.8): PWD_AUTH 1Bh compares the password with page 133 and answers
+/// PACK (page 134) or NAK (the card then falls back to IDLE); pages from AUTH0 (page 131 byte 3)
+/// on are writable only after it, and readable only after it when PROT (page 132 byte 0 bit 7)
+/// is set. A new card has AUTH0 = FFh.
 public final class NTAG215Card: VirtualCard {
   public static let pageCount = 135
   public static let version: [UInt8] = [0x00, 0x04, 0x04, 0x02, 0x01, 0x00, 0x11, 0x03]
@@ -37,14 +40,33 @@ public final class NTAG215Card: VirtualCard {
     }
   }
 
+  private var passwordVerified = false
+  private var auth0: Int { Int(pages[131][3]) }
+
+  override func enterField() {
+    super.enterField()
+    passwordVerified = false
+  }
+
+  override func resetSession() { passwordVerified = false }
+
   override func handleActive(_ frame: [UInt8], encrypted: Bool) -> CardAnswer? {
     guard !encrypted, let payload = checkedPayload(frame) else { return nil }
     switch payload.first {
     case 0x60 where payload.count == 1:
       return .frame(NTAG215Card.version)
+    case 0x1B where payload.count == 5:
+      guard Array(payload[1..<5]) == pages[133] else {
+        fallBack()
+        return .nak(0x00)
+      }
+      passwordVerified = true
+      return .frame(Array(pages[134][0..<2]))
     case 0x30 where payload.count == 2:
       let start = Int(payload[1])
       guard start < NTAG215Card.pageCount else { return .nak(0x00) }
+      let readProtected = pages[132][0] & 0x80 != 0 && start + 3 >= auth0
+      guard !readProtected || passwordVerified else { return .nak(0x00) }
       var data: [UInt8] = []
       for offset in 0..<4 {
         let page = (start + offset) % NTAG215Card.pageCount
@@ -55,6 +77,7 @@ public final class NTAG215Card: VirtualCard {
     case 0xA2 where payload.count == 6:
       let page = Int(payload[1])
       let data = Array(payload[2..<6])
+      guard page < auth0 || passwordVerified else { return .nak(0x00) }
       switch page {
       case 2:
         pages[2][2] |= data[2]

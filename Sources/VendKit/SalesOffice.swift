@@ -668,14 +668,14 @@ public final class SalesOffice: Sendable {
     }
   }
 
-  /// Audits a card's personalisation (issue #3): its UID and the sectors given per-card keys.
-  func recordCardPersonalisation(by actor: Operator, uid: [UInt8], sectors: [Int]) async throws {
+  /// Audits a card's personalisation (issue #3): its UID and what was given per-card keys
+  /// (never a key).
+  func recordCardPersonalisation(by actor: Operator, uid: [UInt8], details: String) async throws {
     let at = now().unixSeconds
     try await database.transaction { sql in
       try await Self.audit(
         sql, at: at, by: actor.username, action: "card.personalise",
-        subject: "card \(Hex.encode(uid))",
-        details: "per-card keys in sectors \(sectors.map(String.init).joined(separator: ", "))")
+        subject: "card \(Hex.encode(uid))", details: details)
     }
   }
 

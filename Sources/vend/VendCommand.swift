@@ -111,7 +111,7 @@ struct InitCommand: AsyncParsableCommand {
       _ = try CardKeyFile.create(options.cardKeysPath)
       print(
         "created the card-key master secret \(options.cardKeysPath) (keep it secret; install the"
-          + " same file on every meter as [cards] key_master_file)")
+          + " same file on every meter as [keys] card_key_master)")
     }
     let created = try await options.open { office in
       try await office.bootstrapAdministrator(username: admin, displayName: name)
@@ -199,12 +199,14 @@ struct KeyCommand: AsyncParsableCommand {
     @Option(help: "Days the card may be used") var days: Int64 = 7
 
     func run() async throws {
+      // Checked before anything is signed: a bad --card-uid or key file changes nothing.
+      let cardKeys = try output.checked(options)
       let number = try meterID(meter)
       let record = try await options.run { office, actor in
         try await office.utilityKeyCardRecord(by: actor, meter: number, validFor: days * 86_400)
       }
       try output.emit(
-        IssuedCard(kind: .key, meter: number, record: record), cardKeys: options.loadCardKeys())
+        IssuedCard(kind: .key, meter: number, record: record), cardKeys: cardKeys)
     }
   }
 
@@ -266,13 +268,15 @@ struct KeyCommand: AsyncParsableCommand {
     @Option(help: "Days the card may be used") var days: Int64 = 7
 
     func run() async throws {
+      // Checked before anything is signed: a bad --card-uid or key file changes nothing.
+      let cardKeys = try output.checked(options)
       let number = try meterID(meter)
       let record = try await options.run { office, actor in
         try await office.meterKeyCardRecord(
           by: actor, meter: number, version: version, validFor: days * 86_400)
       }
       try output.emit(
-        IssuedCard(kind: .key, meter: number, record: record), cardKeys: options.loadCardKeys())
+        IssuedCard(kind: .key, meter: number, record: record), cardKeys: cardKeys)
     }
   }
 }
@@ -285,25 +289,34 @@ struct CardOutput: ParsableArguments {
   @Option(help: "The card's UID as hex (4 bytes MIFARE Classic, 7 NTAG): its keys derive from it")
   var cardUID: String?
 
-  /// Prints the record and writes the card image; a MIFARE Classic image gets the per-card
-  /// keys of `cardKeys` (issue #3).
+  /// The card UID, or nil for zeros; refuses one of the wrong length for the card type.
+  func uid() throws -> [UInt8]? {
+    guard let cardUID else { return nil }
+    let technology = try cardTechnology(cardType)
+    guard let bytes = Hex.decode(cardUID), bytes.count == (technology == .ntag215 ? 7 : 4) else {
+      throw ValidationError("--card-uid must be \(technology == .ntag215 ? 7 : 4) bytes as hex")
+    }
+    return bytes
+  }
+
+  /// Checks the image options and loads the card-key master secret for the image (nil without
+  /// `--card-image` or without a card key file), before anything is signed.
+  func checked(_ options: OfficeOptions) throws -> CardKeyDiversifier? {
+    guard cardImage != nil else { return nil }
+    _ = try cardTechnology(cardType)
+    _ = try uid()
+    return try options.loadCardKeys()
+  }
+
+  /// Prints the record and writes the card image; the image gets the per-card keys of
+  /// `cardKeys` (issue #3).
   func emit(_ card: IssuedCard, cardKeys: CardKeyDiversifier?) throws {
     if let sequence = card.sequence { print("command sequence \(sequence)") }
     print("signed \(card.record.kind) record: \(Hex.encode(card.record.encoded))")
     guard let cardImage else { return }
     let technology = try cardTechnology(cardType)
-    var uid: [UInt8]?
-    if let cardUID {
-      guard let bytes = Hex.decode(cardUID), bytes.count == (technology == .ntag215 ? 7 : 4)
-      else {
-        throw ValidationError("--card-uid must be \(technology == .ntag215 ? 7 : 4) bytes as hex")
-      }
-      uid = bytes
-    }
-    let image = try card.image(technology, uid: uid, cardKeys: cardKeys)
-    if technology == .mifareClassic1K {
-      print(cardKeys == nil ? "card keys: transport (no card key file)" : "card keys: per card")
-    }
+    let image = try card.image(technology, uid: try uid(), cardKeys: cardKeys)
+    print(cardKeys == nil ? "card keys: transport (no card key file)" : "card keys: per card")
     guard
       FileManager.default.createFile(
         atPath: cardImage, contents: Data((Hex.encode(image.memory) + "\n").utf8))
@@ -353,6 +366,8 @@ struct CardCommand: AsyncParsableCommand {
     @Option(help: "Days the card may be used") var days: Int64 = 7
 
     func run() async throws {
+      // Checked before anything is signed: a bad --card-uid or key file changes nothing.
+      let cardKeys = try output.checked(options)
       let number = try meterID(meter)
       let parsed = try changes.map { text -> SettingsPatch.Change in
         guard let equals = text.firstIndex(of: "=") else {
@@ -365,7 +380,7 @@ struct CardCommand: AsyncParsableCommand {
         try await office.settingsRecord(
           by: actor, meter: number, changes: parsed, validFor: days * 86_400)
       }
-      try output.emit(card, cardKeys: options.loadCardKeys())
+      try output.emit(card, cardKeys: cardKeys)
     }
   }
 
@@ -379,11 +394,13 @@ struct CardCommand: AsyncParsableCommand {
     @Option(help: "Hours the card may be used") var hours: Int64 = 8
 
     func run() async throws {
+      // Checked before anything is signed: a bad --card-uid or key file changes nothing.
+      let cardKeys = try output.checked(options)
       let number = try meterID(meter)
       let card = try await options.run { office, actor in
         try await office.staffCard(by: actor, .clearTamper, meter: number, validFor: hours * 3_600)
       }
-      try output.emit(card, cardKeys: options.loadCardKeys())
+      try output.emit(card, cardKeys: cardKeys)
     }
   }
 
@@ -398,13 +415,15 @@ struct CardCommand: AsyncParsableCommand {
     @Option(help: "Hours the card may be used") var hours: Int64 = 8
 
     func run() async throws {
+      // Checked before anything is signed: a bad --card-uid or key file changes nothing.
+      let cardKeys = try output.checked(options)
       let number = try meterID(meter)
       let card = try await options.run { office, actor in
         try await office.staffCard(
           by: actor, .relayTest(holdSeconds: holdSeconds), meter: number,
           validFor: hours * 3_600)
       }
-      try output.emit(card, cardKeys: options.loadCardKeys())
+      try output.emit(card, cardKeys: cardKeys)
     }
   }
 
@@ -417,11 +436,13 @@ struct CardCommand: AsyncParsableCommand {
     @Option(help: "Hours the card may be used") var hours: Int64 = 8
 
     func run() async throws {
+      // Checked before anything is signed: a bad --card-uid or key file changes nothing.
+      let cardKeys = try output.checked(options)
       let number = try meter.map(meterID)
       let card = try await options.run { office, actor in
         try await office.staffCard(by: actor, .inspection, meter: number, validFor: hours * 3_600)
       }
-      try output.emit(card, cardKeys: options.loadCardKeys())
+      try output.emit(card, cardKeys: cardKeys)
     }
   }
 }

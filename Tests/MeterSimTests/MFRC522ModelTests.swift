@@ -333,4 +333,43 @@ struct MFRC522ModelTests {
     #expect(try rig.reader.openingKey(sector: 1, candidates: [.transport]) == nil)
     #expect(try rig.reader.openingKey(sector: 2, candidates: [.transport]) == .transport)
   }
+
+  @Test("NTAG215 password: pages from AUTH0 are written only after PWD_AUTH with the card's own")
+  func ntagPassword() throws {
+    let rig = try CardRig()
+    let card = NTAG215Card(uid: ntagUID)
+    let password: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+    card.pages[133] = password
+    card.pages[134] = [0xAC, 0x4B, 0, 0]
+    card.pages[131][3] = 4
+    _ = try rig.arrive(card)
+    // Without the password the write is refused (NAK) and nothing changes.
+    #expect(throws: CardReaderError.self) {
+      try rig.reader.writeBlocks(5, [1, 2, 3, 4], keys: nil)
+    }
+    #expect(card.pages[5] == [0, 0, 0, 0])
+    rig.model.removeCard()
+    _ = try rig.reader.poll()
+    _ = try rig.arrive(card)
+    // A wrong password: nil, and the same card is active again (reads are open).
+    #expect(try rig.reader.ntagPasswordAuthentication([0xFF, 0xFF, 0xFF, 0xFF]) == nil)
+    #expect(try rig.reader.readBlocks(4, count: 1, keys: nil) == [0, 0, 0, 0])
+    #expect(throws: CardReaderError.self) {
+      try rig.reader.writeBlocks(5, [1, 2, 3, 4], keys: nil)
+    }
+    rig.model.removeCard()
+    _ = try rig.reader.poll()
+    _ = try rig.arrive(card)
+    #expect(try rig.reader.ntagPasswordAuthentication(password) == [0xAC, 0x4B])
+    try rig.reader.writeBlocks(5, [1, 2, 3, 4], keys: nil)
+    #expect(card.pages[5] == [1, 2, 3, 4])
+    // PWD and PACK read back as zeros; a MIFARE card has no NTAG password.
+    #expect(try rig.reader.readBlocks(133, count: 2, keys: nil) == [UInt8](repeating: 0, count: 8))
+    rig.model.removeCard()
+    _ = try rig.reader.poll()
+    _ = try rig.arrive(MifareClassicCard(uid: classicUID))
+    #expect(throws: CardReaderError.self) {
+      _ = try rig.reader.ntagPasswordAuthentication(password)
+    }
+  }
 }

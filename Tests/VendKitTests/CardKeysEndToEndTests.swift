@@ -29,15 +29,16 @@ struct CardKeysEndToEndTests {
   /// One presentation at a meter as the control loop runs it: poll, read, core step, write-back,
   /// release. Returns what the card layer made of the card and whether a write-back completed.
   static func present(
-    _ card: MifareClassicCard, to meter: inout Meter, meterKey: RecordSigningKey,
-    utilityKey: RecordVerifyingKey, keys: @escaping MifareKeyProvider, at now: Timestamp
+    _ card: VirtualCard, to meter: inout Meter, meterKey: RecordSigningKey,
+    utilityKey: RecordVerifyingKey, keys: @escaping MifareKeyProvider,
+    ntagPasswords: NTAGPasswordProvider? = nil, at now: Timestamp
   ) throws -> (presentation: CardPresentation, wroteBack: Bool) {
     let model = MFRC522Model()
     let reader = MFRC522(device: model, clock: VirtualClock())
     try reader.start()
     let port = SignedCardPort(
       reader: reader, meter: meter.state.configuration.meter, utilityKey: utilityKey,
-      meterKey: meterKey, mifareKeys: keys)
+      meterKey: meterKey, mifareKeys: keys, ntagPasswords: ntagPasswords)
     model.present(card)
     #expect(try port.poll())
     let presentation = try port.read(at: now, state: meter.state)
@@ -195,6 +196,63 @@ struct CardKeysEndToEndTests {
         #expect(applied.wroteBack)
         #expect(meter.state.ledger.lastAppliedSequence == 1)
       }
+    }
+  }
+
+  @Test(
+    "NTAG215: vend sets the card's password; the meter with the same secret writes back, another secret is refused",
+    arguments: Backends.all)
+  func ntagEndToEnd(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      let meterID = MeterID(53)
+      let meterKey = RecordSigningKey()
+      _ = try await test.customerWithMeter(53, publicKey: meterKey.verifyingKey.rawRepresentation)
+      let station = CardStation(office: test.office, cardKeys: Self.officeSecret)
+      let sale = try await test.office.sell(by: cashier, meter: meterID, amount: Money(whole: 30))
+      let uid: [UInt8] = [0x04, 0x7E, 0x57, 0x00, 0x00, 0x00, 0x01]
+      let encoder = VirtualCardReader(CardImage(blank: .ntag215, uid: uid))
+      _ = try await station.visit(encoder, technology: .ntag215, by: cashier, newCardFor: meterID)
+      let issued = try #require(encoder.remove())
+      let card = NTAG215Card(uid: uid)
+      card.image = issued.memory
+      let commissioned = MeterState(
+        configuration: MeterConfiguration(meter: meterID),
+        tariff: .flat(price: Money(whole: 1), id: 1))
+      let utilityKey = test.utilityKey.verifyingKey
+      let now = Timestamp(unixSeconds: 1_800_000_000)
+      let noKeys: MifareKeyProvider = { _, _ in .transport }
+
+      let otherSecret = CardKeyDiversifier(master: [UInt8](repeating: 0x3F, count: 32))!
+      var stranger = Meter(state: commissioned, firmware: Self.firmware)
+      let refused = try Self.present(
+        card, to: &stranger, meterKey: meterKey, utilityKey: utilityKey, keys: noKeys,
+        ntagPasswords: otherSecret.meterNTAGPasswords, at: now)
+      #expect(refused.presentation == .refused(.cardKeys))
+      #expect(card.image == issued.memory)
+      #expect(card.blockReads == 0 && card.blockWrites == 0)
+      #expect(stranger.state.ledger == commissioned.ledger)
+
+      var meter = Meter(state: commissioned, firmware: Self.firmware)
+      let applied = try Self.present(
+        card, to: &meter, meterKey: meterKey, utilityKey: utilityKey, keys: noKeys,
+        ntagPasswords: Self.officeSecret.meterNTAGPasswords, at: now)
+      #expect(applied.wroteBack)
+      #expect(meter.state.ledger.lastAppliedSequence == 1)
+      // The same figures as a card without a password.
+      let plain = NTAG215Card(uid: uid)
+      plain.image = issued.memory
+      plain.pages[NTAG215.configurationPage0][3] = 0xFF
+      var plainMeter = Meter(state: commissioned, firmware: Self.firmware)
+      _ = try Self.present(
+        plain, to: &plainMeter, meterKey: meterKey, utilityKey: utilityKey, keys: noKeys,
+        at: now)
+      #expect((card.blockReads, card.blockWrites) == (plain.blockReads, plain.blockWrites))
+
+      encoder.insert(try #require(CardImage(technology: .ntag215, memory: card.image)))
+      let visit = try await station.visit(encoder, technology: .ntag215, by: cashier)
+      #expect(visit.ingestion?.newlyApplied == [1])
+      #expect(try await test.office.sale(receipt: sale.id).status == .applied)
     }
   }
 }

@@ -164,6 +164,78 @@ struct CardPersonalisationTests {
   }
 }
 
+@Suite("Per-card NTAG passwords: vend sets the password at first issue (issue #3)")
+struct NTAGPersonalisationTests {
+  static let uid: [UInt8] = [0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66]
+  static let cardKeys = CardPersonalisationTests.cardKeys
+
+  static func page(_ image: CardImage, _ page: Int) -> [UInt8] {
+    Array(image.memory[page * 4..<page * 4 + 4])
+  }
+
+  /// Whether the meter, holding `keys`, may write a write-back page of the card.
+  static func meterWrites(_ image: CardImage, keys: CardKeyDiversifier?) -> Bool {
+    let reader = VirtualCardReader(image)
+    if let keys {
+      _ = try? reader.ntagPasswordAuthentication(keys.ntagPassword(uid: uid).password)
+    }
+    let page = CardLayout.ntag215.readAddress(ofLogicalBlock: CardLayout.ntag215.slotReads[0])
+    return (try? reader.writeBlocks(page, [9, 9, 9, 9], keys: nil)) != nil
+  }
+
+  @Test(
+    "first issue sets password, PACK and AUTH0; a pull-away after k of those writes is finished at the next visit",
+    arguments: Backends.all)
+  func ntagIssue(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      let meter = SimulatedMeter(44)
+      _ = try await test.customerWithMeter(44, publicKey: meter.publicKey)
+      let station = CardStation(office: test.office, cardKeys: Self.cardKeys)
+      _ = try await test.office.sell(by: cashier, meter: meter.id, amount: Money(whole: 20))
+      let pending = try await test.office.pendingRecords(meter: meter.id)
+      let (password, acknowledge) = Self.cardKeys.ntagPassword(uid: Self.uid)
+      for k in 0...4 {
+        let encoder = VirtualCardReader(CardImage(blank: .ntag215, uid: Self.uid))
+        let plan = try CardLayout.ntag215.issuePlan(
+          kind: .customer, meter: meter.id, records: pending.map(\.record))
+        encoder.writesBeforeRemoval = plan.count + k
+        if k < 4 {
+          await #expect(throws: VendError.self) {
+            try await station.visit(
+              encoder, technology: .ntag215, by: cashier, newCardFor: meter.id)
+          }
+          encoder.insert(try #require(encoder.remove()))
+          _ = try await station.visit(encoder, technology: .ntag215, by: cashier)
+        } else {
+          _ = try await station.visit(
+            encoder, technology: .ntag215, by: cashier, newCardFor: meter.id)
+        }
+        let card = try #require(encoder.remove())
+        #expect(Self.page(card, NTAG215.passwordPage) == password)
+        #expect(Array(Self.page(card, NTAG215.passwordAcknowledgePage).prefix(2)) == acknowledge)
+        #expect(Self.page(card, NTAG215.configurationPage0)[3] == UInt8(NTAG215.firstUserPage))
+        #expect(Self.meterWrites(card, keys: Self.cardKeys))
+        #expect(!Self.meterWrites(card, keys: nil))
+        let other = CardKeyDiversifier(master: [UInt8](repeating: 0x77, count: 16))!
+        #expect(!Self.meterWrites(card, keys: other))
+        // The next visit opens it with its password and sets nothing again.
+        encoder.insert(card)
+        _ = try await station.visit(encoder, technology: .ntag215, by: cashier)
+        #expect(encoder.remove() == card)
+        // An office with another secret refuses it.
+        encoder.insert(card)
+        await #expect(throws: VendError.self) {
+          try await CardStation(office: test.office, cardKeys: other).visit(
+            encoder, technology: .ntag215, by: cashier)
+        }
+      }
+      let audit = try await test.office.auditLog(by: test.admin, limit: 100)
+      #expect(audit.contains { $0.action == "card.personalise" && $0.details.hasPrefix("NTAG") })
+    }
+  }
+}
+
 @Suite("The card-key master secret file (issue #3)")
 struct CardKeyFileTests {
   static func temporaryPath() -> String {

@@ -79,6 +79,11 @@ public struct MifareKey: Sendable, Hashable {
 /// NTAG cards.
 public typealias MifareKeyProvider = @Sendable (_ uid: [UInt8], _ sector: Int) -> MifareKey
 
+/// The NTAG21x password (4 bytes) and its acknowledge PACK (2 bytes) of the card with this UID
+/// (issue #3: per-card, derived like the MIFARE keys).
+public typealias NTAGPasswordProvider =
+  @Sendable (_ uid: [UInt8]) -> (password: [UInt8], acknowledge: [UInt8])
+
 /// Why a card operation failed, in terms the service and `vend` act on (R-C6).
 public enum CardReaderError: Error, Sendable, Hashable, CustomStringConvertible {
   /// The card stopped answering: removed, or out of the field (R-C6 "card removed mid-read").
@@ -130,6 +135,10 @@ public protocol CardReader: AnyObject {
   /// sector for good.
   func writeSectorTrailer(_ sector: Int, _ trailer: [UInt8], key: MifareKey)
     throws(CardReaderError)
+  /// NTAG21x PWD_AUTH with the 4-byte `password`: the PACK the selected NTAG answers, after
+  /// which its pages from AUTH0 on are writable until the session ends; nil when it refuses the
+  /// password (the same card is then re-activated, as after a failed MIFARE authentication).
+  func ntagPasswordAuthentication(_ password: [UInt8]) throws(CardReaderError) -> [UInt8]?
 }
 
 extension CardReaderError {

@@ -124,6 +124,7 @@ public final class MFRC522: CardReader {
   static let mifareWrite: UInt8 = 0xA0
   static let ntagWrite: UInt8 = 0xA2
   static let ntagGetVersion: UInt8 = 0x60
+  static let ntagPasswordAuth: UInt8 = 0x1B
   static let authKeyA: UInt8 = 0x60
   static let authKeyB: UInt8 = 0x61
   static let ack: UInt8 = 0x0A
@@ -569,6 +570,33 @@ public final class MFRC522: CardReader {
     } catch { throw map(error, block: block) }
     // The sector's keys have changed: the next access authenticates with the new ones.
     authenticatedSector = nil
+  }
+
+  /// NTAG21x PWD_AUTH 1Bh + 4-byte password: the 2-byte PACK, or NAK for a wrong password.
+  public func ntagPasswordAuthentication(_ password: [UInt8]) throws(CardReaderError)
+    -> [UInt8]?
+  {
+    let identity = try present()
+    switch identity.type {
+    case .ntag213, .ntag215, .ntag216: break
+    default: throw .refused("\(identity.type) has no NTAG password")
+    }
+    guard password.count == 4 else {
+      throw .refused("an NTAG password is 4 bytes, not \(password.count)")
+    }
+    do throws(MFRC522Error) {
+      let pack = try transceiveWithCRC([MFRC522.ntagPasswordAuth] + password)
+      guard pack.count == 2 else {
+        throw MFRC522Error.unexpectedAnswer(count: pack.count, lastBits: 0)
+      }
+      return pack
+    } catch .negativeAcknowledge {
+      // A NAK sends the NTAG back to IDLE (or HALT): wake the same card.
+    } catch {
+      throw map(error, block: 0)
+    }
+    try reactivate(identity)
+    return nil
   }
 
   private func classicSector(_ sector: Int) throws(CardReaderError) -> CardIdentity {

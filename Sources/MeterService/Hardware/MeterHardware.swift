@@ -39,7 +39,8 @@ final class MeterHardware {
     let transport: MifareKeyProvider = { _, _ in .transport }
     cards = SignedCardPort(
       reader: reader, meter: meter, utilityKey: utilityKey, meterKeys: meterKeys,
-      mifareKeys: cardKeys?.meterMifareKeys ?? transport)
+      mifareKeys: cardKeys?.meterMifareKeys ?? transport,
+      ntagPasswords: cardKeys?.meterNTAGPasswords)
     relay = try opener.relay()
     inputs = try opener.switchInputs()
     indicators = try opener.indicators()

@@ -135,7 +135,8 @@ final class SimulatedHardware {
     }
     return SignedCardPort(
       reader: reader, meter: meter, utilityKey: utilityKey, meterKey: meterKey,
-      mifareKeys: CardKeyDiversifier.testMaster.meterMifareKeys)
+      mifareKeys: CardKeyDiversifier.testMaster.meterMifareKeys,
+      ntagPasswords: CardKeyDiversifier.testMaster.meterNTAGPasswords)
   }
 
   func ports(journal: any JournalPort, energy: any EnergyPort) -> MeterRuntime.Ports {

@@ -5,7 +5,7 @@ import MeterCards
 /// The card-key master secret on disk (issue #3): 32 random bytes as 64 hex digits on one
 /// line, readable by its owner only. `vend` derives each MIFARE Classic card's keys from it and
 /// the card's UID when it issues the card; every meter that reads the office's cards holds the
-/// same file (`[cards] key_master_file` in meterd.toml). Unlike the utility key it cannot mint
+/// same file (`[keys] card_key_master` in meterd.toml). Unlike the utility key it cannot mint
 /// credit, but whoever holds it can open every card's sectors: keep it at 0600 on the office
 /// server and on the meters, back it up with the utility key, never print it.
 public enum CardKeyFile {

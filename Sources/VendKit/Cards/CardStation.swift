@@ -36,6 +36,8 @@ public struct CardStation: Sendable {
   struct OpenedCard {
     var uid: [UInt8]
     var sectorKeys: [Int: MifareKey]
+    /// An NTAG215 that has its own password, PACK and AUTH0 already.
+    var ntagPersonalised = false
     var keys: MifareKeyProvider {
       { [sectorKeys] _, sector in sectorKeys[sector] ?? .transport }
     }
@@ -55,8 +57,9 @@ public struct CardStation: Sendable {
     do { uid = try reader.selectedCard().uid } catch {
       throw VendError.cardUnreadable(error.description)
     }
-    guard technology == .mifareClassic1K, let cardKeys else {
-      return OpenedCard(uid: uid, sectorKeys: [:])
+    guard let cardKeys else { return OpenedCard(uid: uid, sectorKeys: [:]) }
+    guard technology == .mifareClassic1K else {
+      return try openNTAG(reader, uid: uid, cardKeys: cardKeys)
     }
     var found: [Int: MifareKey] = [:]
     for sector in MifareClassic1K.firstApplicationSector..<MifareClassic1K.sectorCount {
@@ -75,14 +78,52 @@ public struct CardStation: Sendable {
     return OpenedCard(uid: uid, sectorKeys: found)
   }
 
+  /// An NTAG215 is opened with its own password (PWD_AUTH), which makes its protected pages
+  /// writable in this session; a card whose password is not its own while its pages are
+  /// protected (AUTH0 in user memory) was personalised with another master secret.
+  static func openNTAG(
+    _ reader: some CardReader, uid: [UInt8], cardKeys: CardKeyDiversifier
+  ) throws -> OpenedCard {
+    let (password, acknowledge) = cardKeys.ntagPassword(uid: uid)
+    let pack: [UInt8]?
+    let configuration: [UInt8]
+    do {
+      pack = try reader.ntagPasswordAuthentication(password)
+      configuration = try reader.readBlocks(NTAG215.configurationPage0, count: 1, keys: nil)
+    } catch {
+      throw VendError.cardUnreadable(error.description)
+    }
+    let auth0 = Int(configuration[3])
+    guard pack != nil || auth0 > NTAG215.lastUserPage else {
+      throw VendError.cardUnreadable(
+        "the card's password is not this office's: the card was personalised with another"
+          + " card-key master secret")
+    }
+    return OpenedCard(
+      uid: uid, sectorKeys: [:],
+      ntagPersonalised: pack == acknowledge && auth0 == NTAG215.firstUserPage)
+  }
+
   /// Writes the per-card trailers (the layout's personalisation plan) of every sector still on
   /// the transport key, authenticated with it; a card pulled away part way keeps the sectors
-  /// done so far, and the next visit finishes the rest. Returns the sectors written.
+  /// done so far, and the next visit finishes the rest. An NTAG215 gets its password, PACK,
+  /// ACCESS and AUTH0 (last) unless it has them all. Returns what was personalised, for the
+  /// audit; nil when nothing was.
   static func personalise(
     _ reader: some CardReader, layout: CardLayout, card: OpenedCard,
     cardKeys: CardKeyDiversifier?
-  ) throws -> [Int] {
-    guard layout.technology == .mifareClassic1K, let cardKeys else { return [] }
+  ) throws -> String? {
+    guard let cardKeys else { return nil }
+    guard layout.technology == .mifareClassic1K else {
+      guard !card.ntagPersonalised else { return nil }
+      for write in layout.personalisationPlan(uid: card.uid, keys: cardKeys) {
+        do { try reader.writeBlocks(write.address, write.data, keys: nil) } catch {
+          throw VendError.cardUnreadable(
+            "\(error.description); the card's password is set when it is presented here again")
+        }
+      }
+      return "NTAG password for writes from page \(NTAG215.firstUserPage)"
+    }
     let pending = Set(card.transportSectors)
     var done: [Int] = []
     for write in layout.personalisationPlan(uid: card.uid, keys: cardKeys) {
@@ -96,7 +137,8 @@ public struct CardStation: Sendable {
       }
       done.append(sector)
     }
-    return done
+    guard !done.isEmpty else { return nil }
+    return "per-card keys in sectors \(done.map(String.init).joined(separator: ", "))"
   }
 
   /// Writes `plan` with the card's keys, then personalises the card; audited.
@@ -112,10 +154,10 @@ public struct CardStation: Sendable {
           "\(error.description); the card is incomplete until it is presented here again")
       }
     }
-    let personalised = try Self.personalise(
+    if let personalised = try Self.personalise(
       reader, layout: layout, card: card, cardKeys: cardKeys)
-    if !personalised.isEmpty {
-      try await office.recordCardPersonalisation(by: actor, uid: card.uid, sectors: personalised)
+    {
+      try await office.recordCardPersonalisation(by: actor, uid: card.uid, details: personalised)
     }
   }
 

@@ -9,11 +9,14 @@ import MeterDrivers
 /// the key its trailer holds (the UID is the first 4 bytes of block 0), and the trailer's
 /// access bits decide what that key may read and write (NXP MF1S50 Tables 7 and 8); sector
 /// trailers are written only through `writeSectorTrailer`. An NTAG215 page from AUTH0 on is
-/// not writable (this encoder sends no PWD_AUTH), and pages 0-3 are not user memory.
+/// writable only after `ntagPasswordAuthentication` with the password of page 133; pages 0-3
+/// are not user memory; PWD and PACK read back as zeros.
 public final class VirtualCardReader: CardReader {
   public private(set) var image: CardImage?
   private var inField: Bool
   public var writesBeforeRemoval: Int?
+  /// PWD_AUTH succeeded in this session (NTAG).
+  private var passwordVerified = false
 
   public init(_ image: CardImage? = nil) {
     self.image = image
@@ -24,6 +27,7 @@ public final class VirtualCardReader: CardReader {
     self.image = image
     inField = true
     writesBeforeRemoval = nil
+    passwordVerified = false
   }
 
   /// Takes the card off the encoder, as it is now.
@@ -59,7 +63,9 @@ public final class VirtualCardReader: CardReader {
     for address in first..<first + count {
       guard let chunk = image.read(address) else { throw .refused("no block \(address)") }
       guard image.technology == .mifareClassic1K else {
-        bytes += chunk.prefix(unit)
+        // PWD and PACK read back as zeros.
+        let secret = [NTAG215.passwordPage, NTAG215.passwordAcknowledgePage].contains(address)
+        bytes += secret ? [0, 0, 0, 0] : chunk.prefix(unit)
         continue
       }
       let (access, slot) = try open(block: address, keys: keys)
@@ -96,7 +102,7 @@ public final class VirtualCardReader: CardReader {
           throw .refused("page \(address) is not user memory")
         }
         let auth0 = Int(image.memory[NTAG215.configurationPage0 * NTAG215.pageSize + 3])
-        guard address < auth0 else {
+        guard address < auth0 || passwordVerified else {
           throw .refused("page \(address) is password-protected (AUTH0 \(auth0))")
         }
       }
@@ -140,6 +146,23 @@ public final class VirtualCardReader: CardReader {
       throw .refused("the access bits of sector \(sector) do not let key \(slot) write its trailer")
     }
     try store(CardWrite(address: block, data: trailer))
+  }
+
+  public func ntagPasswordAuthentication(_ password: [UInt8]) throws(CardReaderError)
+    -> [UInt8]?
+  {
+    let image = try card()
+    guard image.technology == .ntag215 else {
+      throw .refused("\(image.technology) has no NTAG password")
+    }
+    guard password.count == 4 else {
+      throw .refused("an NTAG password is 4 bytes, not \(password.count)")
+    }
+    let stored = NTAG215.passwordPage * NTAG215.pageSize
+    passwordVerified = Array(image.memory[stored..<stored + 4]) == password
+    guard passwordVerified else { return nil }
+    let pack = NTAG215.passwordAcknowledgePage * NTAG215.pageSize
+    return Array(image.memory[pack..<pack + 2])
   }
 
   public func release() throws(CardReaderError) {}
