@@ -3,8 +3,10 @@
 /// its write-backs. MeterCore verifies no signature (the card layer does); it keeps these so
 /// that a rotation outlives power cuts (journaled, and in every checkpoint) and never goes back.
 public struct MeterKeys: Hashable, Sendable {
-  /// The utility key the last key card installed; nil until one does: the meter then trusts
-  /// the key it was commissioned with (the service's key file), version 1.
+  /// The utility key the meter trusts: the one it was commissioned on (`init(commissionedOn:)`,
+  /// journaled in its first checkpoint), or the one the last key card installed. nil in a
+  /// journal that predates the commissioned key being kept: the meter then trusts the service's
+  /// key file as version 1.
   public var utility: UtilityKey?
   /// The version of the meter's own signing key for write-backs; 1 until a key card rotates it.
   public var meterVersion: UInt8
@@ -12,6 +14,14 @@ public struct MeterKeys: Hashable, Sendable {
   public init(utility: UtilityKey? = nil, meterVersion: UInt8 = 1) {
     self.utility = utility
     self.meterVersion = meterVersion
+  }
+
+  /// A meter commissioned on `utility` (R-C2): a blank FRAM's first checkpoint holds the key
+  /// and its version, so the meter trusts exactly them from then on, whatever its
+  /// configuration says later, until a key card installs a newer version. After a utility
+  /// key rotation new meters are commissioned on the newest version, never on a retired one.
+  public init(commissionedOn utility: UtilityKey) {
+    self.init(utility: utility)
   }
 
   /// The version of the utility key the meter trusts now.

@@ -98,8 +98,11 @@ public actor MeterHost {
     self.firmware = firmware
     self.devices = devices
     self.metrics = metrics
-    let commissioned = MeterState(
+    var commissioned = MeterState(
       configuration: configuration.settings, tariff: configuration.tariff.tariffSet)
+    // R-C2: a blank FRAM's first checkpoint holds the utility key and its version, so the
+    // meter keeps trusting exactly them whatever the configuration says later.
+    commissioned.keys = MeterKeys(commissionedOn: utilityKey.utilityKey)
     self.commissioned = commissioned
     let storage = CountingJournalStorage(journalStorage, metrics: metrics)
     self.journalStorage = storage
@@ -249,6 +252,12 @@ public actor MeterHost {
       throw RemoteRefusal(status: 503, reason: "the meter's installed utility key is not valid")
     }
     return key
+  }
+
+  /// The utility key the meter trusts (from its journal) against the one its configuration
+  /// names (`[keys] utility_public_key` and `utility_key_version`), for the start-up log.
+  public func utilityKeyTrust() -> UtilityKeyTrust {
+    UtilityKeyTrust(journal: (runtime?.meter.state ?? stateWhileOff).keys, configured: utilityKey)
   }
 
   // MARK: Remote sale (R-V5)

@@ -35,8 +35,15 @@ public final class SalesOffice: Sendable {
     self.meterd = meterd
   }
 
-  /// The public key meters are commissioned with (version 1, R-C2); key cards move them on.
+  /// The utility's public key version 1 (R-C2); key cards move meters on. New meters are
+  /// commissioned on the newest version (`addMeter`, `utilityPublicKey(version:)`).
   public var utilityPublicKey: [UInt8] { utilityKey.verifyingKey.rawRepresentation }
+
+  /// The utility's public key of `version` (default the newest), as an installer puts it on a
+  /// meter; nil if this office holds no such version.
+  public func utilityVerifyingKey(version: UInt8? = nil) -> RecordVerifyingKey? {
+    utilityKeys[version ?? newestUtilityKey.version]?.verifyingKey
+  }
 
   /// The newest utility key this office holds.
   public var newestUtilityKey: RecordSigningKey {
@@ -333,9 +340,23 @@ public final class SalesOffice: Sendable {
   // MARK: Meters
 
   /// Registers a meter with its public key (R-C2); a key change is a key operation and audited.
-  public func addMeter(by actor: Operator, _ meter: RegisteredMeter) async throws {
+  /// The meter is commissioned on utility key `utilityKeyVersion` (its `meterd.toml` `[keys]
+  /// utility_key_version`, with that version's public key in `utility_public_key`): by default
+  /// the newest this office holds, so that after a rotation new meters never trust a retired
+  /// key. A version the office does not hold is refused.
+  public func addMeter(
+    by actor: Operator, _ meter: RegisteredMeter, utilityKeyVersion: UInt8? = nil
+  ) async throws {
     try actor.require(.manageMeters)
     let id = try Validate.meterID(meter.id)
+    let keyVersion = utilityKeyVersion ?? newestUtilityKey.version
+    guard utilityKeys[keyVersion] != nil else {
+      throw VendError.invalidInput(
+        field: "utility key version",
+        reason:
+          "this office holds utility key versions \(utilityKeys.keys.sorted().map(String.init).joined(separator: ", ")), "
+          + "not \(keyVersion)")
+    }
     let location = try Validate.text(meter.location, field: "location")
     guard meter.publicKey.count == 32 else {
       throw VendError.invalidInput(
@@ -362,16 +383,17 @@ public final class SalesOffice: Sendable {
       try await sql.raw(
         """
         INSERT INTO meters (id, customer_id, public_key, tariff_code, meter_class, location,
-          hoarding_limit, active, last_sequence, last_applied, created_at)
+          hoarding_limit, active, last_sequence, last_applied, created_at, utility_key_version)
         VALUES (\(bind: id), \(bind: meter.customerID), \(bind: keyHex), \(bind: meter.tariffCode),
           \(bind: meter.meterClass.rawValue), \(bind: location), \(bind: meter.hoardingLimit.units),
-          \(bind: meter.active ? 1 : 0), 0, 0, \(bind: at))
+          \(bind: meter.active ? 1 : 0), 0, 0, \(bind: at), \(bind: Int64(keyVersion)))
         """
       ).run()
       try await Self.audit(
         sql, at: at, by: actor.username, action: "meter.add", subject: "meter \(meter.id)",
         details:
-          "customer \(meter.customerID), tariff \(meter.tariffCode), public key \(keyHex)")
+          "customer \(meter.customerID), tariff \(meter.tariffCode), public key \(keyHex), "
+          + "commissioned on utility key version \(keyVersion)")
     }
   }
 
@@ -381,6 +403,15 @@ public final class SalesOffice: Sendable {
       guard let row = try await sql.raw("SELECT * FROM meters WHERE id = \(bind: key)").first()
       else { throw VendError.notFound(what: "meter", key: id.description) }
       return try Self.decodeMeter(row)
+    }
+  }
+
+  /// The utility key version `id` trusts (R-C2): the one it was commissioned on, or the one
+  /// its last confirmed key card installed. Its records are signed with that version.
+  public func utilityKeyVersion(of id: MeterID) async throws -> UInt8 {
+    let key = try Validate.meterID(id)
+    return try await database.transaction { sql in
+      UInt8(clamping: try await Self.trustedUtilityKeyVersion(sql, meter: key, id))
     }
   }
 

@@ -141,7 +141,9 @@ struct Meterd: AsyncParsableCommand {
         host = try MeterHost(
           hardware: configuration,
           backend: LinuxBackend(gpioChipPath: configuration.hardware.gpioChip),
-          utilityKey: try KeyFiles.utilityKey(path: configuration.keys.utilityPublicKey),
+          utilityKey: try KeyFiles.utilityKey(
+            path: configuration.keys.utilityPublicKey,
+            version: configuration.keys.utilityKeyVersion),
           meterKey: meterKey, rotatedMeterKeys: rotatedMeterKeys, cardKeys: cardKeys,
           firmware: Self.firmware, clock: clock)
       } catch {
@@ -160,6 +162,14 @@ struct Meterd: AsyncParsableCommand {
       logger.notice(
         "card keys: the MIFARE transport key ([keys] card_key_master is not set): cards vend personalised are refused as card_keys"
       )
+    }
+    // R-C2: the utility key the meter trusts, and whether the configuration disagrees with
+    // its journal (the journal wins: trust never changes but by a key card).
+    let trust = await host.utilityKeyTrust()
+    if trust.agrees {
+      logger.notice("\(trust.message)")
+    } else {
+      logger.warning("\(trust.message)")
     }
     let loop = ControlLoopService(
       host: host, notifier: SystemdNotifier.fromEnvironment(), logger: logger)

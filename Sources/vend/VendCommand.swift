@@ -124,22 +124,47 @@ struct KeyCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "key", abstract: "The utility's keys and the meters' keys (R-C2).",
     subcommands: [
-      Show.self, Rotate.self, Card.self, Confirm.self, MeterAdd.self, MeterCard.self,
+      Show.self, Public.self, Rotate.self, Card.self, Confirm.self, MeterAdd.self,
+      MeterCard.self,
     ], defaultSubcommand: Show.self)
 
   struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Print the utility's public key version 1, for meters' configuration.")
+      abstract: "Print every version of the utility's public key; new meters get the newest.")
     @OptionGroup var options: OfficeOptions
 
     func run() throws {
       let keys = try UtilityKeyFile.loadAll(options.utilityKeyPath)
-      print(Hex.encode(keys[0].verifyingKey.rawRepresentation))
-      for later in keys.dropFirst() {
+      for key in keys {
         print(
-          "version \(later.version) (installed by key cards): "
-            + Hex.encode(later.verifyingKey.rawRepresentation))
+          "version \(key.version)\(key.version == keys.count ? " (newest: new meters)" : ""): "
+            + Hex.encode(key.verifyingKey.rawRepresentation))
       }
+    }
+  }
+
+  struct Public: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Print the utility public key file an installer puts on a meter.",
+      discussion:
+        "Standard output is the file itself (64 hex digits, for [keys] utility_public_key); the version for [keys] utility_key_version goes to standard error. Default: the newest version, which `vend meter add` commissions new meters on."
+    )
+    @OptionGroup var options: OfficeOptions
+    @Option(help: "The key version (default the newest)") var version: UInt8?
+
+    func run() throws {
+      let keys = try UtilityKeyFile.loadAll(options.utilityKeyPath)
+      let wanted = version ?? UInt8(keys.count)
+      guard let key = keys.first(where: { $0.version == wanted }) else {
+        throw ValidationError(
+          "the key file \(options.utilityKeyPath) holds utility key versions 1...\(keys.count), "
+            + "not \(wanted)")
+      }
+      print(Hex.encode(key.verifyingKey.rawRepresentation))
+      FileHandle.standardError.write(
+        Data(
+          ("utility key version \(wanted): on the meter, this line in utility_public_key "
+            + "and utility_key_version = \(wanted) in meterd.toml\n").utf8))
     }
   }
 
@@ -634,6 +659,11 @@ struct MeterCommand: AsyncParsableCommand {
     @Option(help: "residential, commercial or industrial") var meterClass: String = "residential"
     @Option var location: String
     @Option(help: "Hoarding limit (R-P7)") var hoardingLimit: String = "2000.00"
+    @Option(
+      help:
+        "The utility key version the meter is commissioned on (its [keys] utility_key_version); default the newest"
+    )
+    var utilityKeyVersion: UInt8?
 
     func run() async throws {
       guard let key = Hex.decode(publicKey) else {
@@ -646,8 +676,14 @@ struct MeterCommand: AsyncParsableCommand {
         id: try meterID(id), customerID: customer, publicKey: key, tariffCode: tariff,
         meterClass: parsedClass, location: location,
         hoardingLimit: try money(hoardingLimit, "hoarding limit"))
-      try await options.run { office, actor in try await office.addMeter(by: actor, meter) }
-      print("added meter \(meter.id)")
+      let version = try await options.run { office, actor in
+        try await office.addMeter(by: actor, meter, utilityKeyVersion: utilityKeyVersion)
+        return try await office.utilityKeyVersion(of: meter.id)
+      }
+      print("added meter \(meter.id), commissioned on utility key version \(version)")
+      print(
+        "on the meter: `vend key public --version \(version)` into [keys] utility_public_key, "
+          + "and utility_key_version = \(version) in meterd.toml, before its first start")
     }
   }
 
@@ -687,7 +723,8 @@ struct MeterCommand: AsyncParsableCommand {
         print(
           "meter \(meter.id): customer \(meter.customerID), tariff \(meter.tariffCode), "
             + "\(meter.meterClass.rawValue), \(meter.location), "
-            + "hoarding limit \(meter.hoardingLimit.displayString)")
+            + "hoarding limit \(meter.hoardingLimit.displayString), "
+            + "trusts utility key version \(try await office.utilityKeyVersion(of: number))")
         if let actor = try? await office.operatorNamed(
           options.operatorName ?? ProcessInfo.processInfo.environment["VEND_OPERATOR"] ?? ""),
           let link = try? await office.meterLinks(by: actor).first(where: { $0.meter == number })

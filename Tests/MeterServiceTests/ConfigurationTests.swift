@@ -112,6 +112,26 @@ struct ConfigurationTests {
     }
   }
 
+  @Test("R-C2: [keys] utility_key_version defaults to 1 and is refused outside 1...255")
+  func utilityKeyVersion() throws {
+    #expect(KeyLocations().utilityKeyVersion == 1)
+    let configuration = try MeterdConfiguration.parse(
+      "[meter]\nid = 7\n[keys]\nutility_key_version = 2\n")
+    #expect(configuration.keys.utilityKeyVersion == 2)
+    for bad in ["0", "256", "-1"] {
+      let error = try #require(
+        refusal("[meter]\nid = 7\n[keys]\nutility_key_version = \(bad)\n"))
+      #expect(error.key == "keys.utility_key_version")
+      #expect(error.line == 4)
+      #expect(error.reason.contains("out of range: must be 1...255"), "\(error.reason)")
+    }
+    for bad in ["\"2\"", "2.0"] {
+      let error = try #require(
+        refusal("[meter]\nid = 7\n[keys]\nutility_key_version = \(bad)\n"))
+      #expect(error.key == "keys.utility_key_version")
+    }
+  }
+
   @Test("issue #3: [keys] card_key_master is optional, an absolute path, and its file is checked")
   func cardKeyMaster() throws {
     #expect(KeyLocations().cardKeyMaster == nil)

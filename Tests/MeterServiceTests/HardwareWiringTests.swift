@@ -1,3 +1,4 @@
+import Foundation
 import MeterCards
 import MeterCore
 import MeterDrivers
@@ -290,6 +291,85 @@ struct HardwareWiringTests {
     await #expect(throws: RemoteRefusal.self) { try await second.remoteSale(record: sale(2, 5)) }
     let next = try await second.remoteSale(record: sale(2, 5, key: rotated))
     #expect(next.outcome?.applied.map(\.sequence) == [2])
+  }
+
+  @Test(
+    "R-C2: commissioned on the utility key version the file names; the journal keeps it after the file changes"
+  )
+  func commissionedAfterRotation() async throws {
+    // After a rotation (key 1 leaked) the installer puts version 2's public key on the meter.
+    let rotated = RecordSigningKey(seed: Array(repeating: 0x12, count: 32), version: 2)!
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "meterd-commission-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let keyFile = directory.appendingPathComponent("utility.pub").path
+    let hex = rotated.verifyingKey.rawRepresentation.map { String(format: "%02x", $0) }.joined()
+    try (hex + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+    var configuration = try MeterdConfiguration.parse(
+      Self.movedFile + "\n[keys]\nutility_public_key = \"\(keyFile)\"\nutility_key_version = 2\n")
+    #expect(configuration.keys.utilityKeyVersion == 2)
+    let backend = ModelBackend(configuration.hardware)
+    configuration.hardware.calibration = Self.benchCalibration(backend.energyChip)
+    let commissioningKey = try KeyFiles.utilityKey(
+      path: configuration.keys.utilityPublicKey, version: configuration.keys.utilityKeyVersion)
+    #expect(commissioningKey == rotated.verifyingKey)
+    let first = try MeterHost(
+      hardware: configuration, backend: backend, utilityKey: commissioningKey,
+      meterKey: Self.meterKey, firmware: Self.firmware, clock: backend.meterClock)
+    #expect(await first.snapshot().state.keys.utility == rotated.verifyingKey.utilityKey)
+    #expect(await first.utilityKeyTrust().agrees)
+
+    // A customer card signed with version 2 applies; the leaked key's records are refused.
+    let card = MifareClassicCard(uid: [0x5A, 0x11, 0x00, 0x02])
+    for write in try CardLayout.mifareClassic1K.issuePlan(
+      kind: .customer, meter: MeterID(10001),
+      records: [try SignedRecord(decoding: try sale(1, 30, key: rotated))])
+    {
+      card.blocks[write.address] = write.data
+    }
+    backend.cardReader.present(card)
+    try await run(first, backend, seconds: 2)
+    backend.cardReader.removeCard()
+    #expect(await first.snapshot().state.ledger.lastAppliedSequence == 1)
+    await #expect(throws: RemoteRefusal.self) { try await first.remoteSale(record: sale(2, 5)) }
+
+    // The file is put back to version 1 (a mistake): the journal wins, and the start-up log
+    // says the configuration is ignored.
+    configuration.keys.utilityKeyVersion = 1
+    let second = try MeterHost(
+      hardware: configuration, backend: backend, utilityKey: Self.utility.verifyingKey,
+      meterKey: Self.meterKey, firmware: Self.firmware, clock: backend.meterClock)
+    #expect(await second.snapshot().state.keys.utility == rotated.verifyingKey.utilityKey)
+    let trust = await second.utilityKeyTrust()
+    #expect(trust.version == 2)
+    #expect(trust.agrees, "a newer version in the journal than in the file is a key card's")
+    await #expect(throws: RemoteRefusal.self) { try await second.remoteSale(record: sale(2, 5)) }
+    let applied = try await second.remoteSale(record: sale(2, 5, key: rotated))
+    #expect(applied.outcome?.applied.map(\.sequence) == [2])
+  }
+
+  @Test("R-C2: the start-up report when the configuration disagrees with the journal's key")
+  func utilityKeyTrustReport() throws {
+    let one = Self.utility.verifyingKey
+    let two = RecordSigningKey(seed: Array(repeating: 0x12, count: 32), version: 2)!.verifyingKey
+    let otherTwo = RecordSigningKey(seed: Array(repeating: 0x13, count: 32), version: 2)!
+      .verifyingKey
+    let legacy = UtilityKeyTrust(journal: MeterKeys(), configured: one)
+    #expect(legacy.agrees && legacy.version == 1)
+    let legacyTwo = UtilityKeyTrust(journal: MeterKeys(), configured: two)
+    #expect(!legacyTwo.agrees && legacyTwo.version == 1)
+    #expect(
+      legacyTwo.message.contains("utility_key_version = 2 is ignored"), "\(legacyTwo.message)")
+    let older = UtilityKeyTrust(journal: MeterKeys(commissionedOn: one.utilityKey), configured: two)
+    #expect(!older.agrees && older.version == 1)
+    #expect(older.message.contains("refused as unknown_key"), "\(older.message)")
+    let swapped = UtilityKeyTrust(
+      journal: MeterKeys(commissionedOn: two.utilityKey), configured: otherTwo)
+    #expect(!swapped.agrees && swapped.version == 2)
+    #expect(swapped.message.contains("the file is ignored"), "\(swapped.message)")
+    #expect(
+      UtilityKeyTrust(journal: MeterKeys(commissionedOn: two.utilityKey), configured: two).agrees)
   }
 
   @Test("R-T1: the button and the cover arrive through the file's lines, debounced")

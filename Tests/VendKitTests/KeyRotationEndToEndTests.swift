@@ -12,15 +12,17 @@ import Testing
 struct MeterAtHome {
   var meter: Meter
   let keyring: MeterKeyring
-  /// The key the meter is commissioned with (`[keys] utility_public_key`).
+  /// The key the meter is commissioned with (`[keys] utility_public_key` and
+  /// `utility_key_version`).
   let commissioned: RecordVerifyingKey
 
   init(id: MeterID, utilityKey: RecordVerifyingKey, keyring: MeterKeyring, at now: Timestamp) {
-    meter = Meter(
-      state: MeterState(
-        configuration: MeterConfiguration(meter: id),
-        tariff: .flat(price: Money(units: 2_500), id: 1)),
-      firmware: Firmware(version: "1.0.0", buildTime: now - 1))
+    var state = MeterState(
+      configuration: MeterConfiguration(meter: id),
+      tariff: .flat(price: Money(units: 2_500), id: 1))
+    // As meterd commissions a blank FRAM: the key and its version go into the journal.
+    state.keys = MeterKeys(commissionedOn: utilityKey.utilityKey)
+    meter = Meter(state: state, firmware: Firmware(version: "1.0.0", buildTime: now - 1))
     self.keyring = keyring
     commissioned = utilityKey
   }
@@ -220,6 +222,88 @@ struct KeyRotationEndToEndTests {
       await #expect(throws: VendError.self, "a cashier may not rotate the utility key") {
         try await test.office.recordUtilityKeyRotation(by: cashier, version: 3)
       }
+    }
+  }
+
+  @Test(
+    "R-C2: after a rotation new meters are commissioned on the newest key; their sales verify there",
+    arguments: Backends.all)
+  func commissioningAfterRotation(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let cashier = try await test.staff("cashier", [.cashier])
+      // Key 1 leaked: `vend key rotate`, and vend restarts with version 2 in its key file.
+      let next = RecordSigningKey(version: 2)
+      try await test.office.recordUtilityKeyRotation(by: test.admin, version: 2)
+      let office = SalesOffice(
+        database: test.office.database, utilityKey: test.utilityKey, laterUtilityKeys: [next],
+        now: { test.clock.now })
+      // `vend key public`: what the installer puts on the meter, newest by default.
+      #expect(office.utilityVerifyingKey() == next.verifyingKey)
+      #expect(office.utilityVerifyingKey(version: 1) == test.utilityKey.verifyingKey)
+      #expect(office.utilityVerifyingKey(version: 3) == nil)
+
+      let customer = try await office.addCustomer(
+        by: test.admin, name: "New house", address: "1 New Road", area: "North", phone: "")
+      let meter = RegisteredMeter(
+        id: meterID, customerID: customer.id,
+        publicKey: meterKeys[0].verifyingKey.rawRepresentation, tariffCode: "FLAT",
+        meterClass: .residential, location: "porch", hoardingLimit: Money(whole: 2_000))
+      for unknown in [UInt8(0), 3] {
+        await #expect(throws: VendError.self, "utility key version \(unknown) is not held") {
+          try await office.addMeter(by: test.admin, meter, utilityKeyVersion: unknown)
+        }
+      }
+      await #expect(throws: VendError.forbidden(operator: "cashier", permission: .manageMeters)) {
+        try await office.addMeter(by: cashier, meter)
+      }
+      await #expect(throws: VendError.self, "refused additions stored nothing") {
+        try await office.meter(meterID)
+      }
+      try await office.addMeter(by: test.admin, meter)
+      #expect(try await office.utilityKeyVersion(of: meterID) == 2)
+
+      // The installer commissions the meter with version 2's public key
+      // (`[keys] utility_key_version = 2`).
+      var home = MeterAtHome(
+        id: meterID, utilityKey: next.verifyingKey, keyring: MeterKeyring([meterKeys[0]]),
+        at: now(test))
+      #expect(home.meter.state.keys.utilityVersion == 2)
+      let sale = try await office.sell(by: cashier, meter: meterID, amount: Money(whole: 10))
+      #expect(try SignedRecord(decoding: try #require(sale.record)).keyVersion == 2)
+      let encoder = VirtualCardReader(CardImage(blank: Self.technology))
+      _ = try await CardStation(office: office).visit(
+        encoder, technology: Self.technology, by: cashier, newCardFor: meterID)
+      var card = try #require(encoder.remove())
+      #expect(try home.present(&card, at: now(test))?.applied.map(\.sequence) == [1])
+      #expect(home.meter.state.ledger.totalPurchased == Money(whole: 10))
+
+      // An office that holds only the leaked key 1 cannot sell for it.
+      await #expect(throws: VendError.self) {
+        try await test.office.sell(by: cashier, meter: meterID, amount: Money(whole: 5))
+      }
+
+      // What happened before the fix: a meter registered on version 1 gets records signed
+      // with key 1, which a meter commissioned on version 2 refuses.
+      let older = MeterID(62)
+      var oldMeter = meter
+      oldMeter.id = older
+      try await office.addMeter(by: test.admin, oldMeter, utilityKeyVersion: 1)
+      #expect(try await office.utilityKeyVersion(of: older) == 1)
+      var olderHome = MeterAtHome(
+        id: older, utilityKey: next.verifyingKey, keyring: MeterKeyring([meterKeys[0]]),
+        at: now(test))
+      _ = try await office.sell(by: cashier, meter: older, amount: Money(whole: 10))
+      let olderEncoder = VirtualCardReader(CardImage(blank: Self.technology))
+      _ = try await CardStation(office: office).visit(
+        olderEncoder, technology: Self.technology, by: cashier, newCardFor: older)
+      var olderCard = try #require(olderEncoder.remove())
+      #expect(try olderHome.present(&olderCard, at: now(test))?.refusal == .retiredKey)
+      #expect(olderHome.meter.state.ledger.totalPurchased == .zero)
+
+      let audit = try await office.auditLog(by: test.admin, limit: 20)
+      let added = try #require(audit.first { $0.action == "meter.add" && $0.subject == "meter 61" })
+      #expect(
+        added.details.contains("commissioned on utility key version 2"), "\(added.details)")
     }
   }
 

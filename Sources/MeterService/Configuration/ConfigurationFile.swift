@@ -514,6 +514,8 @@ enum ConfigurationParser {
   {
     var keys = KeyLocations()
     keys.utilityPublicKey = try table.path("utility_public_key", default: keys.utilityPublicKey)
+    keys.utilityKeyVersion = UInt8(
+      try table.integer("utility_key_version", default: Int(keys.utilityKeyVersion), in: 1...255))
     keys.meterPrivateKey = try table.path("meter_private_key", default: keys.meterPrivateKey)
     keys.apiToken = try table.path("api_token", default: keys.apiToken)
     if table.contains("card_key_master") {

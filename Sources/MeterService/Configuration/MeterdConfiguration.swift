@@ -257,6 +257,9 @@ public struct HardwareConfiguration: Hashable, Sendable {
 public struct KeyLocations: Hashable, Sendable {
   /// The utility's Ed25519 public key (R-C2), which verifies purchase, settings and tariff records.
   public var utilityPublicKey = "/etc/meterd/utility.pub"
+  /// The version of that key (1...255, as `vend meter add` printed it): used only to
+  /// commission a blank FRAM; a commissioned meter trusts what its journal holds (R-C2).
+  public var utilityKeyVersion: UInt8 = 1
   /// The meter's own Ed25519 private key, which signs write-backs; created on first start.
   public var meterPrivateKey = "/var/lib/meterd/meter.key"
   /// The per-meter bearer token that authorises HTTP writes.

@@ -13,9 +13,13 @@ import MeterCards
 /// (how `vend` prints a public key); the meter's key is made on first start, readable by the
 /// service user only.
 public enum KeyFiles {
-  public static func utilityKey(path: String) throws(KeyFileError) -> RecordVerifyingKey {
+  /// The utility's public key of `version` (`[keys] utility_key_version`, as `vend meter add`
+  /// printed it; the file holds no version).
+  public static func utilityKey(path: String, version: UInt8 = 1) throws(KeyFileError)
+    -> RecordVerifyingKey
+  {
     guard let bytes = try hexFile(path, what: "the utility's public key"),
-      let key = RecordVerifyingKey(rawRepresentation: bytes)
+      let key = RecordVerifyingKey(rawRepresentation: bytes, version: version)
     else {
       throw KeyFileError(
         path: path,
