@@ -42,8 +42,9 @@ public actor MeterHost {
 
   /// A meter on simulated hardware (`meterd --simulate`): its FRAM is
   /// `<state directory>/fram.img`, recovered if it holds a journal, else commissioned from
-  /// `configuration`. The cards it can tap are issued with the test vending key; the meter
-  /// verifies them with `utilityKey` and signs its write-backs with `meterKey` (R-C2).
+  /// `configuration`. The cards it can tap are issued with the test vending key of
+  /// `utilityKey`'s version (`testVendingKey(version:)`); the meter verifies them with
+  /// `utilityKey` and signs its write-backs with `meterKey` (R-C2).
   public init(
     simulating configuration: MeterdConfiguration, utilityKey: RecordVerifyingKey,
     meterKey: RecordSigningKey, firmware: Firmware, clock: MeterClock
@@ -52,7 +53,8 @@ public actor MeterHost {
     let image = try FRAMImageFile(directory: configuration.stateDirectory)
     let hardware = try SimulatedHardware(
       meter: configuration.meter.id, framImage: image, metrics: metrics,
-      vendingKey: Self.testVendingKey, utilityKey: utilityKey, meterKey: meterKey)
+      vendingKey: Self.testVendingKey(version: utilityKey.version), utilityKey: utilityKey,
+      meterKey: meterKey)
     try self.init(
       configuration: configuration, utilityKey: utilityKey, firmware: firmware, clock: clock,
       metrics: metrics, devices: .simulated(hardware),
@@ -399,15 +401,22 @@ public actor MeterHost {
   /// meter accepts. `--simulate` trusts it as the utility's key.
   public static let testVendingKey = RecordSigningKey(seed: Array(repeating: 0x5E, count: 32))!
 
-  /// Sells `amount` with the test vending key as the next purchase in this meter's sequence and
-  /// delivers it as a remote sale (the page's "buy credit").
+  /// The test vending key labelled `version` (the same published seed): `--simulate` is
+  /// commissioned on `[keys] utility_key_version` of it (R-C2).
+  public static func testVendingKey(version: UInt8) -> RecordSigningKey {
+    RecordSigningKey(seed: testVendingKey.seed, version: version) ?? testVendingKey
+  }
+
+  /// Sells `amount` with the test vending key, labelled with the utility key version the meter
+  /// trusts (as `vend` signs), as the next purchase in this meter's sequence and delivers it as
+  /// a remote sale (the page's "buy credit").
   public func buyWithTestKey(_ amount: Money) throws(RemoteRefusal) -> RemoteSaleOutcome {
     let state = runtime?.meter.state ?? stateWhileOff
     let purchase = Purchase(
       meter: meterID, sequence: state.ledger.lastAppliedSequence + 1, amount: amount)
     let record: SignedRecord
     do {
-      record = try Self.testVendingKey.sign(
+      record = try Self.testVendingKey(version: state.keys.utilityVersion).sign(
         PurchaseRecord(purchase: purchase, soldAt: clock.now().unixMilliseconds / 1_000))
     } catch {
       throw RemoteRefusal(status: 400, reason: "the test key cannot sign this purchase: \(error)")

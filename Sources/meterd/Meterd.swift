@@ -123,7 +123,9 @@ struct Meterd: AsyncParsableCommand {
           attributes: [.posixPermissions: 0o700])
         meterKey = try KeyFiles.meterKey(path: configuration.stateDirectory + "/meter.key")
         host = try MeterHost(
-          simulating: configuration, utilityKey: MeterHost.testVendingKey.verifyingKey,
+          simulating: configuration,
+          utilityKey: MeterHost.testVendingKey(version: configuration.keys.utilityKeyVersion)
+            .verifyingKey,
           meterKey: meterKey, firmware: Self.firmware, clock: clock)
       } catch {
         printError("meterd cannot start: \(error)")

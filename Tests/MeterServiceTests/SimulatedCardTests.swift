@@ -31,6 +31,43 @@ struct SimulatedCardTests {
     try? FileManager.default.removeItem(atPath: directory)
   }
 
+  @Test(
+    "R-C2: simulate mode is commissioned on utility_key_version of the test key; the journal keeps it"
+  )
+  func commissionedOnVersion() async throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("meterd-commission-\(UInt64.random(in: 0...UInt64.max))").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var configuration = try MeterdConfiguration.parse(
+      "[meter]\nid = 100001\n[keys]\nutility_key_version = 2\n[state]\ndirectory = \"\(directory)\"\n"
+    )
+    let first = try MeterHost(
+      simulating: configuration,
+      utilityKey: MeterHost.testVendingKey(version: configuration.keys.utilityKeyVersion)
+        .verifyingKey,
+      meterKey: Self.meterKey, firmware: Self.firmware, clock: clock.meterClock)
+    #expect(await first.snapshot().state.keys.utilityVersion == 2)
+    #expect(await first.utilityKeyTrust().agrees)
+    let sale = try await first.buyWithTestKey(Money(whole: 50))
+    #expect(sale.outcome?.applied.map(\.sequence) == [1])
+    // Signed with version 1 of the same key: refused, nothing applied.
+    let stale = try MeterHost.testVendingKey.sign(
+      PurchaseRecord(
+        purchase: Purchase(meter: MeterID(100_001), sequence: 2, amount: Money(whole: 5)),
+        soldAt: 1_767_225_600))
+    await #expect(throws: RemoteRefusal.self) { try await first.remoteSale(record: stale.encoded) }
+
+    // Restarted on the same FRAM image with the configuration back at version 1: the journal
+    // keeps version 2, and the start-up report says the configuration is not used.
+    configuration.keys.utilityKeyVersion = 1
+    let second = try MeterHost(
+      simulating: configuration, utilityKey: MeterHost.testVendingKey.verifyingKey,
+      meterKey: Self.meterKey, firmware: Self.firmware, clock: clock.meterClock)
+    #expect(await second.snapshot().state.keys.utilityVersion == 2)
+    #expect(await second.snapshot().state.ledger.lastAppliedSequence == 1)
+    await #expect(throws: RemoteRefusal.self) { try await second.remoteSale(record: stale.encoded) }
+  }
+
   func app() -> some ApplicationProtocol {
     Application(
       router: buildRouter(host: host, token: APIToken(Self.token)!, readsRequireToken: false))

@@ -12,8 +12,8 @@ import MeterCore
 public struct UtilityKeyTrust: Hashable, Sendable {
   /// The version the meter trusts.
   public var version: UInt8
-  /// False when the configuration names another key or version than the one trusted, and that
-  /// is not explained by a key card having moved the meter to a newer version.
+  /// False when the configuration names another key or version than the one trusted, unless
+  /// the journal's version is newer (what a key card does; the file then only commissions).
   public var agrees: Bool
   /// What to log: the key trusted, where it comes from, and what an installer should do.
   public var message: String
@@ -37,7 +37,7 @@ public struct UtilityKeyTrust: Hashable, Sendable {
     } else if held.version > configured.version {
       agrees = true
       message =
-        "utility key: version \(held.version) from the journal (a key card installed it); \(configuredText) is used only to commission a blank FRAM"
+        "utility key: version \(held.version) from the journal (commissioned on it, or installed by a key card); \(configuredText) is used only to commission a blank FRAM"
     } else if held.version < configured.version {
       agrees = false
       message =
