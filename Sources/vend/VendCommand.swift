@@ -153,18 +153,12 @@ struct KeyCommand: AsyncParsableCommand {
     @Option(help: "The key version (default the newest)") var version: UInt8?
 
     func run() throws {
-      let keys = try UtilityKeyFile.loadAll(options.utilityKeyPath)
-      let wanted = version ?? UInt8(keys.count)
-      guard let key = keys.first(where: { $0.version == wanted }) else {
-        throw ValidationError(
-          "the key file \(options.utilityKeyPath) holds utility key versions 1...\(keys.count), "
-            + "not \(wanted)")
-      }
-      print(Hex.encode(key.verifyingKey.rawRepresentation))
+      let key = try UtilityKeyFile.publicKey(options.utilityKeyPath, version: version)
+      print(Hex.encode(key.rawRepresentation))
       FileHandle.standardError.write(
         Data(
-          ("utility key version \(wanted): on the meter, this line in utility_public_key "
-            + "and utility_key_version = \(wanted) in meterd.toml\n").utf8))
+          ("utility key version \(key.version): on the meter, this line in utility_public_key "
+            + "and utility_key_version = \(key.version) in meterd.toml\n").utf8))
     }
   }
 

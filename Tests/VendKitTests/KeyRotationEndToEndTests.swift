@@ -307,6 +307,26 @@ struct KeyRotationEndToEndTests {
     }
   }
 
+  @Test("R-C2: `vend key public` gives the meter's key file of a version, the newest by default")
+  func publicKeyFile() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "vend-keys-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.appendingPathComponent("vend-utility.key").path
+    let first = try UtilityKeyFile.create(path)
+    #expect(try UtilityKeyFile.publicKey(path) == first.verifyingKey)
+    let second = try UtilityKeyFile.rotate(path)
+    #expect(second.version == 2)
+    #expect(try UtilityKeyFile.publicKey(path) == second.verifyingKey)
+    #expect(try UtilityKeyFile.publicKey(path, version: 1) == first.verifyingKey)
+    for unknown in [UInt8(0), 3] {
+      #expect(throws: VendError.self, "version \(unknown)") {
+        try UtilityKeyFile.publicKey(path, version: unknown)
+      }
+    }
+  }
+
   @Test("R-C1, R-C6: inspectors issue staff cards; each command works once at the meter")
   func staffCards() async throws {
     try await TestOffice.with(.sqlite) { test in

@@ -37,6 +37,21 @@ public enum UtilityKeyFile {
     return keys
   }
 
+  /// The public key of `version` (default the newest), as `vend key public` prints it for a
+  /// meter's `[keys] utility_public_key`; refuses a version the file does not hold.
+  public static func publicKey(_ path: String, version: UInt8? = nil) throws
+    -> RecordVerifyingKey
+  {
+    let keys = try loadAll(path)
+    let wanted = version ?? UInt8(keys.count)
+    guard let key = keys.first(where: { $0.version == wanted }) else {
+      throw VendError.invalidInput(
+        field: "utility key version",
+        reason: "\(path) holds utility key versions 1...\(keys.count), not \(wanted)")
+    }
+    return key.verifyingKey
+  }
+
   /// Creates a new key file; refuses to overwrite one (that would orphan every meter).
   public static func create(_ path: String) throws -> RecordSigningKey {
     guard !FileManager.default.fileExists(atPath: path) else {
