@@ -97,6 +97,10 @@ struct StateResponse: Codable, Sendable, Equatable {
   var clockInvalid: Bool
   var latchedTamper: Bool
   var powered: Bool
+  /// The utility key version the meter trusts (commissioned on, or installed by a key card)
+  /// and the version of its own key signing write-backs (R-C2).
+  var utilityKeyVersion: UInt8
+  var meterKeyVersion: UInt8
 
   enum CodingKeys: String, CodingKey {
     case meter, time, credit, debt, relay, powered
@@ -109,6 +113,8 @@ struct StateResponse: Codable, Sendable, Equatable {
     case alarmLED = "alarm_led"
     case clockInvalid = "clock_invalid"
     case latchedTamper = "latched_tamper"
+    case utilityKeyVersion = "utility_key_version"
+    case meterKeyVersion = "meter_key_version"
   }
 
   init(_ snapshot: MeterSnapshot) {
@@ -131,6 +137,8 @@ struct StateResponse: Codable, Sendable, Equatable {
     clockInvalid = state.clockInvalid
     latchedTamper = !state.events.latched.isEmpty
     powered = snapshot.powered
+    utilityKeyVersion = state.keys.utilityVersion
+    meterKeyVersion = state.keys.meterVersion
   }
 }
 
