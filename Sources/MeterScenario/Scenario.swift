@@ -27,6 +27,11 @@ public struct ScenarioStart: Hashable, Sendable {
   /// `config.tariff`, the `[tariff]` table of `meterd.toml` (R-P12); nil is SPEC §9's flat
   /// 1.0000 per kWh.
   public var tariff: TariffSet?
+  /// The utility key version the meter is commissioned on (meterd's `[keys]
+  /// utility_key_version`, R-C2): the simulator's test utility key of that version, journaled
+  /// in the first checkpoint, and the simulated office signs with it. nil: version 1, as the
+  /// meter was commissioned before the key was journaled.
+  public var utilityKeyVersion: UInt8?
 
   public static let defaults = ScenarioStart(
     clockUnixSeconds: UTCCalendar.unixSeconds(fromRFC3339: UTCCalendar.defaultStart)!,

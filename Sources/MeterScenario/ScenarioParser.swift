@@ -57,8 +57,12 @@ extension Scenario {
   private static func parseStart(_ value: JSONValue, line: Int) throws(ScenarioError)
     -> ScenarioStart
   {
-    let object = try ObjectReader(value, name: "start", line: line, allowed: ["clock", "config"])
+    let object = try ObjectReader(
+      value, name: "start", line: line, allowed: ["clock", "config", "utility_key_version"])
     var start = ScenarioStart.defaults
+    if let version = try object.integer("utility_key_version", in: 1...255) {
+      start.utilityKeyVersion = UInt8(version)
+    }
     if let clock = try object.string("clock") {
       guard let seconds = UTCCalendar.unixSeconds(fromRFC3339: clock) else {
         throw ScenarioError(

@@ -130,7 +130,15 @@ public final class Simulation {
           "config: credit_mode \"energy\" counts credit in kWh at one price of 1 per kWh (R-U4); leave out \"tariff\""
       )
     }
-    commissioned = MeterState(configuration: configuration, tariff: tariff)
+    var commissioned = MeterState(configuration: configuration, tariff: tariff)
+    if let version = scenario.start.utilityKeyVersion {
+      // R-C2: commissioned on that version of the test utility key, as meterd is with
+      // `[keys] utility_key_version`; the office signs with it from the start.
+      let key = TestVending.utilityKey(version: version)
+      commissioned.keys = MeterKeys(commissionedOn: key.verifyingKey.utilityKey)
+      vending = TestVending(signingKey: key)
+    }
+    self.commissioned = commissioned
     stateWhileOff = commissioned
     fram = SimulatedFRAMStorage(model: FRAMModel())
     startUnixMilliseconds = scenario.start.clockUnixSeconds * 1_000

@@ -110,6 +110,13 @@ struct TestVending {
 
   /// The utility key the office signs with now; a key card it issues moves it on.
   private(set) var signingKey = TestVending.utilityKey
+
+  init() {}
+
+  /// An office whose meters were commissioned on `signingKey` (R-C2).
+  init(signingKey: RecordSigningKey) {
+    self.signingKey = signingKey
+  }
   private var pending: [MeterID: PendingPurchases] = [:]
   /// The last command sequence issued to each meter (R-C6): every tariff, clear-tamper and
   /// relay-test card takes the next one.

@@ -72,4 +72,37 @@ struct KeyCardScenarioTests {
       #expect(throws: ScenarioError.self) { try Scenario(parsing: bad) }
     }
   }
+
+  @Test(
+    "R-C2: a scenario's meter commissioned on utility key version 2: the office signs with it, key cards move it on"
+  )
+  func commissionedOnVersion() throws {
+    let run = try ScenarioRun(
+      name: "commissioned-v2",
+      text: """
+        {"at":0,"start":{"utility_key_version":2}}
+        {"at":0,"vend":{"card":"A","amount":"50.00"}}
+        {"at":1,"tap":{"card":"A"}}
+        {"at":5,"staff_card":{"card":"J","kind":"key","key_version":2}}
+        {"at":6,"tap":{"card":"J"}}
+        {"at":10,"staff_card":{"card":"K","kind":"key","key_version":3}}
+        {"at":11,"tap":{"card":"K"}}
+        {"at":20,"power":"off"}
+        {"at":30,"power":"on"}
+        {"at":40,"vend":{"card":"A","amount":"10.00"}}
+        {"at":41,"tap":{"card":"A"}}
+        {"at":50,"end":{}}
+        """)
+    #expect(run.cards.map(\.card) == ["A", "J", "K", "A"])
+    #expect(run.cards.map(\.result) == ["accepted", "rejected", "accepted", "accepted"])
+    #expect(run.cards.map(\.reason) == [nil, "retired_key", nil, nil])
+    #expect(run.purchases.map(\.sequence) == [1, 2])
+    #expect(
+      run.displays.contains { $0.text == "Key installed | U v3  M v1" && $0.at.within(11...12) })
+    for bad in ["0", "256", "\"2\""] {
+      #expect(throws: ScenarioError.self, "utility_key_version \(bad)") {
+        try Scenario(parsing: #"{"at":0,"start":{"utility_key_version":"# + bad + "}}")
+      }
+    }
+  }
 }
