@@ -119,6 +119,15 @@ public struct CardKeyDiversifier: Sendable {
     derive([0x0B, UInt8(truncatingIfNeeded: sector)], uid: uid, length: MifareClassic1K.keyLength)
   }
 
+  /// The secret's fingerprint, to compare two copies without showing either (`vend key cards`
+  /// prints it): the first 4 bytes of HMAC-SHA256 under the secret of a fixed label, as 8 hex
+  /// digits. It reveals nothing a card's keys do not.
+  public var fingerprint: String {
+    let label = Array("PrepaidMeter card key fingerprint v1".utf8)
+    let code = HMAC<SHA256>.authenticationCode(for: label, using: master)
+    return Array(code).prefix(4).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+  }
+
   /// NTAG215 password (4 bytes) and password acknowledge (2 bytes).
   public func ntagPassword(uid: [UInt8]) -> (password: [UInt8], acknowledge: [UInt8]) {
     let bytes = derive([0x50], uid: uid, length: 6)

@@ -108,10 +108,11 @@ struct InitCommand: AsyncParsableCommand {
       print("utility public key for meters: \(Hex.encode(key.verifyingKey.rawRepresentation))")
     }
     if !FileManager.default.fileExists(atPath: options.cardKeysPath) {
-      _ = try CardKeyFile.create(options.cardKeysPath)
+      let cardKeys = try CardKeyFile.create(options.cardKeysPath)
       print(
         "created the card-key master secret \(options.cardKeysPath) (keep it secret; install the"
           + " same file on every meter as [keys] card_key_master)")
+      print("card key fingerprint \(cardKeys.fingerprint) (the same for every copy of the file)")
     }
     let created = try await options.open { office in
       try await office.bootstrapAdministrator(username: admin, displayName: name)
@@ -125,8 +126,25 @@ struct KeyCommand: AsyncParsableCommand {
     commandName: "key", abstract: "The utility's keys and the meters' keys (R-C2).",
     subcommands: [
       Show.self, Public.self, Rotate.self, Card.self, Confirm.self, MeterAdd.self,
-      MeterCard.self,
+      MeterCard.self, Cards.self,
     ], defaultSubcommand: Show.self)
+
+  struct Cards: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Print the card-key master secret's fingerprint (never the secret), to compare with a meter's `meterctl selftest`."
+    )
+    @OptionGroup var options: OfficeOptions
+
+    func run() throws {
+      guard let cardKeys = try options.loadCardKeys() else {
+        throw ValidationError(
+          "no card key file at \(options.cardKeysPath): cards stay on the transport key"
+            + " (vend init creates one; --card-keys names another)")
+      }
+      print("card key file \(options.cardKeysPath): fingerprint \(cardKeys.fingerprint)")
+    }
+  }
 
   struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -199,8 +217,8 @@ struct KeyCommand: AsyncParsableCommand {
       let record = try await options.run { office, actor in
         try await office.utilityKeyCardRecord(by: actor, meter: number, validFor: days * 86_400)
       }
-      try output.emit(
-        IssuedCard(kind: .key, meter: number, record: record), cardKeys: cardKeys)
+      try await output.emit(
+        IssuedCard(kind: .key, meter: number, record: record), cardKeys: cardKeys, options: options)
     }
   }
 
@@ -269,8 +287,8 @@ struct KeyCommand: AsyncParsableCommand {
         try await office.meterKeyCardRecord(
           by: actor, meter: number, version: version, validFor: days * 86_400)
       }
-      try output.emit(
-        IssuedCard(kind: .key, meter: number, record: record), cardKeys: cardKeys)
+      try await output.emit(
+        IssuedCard(kind: .key, meter: number, record: record), cardKeys: cardKeys, options: options)
     }
   }
 }
@@ -303,14 +321,22 @@ struct CardOutput: ParsableArguments {
   }
 
   /// Prints the record and writes the card image; the image gets the per-card keys of
-  /// `cardKeys` (issue #3).
-  func emit(_ card: IssuedCard, cardKeys: CardKeyDiversifier?) throws {
+  /// `cardKeys` (issue #3), its personalisation audited as `card.personalise`.
+  func emit(_ card: IssuedCard, cardKeys: CardKeyDiversifier?, options: OfficeOptions)
+    async throws
+  {
     if let sequence = card.sequence { print("command sequence \(sequence)") }
     print("signed \(card.record.kind) record: \(Hex.encode(card.record.encoded))")
     guard let cardImage else { return }
     let technology = try cardTechnology(cardType)
-    let image = try card.image(technology, uid: try uid(), cardKeys: cardKeys)
-    print(cardKeys == nil ? "card keys: transport (no card key file)" : "card keys: per card")
+    let uid = try uid()
+    let image = try await options.run { office, actor in
+      try await office.cardImage(
+        by: actor, card, technology: technology, uid: uid, cardKeys: cardKeys)
+    }
+    print(
+      cardKeys.map { "card keys: per card (card key fingerprint \($0.fingerprint))" }
+        ?? "card keys: transport (no card key file)")
     guard
       FileManager.default.createFile(
         atPath: cardImage, contents: Data((Hex.encode(image.memory) + "\n").utf8))
@@ -374,7 +400,7 @@ struct CardCommand: AsyncParsableCommand {
         try await office.settingsRecord(
           by: actor, meter: number, changes: parsed, validFor: days * 86_400)
       }
-      try output.emit(card, cardKeys: cardKeys)
+      try await output.emit(card, cardKeys: cardKeys, options: options)
     }
   }
 
@@ -394,7 +420,7 @@ struct CardCommand: AsyncParsableCommand {
       let card = try await options.run { office, actor in
         try await office.staffCard(by: actor, .clearTamper, meter: number, validFor: hours * 3_600)
       }
-      try output.emit(card, cardKeys: cardKeys)
+      try await output.emit(card, cardKeys: cardKeys, options: options)
     }
   }
 
@@ -417,7 +443,7 @@ struct CardCommand: AsyncParsableCommand {
           by: actor, .relayTest(holdSeconds: holdSeconds), meter: number,
           validFor: hours * 3_600)
       }
-      try output.emit(card, cardKeys: cardKeys)
+      try await output.emit(card, cardKeys: cardKeys, options: options)
     }
   }
 
@@ -436,7 +462,7 @@ struct CardCommand: AsyncParsableCommand {
       let card = try await options.run { office, actor in
         try await office.staffCard(by: actor, .inspection, meter: number, validFor: hours * 3_600)
       }
-      try output.emit(card, cardKeys: cardKeys)
+      try await output.emit(card, cardKeys: cardKeys, options: options)
     }
   }
 }

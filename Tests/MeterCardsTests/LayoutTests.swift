@@ -59,6 +59,16 @@ struct LayoutTests {
       plan.last.map { MifareClassicAccess(trailerBytes: Array($0.data[6..<9])) } == .writeBackArea)
   }
 
+  @Test("The card-key fingerprint: HMAC-SHA256 of a fixed label, 4 bytes; differs per secret")
+  func cardKeyFingerprint() {
+    // Computed independently: Python's hmac.new(bytes([7] * 16),
+    // b"PrepaidMeter card key fingerprint v1", hashlib.sha256).hexdigest()[:8].
+    let keys = CardKeyDiversifier(master: [UInt8](repeating: 7, count: 16))!
+    #expect(keys.fingerprint == "5fce1214")
+    let other = CardKeyDiversifier(master: [UInt8](repeating: 0x5A, count: 32))!
+    #expect(other.fingerprint == "6c0baed9")
+  }
+
   @Test("Per-card keys: no key in one card's written trailers opens any sector of 63 other cards")
   func diversifiedKeysAcrossCards() {
     let keys = CardKeyDiversifier(master: [UInt8](repeating: 7, count: 16))!

@@ -162,6 +162,43 @@ struct CardPersonalisationTests {
     let plain = try issued.image(Self.technology, uid: Self.uid)
     #expect(try Self.sectorState(plain) == Array(repeating: "transport", count: 15))
   }
+
+  @Test(
+    "a staff card image the office writes is audited as card.personalise: UID and sectors, no key",
+    arguments: Backends.all)
+  func staffCardImageAudited(backend: SQLBackend) async throws {
+    try await TestOffice.with(backend) { test in
+      let inspector = try await test.staff("inspector", [.inspector])
+      let issued = try await test.office.staffCard(
+        by: inspector, .inspection, meter: nil, validFor: 3_600)
+      let image = try await test.office.cardImage(
+        by: inspector, issued, technology: Self.technology, uid: Self.uid,
+        cardKeys: Self.cardKeys)
+      #expect(try Self.sectorState(image) == Array(repeating: "own B", count: 15))
+      let audit = try await test.office.auditLog(by: test.admin, limit: 10)
+      let personalised = try #require(audit.first { $0.action == "card.personalise" })
+      #expect(personalised.operatorUsername == "inspector")
+      #expect(personalised.subject == "card c0ffee01")
+      #expect(
+        personalised.details
+          == "per-card keys in sectors " + Self.sectors.map(String.init).joined(separator: ", "))
+      for sector in Self.sectors {
+        for key in [
+          Self.cardKeys.mifareKeyA(uid: Self.uid, sector: sector),
+          Self.cardKeys.mifareKeyB(uid: Self.uid, sector: sector),
+        ] {
+          #expect(!personalised.details.contains(Hex.encode(key)))
+        }
+      }
+
+      // Without the card key file the image stays on the transport key: nothing to audit.
+      _ = try await test.office.cardImage(
+        by: inspector, issued, technology: Self.technology, uid: [0xC0, 0xFF, 0xEE, 0x02],
+        cardKeys: nil)
+      let after = try await test.office.auditLog(by: test.admin, limit: 10)
+      #expect(after.filter { $0.action == "card.personalise" }.count == 1)
+    }
+  }
 }
 
 @Suite("Per-card NTAG passwords: vend sets the password at first issue (issue #3)")

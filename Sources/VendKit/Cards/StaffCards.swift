@@ -42,6 +42,13 @@ public struct IssuedCard: Hashable, Sendable {
   public func image(
     _ technology: CardTechnology, uid: [UInt8]? = nil, cardKeys: CardKeyDiversifier? = nil
   ) throws -> CardImage {
+    try personalisedImage(technology, uid: uid, cardKeys: cardKeys).image
+  }
+
+  /// The image, the card's UID, and what was personalised (for the audit; nil when nothing was).
+  func personalisedImage(
+    _ technology: CardTechnology, uid: [UInt8]?, cardKeys: CardKeyDiversifier?
+  ) throws -> (image: CardImage, uid: [UInt8], personalised: String?) {
     let layout = CardLayout.forTechnology(technology)
     let plan: [CardWrite]
     do {
@@ -56,8 +63,24 @@ public struct IssuedCard: Hashable, Sendable {
         throw VendError.unsupported("the card image refused a write at \(write.address): \(error)")
       }
     }
-    _ = try CardStation.personalise(reader, layout: layout, card: card, cardKeys: cardKeys)
-    return reader.image!
+    let personalised = try CardStation.personalise(
+      reader, layout: layout, card: card, cardKeys: cardKeys)
+    return (reader.image!, card.uid, personalised)
+  }
+}
+
+extension SalesOffice {
+  /// `card` as the office's encoder writes it (`IssuedCard.image`), its personalisation audited
+  /// as at the counter (`card.personalise`: the card's UID and the sectors, never a key).
+  public func cardImage(
+    by actor: Operator, _ card: IssuedCard, technology: CardTechnology, uid: [UInt8]? = nil,
+    cardKeys: CardKeyDiversifier?
+  ) async throws -> CardImage {
+    let written = try card.personalisedImage(technology, uid: uid, cardKeys: cardKeys)
+    if let personalised = written.personalised {
+      try await recordCardPersonalisation(by: actor, uid: written.uid, details: personalised)
+    }
+    return written.image
   }
 }
 
