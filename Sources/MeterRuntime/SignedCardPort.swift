@@ -21,7 +21,9 @@ import MeterDrivers
 public final class SignedCardPort: CardPort {
   private let reader: any CardReader
   private let meter: MeterID
-  /// The utility key the meter was commissioned with (version 1).
+  /// The utility key the service was configured with (`[keys] utility_public_key` and
+  /// `utility_key_version`): trusted only when the state holds none (a journal written before
+  /// the commissioned key was kept there).
   private let commissionedUtilityKey: RecordVerifyingKey
   private let meterKeys: MeterKeyring
   private let mifareKeys: MifareKeyProvider

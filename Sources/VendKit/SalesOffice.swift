@@ -9,7 +9,7 @@ import SQLKit
 public final class SalesOffice: Sendable {
   public let database: VendDatabase
   public let calendar: OfficeCalendar
-  /// The utility's Ed25519 key version 1: meters are commissioned with its public key (R-C2).
+  /// The utility's Ed25519 key version 1 (R-C2); new meters are commissioned on the newest.
   let utilityKey: RecordSigningKey
   /// The utility's signing keys by version, 1 first (R-C2 rotation, `UtilityKeyFile`). Records
   /// for a meter are signed with the version it trusts (`meters.utility_key_version`).

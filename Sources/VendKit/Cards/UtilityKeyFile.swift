@@ -6,7 +6,7 @@ import MeterCards
 /// holds this file can mint credit (R-C2): keep it on the office server, back it up offline
 /// (again after each rotation), and never copy it to a meter.
 public enum UtilityKeyFile {
-  /// Key version 1, the one meters are commissioned with.
+  /// Key version 1 (new meters are commissioned on the newest: `publicKey(_:version:)`).
   public static func load(_ path: String) throws -> RecordSigningKey {
     try loadAll(path)[0]
   }
