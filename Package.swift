@@ -79,6 +79,8 @@ let package = Package(
       name: "meterctl",
       dependencies: [
         "MeterScenario", "MeterSelfTest", "MeterLinux", "MeterDrivers", "MeterJournal",
+        // meterd's configuration file and key files, read as meterd reads them (selftest).
+        "MeterService",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -120,8 +120,8 @@ public struct CardKeyDiversifier: Sendable {
   }
 
   /// The secret's fingerprint, to compare two copies without showing either (`vend key cards`
-  /// prints it): the first 4 bytes of HMAC-SHA256 under the secret of a fixed label, as 8 hex
-  /// digits. It reveals nothing a card's keys do not.
+  /// and `meterctl selftest` print it): the first 4 bytes of HMAC-SHA256 under the secret of a
+  /// fixed label, as 8 hex digits. It reveals nothing a card's keys do not.
   public var fingerprint: String {
     let label = Array("PrepaidMeter card key fingerprint v1".utf8)
     let code = HMAC<SHA256>.authenticationCode(for: label, using: master)

@@ -42,12 +42,19 @@ public struct SelfTestResult: Sendable, Hashable {
   public var detail: String
   /// For a failure: the wiring fault that most likely explains it, and what to check.
   public var likelyFault: String?
+  /// A check that passed with a consequence the installer should know (the meter works, but
+  /// not as the utility may intend), said by `warning`; the exit status stays 0.
+  public var warning: String?
 
-  public init(check: String, passed: Bool, detail: String, likelyFault: String? = nil) {
+  public init(
+    check: String, passed: Bool, detail: String, likelyFault: String? = nil,
+    warning: String? = nil
+  ) {
     self.check = check
     self.passed = passed
     self.detail = detail
     self.likelyFault = likelyFault
+    self.warning = warning
   }
 
   static func pass(_ check: String, _ detail: String) -> SelfTestResult {
@@ -65,23 +72,33 @@ public struct SelfTestReport: Sendable, Hashable {
 
   public var passed: Bool { results.allSatisfy(\.passed) }
 
-  /// The table `meterctl selftest` prints: check, PASS/FAIL, detail, and under each failure the
-  /// likely fault.
+  public init(results: [SelfTestResult]) {
+    self.results = results
+  }
+
+  /// The table `meterctl selftest` prints: check, PASS/WARN/FAIL, detail, and under each
+  /// failure the likely fault, under each warning what it means.
   public func table() -> String {
     let width = max(5, results.map(\.check.count).max() ?? 0)
     func pad(_ text: String) -> String { text + String(repeating: " ", count: width - text.count) }
     var lines = ["\(pad("CHECK"))  RESULT  DETAIL"]
     for result in results {
-      lines.append("\(pad(result.check))  \(result.passed ? "PASS  " : "FAIL  ")  \(result.detail)")
+      let outcome = !result.passed ? "FAIL  " : result.warning == nil ? "PASS  " : "WARN  "
+      lines.append("\(pad(result.check))  \(outcome)  \(result.detail)")
       if let fault = result.likelyFault {
         lines.append("\(pad(""))          likely fault: \(fault)")
       }
+      if let warning = result.warning {
+        lines.append("\(pad(""))          warning: \(warning)")
+      }
     }
     let failures = results.filter { !$0.passed }.count
+    let warnings = results.filter { $0.passed && $0.warning != nil }.count
     lines.append(
-      failures == 0
+      (failures == 0
         ? "all \(results.count) checks passed"
         : "\(failures) of \(results.count) checks failed")
+        + (warnings == 0 ? "" : ", \(warnings) with a warning"))
     return lines.joined(separator: "\n")
   }
 }

@@ -2,15 +2,18 @@ import ArgumentParser
 import MeterDrivers
 import MeterLinux
 import MeterSelfTest
+import MeterService
 
 /// `meterctl selftest`: checks the wiring of a real meter and names the likely fault.
 struct SelfTestCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "selftest",
-    abstract: "Find each chip, pulse the relay, read every input; print a pass/fail table.",
+    abstract:
+      "Find each chip, pulse the relay, read every input, check the card keys; print a pass/fail table.",
     discussion: """
       Stop meterd first: it holds the GPIO lines. Pulsing the relay interrupts the supply for a
-      moment (--no-relay skips it). Exit status 1 when any check fails.
+      moment (--no-relay skips it). The card keys are read from meterd's configuration file as
+      meterd reads them (--no-card-keys skips it). Exit status 1 when any check fails.
       """)
 
   @Option(help: "I2C bus device node.") var i2c = "/dev/i2c-1"
@@ -31,6 +34,13 @@ struct SelfTestCommand: ParsableCommand {
   @Option(help: "Display button line.") var button = 16
   @Flag(inversion: .prefixedNo, help: "Pulse the relay and check its feedback contact.")
   var relay = true
+  @Option(help: "meterd's configuration file, for the card-key check.")
+  var config = MeterdConfiguration.defaultPath
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Check the card-key master secret meterd's configuration names ([keys] card_key_master)."
+  )
+  var cardKeys = true
 
   func run() throws {
     var wiring = SelfTestWiring()
@@ -50,8 +60,9 @@ struct SelfTestCommand: ParsableCommand {
     wiring.magneticSensor = magneticSensor
     wiring.button = button
     wiring.pulseRelay = relay
-    let report = runSelfTest(
+    var report = runSelfTest(
       wiring: wiring, hardware: LinuxSelfTestHardware(gpioChipPath: gpioChip))
+    if cardKeys { report.results.append(cardKeyCheck(configurationFile: config)) }
     print(report.table())
     if !report.passed { throw ExitCode.failure }
   }

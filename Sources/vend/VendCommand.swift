@@ -112,7 +112,8 @@ struct InitCommand: AsyncParsableCommand {
       print(
         "created the card-key master secret \(options.cardKeysPath) (keep it secret; install the"
           + " same file on every meter as [keys] card_key_master)")
-      print("card key fingerprint \(cardKeys.fingerprint) (the same for every copy of the file)")
+      print(
+        "card key fingerprint \(cardKeys.fingerprint) (meterctl selftest prints a meter's)")
     }
     let created = try await options.open { office in
       try await office.bootstrapAdministrator(username: admin, displayName: name)
