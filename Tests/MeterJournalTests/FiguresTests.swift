@@ -18,7 +18,7 @@ struct FiguresTests {
     // A meter on a time-of-use tariff with blocks, six hours of 1-second intervals under a
     // varying load, a purchase every 15 minutes, a recovery every 97 seconds.
     let seconds = 6 * 3_600
-    var bench = MeterBench()
+    var bench = MeterBench(utilityKey: MeterBench.commissionedKey)
     let counter = CountingJournalStorage(InMemoryJournalStorage(), countsWritesPerAddress: true)
     let journal = try Journal<MeterSchema>.format(counter, initialState: bench.state)
     let formatBytes = counter.bytesWritten
@@ -134,7 +134,9 @@ struct FiguresTests {
     "R-D2: recovery of the largest state (both tariffs at R-P12's limits), printed and held to the design's bound"
   )
   func largestStateRecovery() throws {
-    var bench = MeterBench(tariff: Self.largestTariff(id: 1, activation: MeterBench.start))
+    var bench = MeterBench(
+      tariff: Self.largestTariff(id: 1, activation: MeterBench.start),
+      utilityKey: MeterBench.commissionedKey)
     var output = MeterOutput()
     let passive = Self.largestTariff(id: 2, activation: MeterBench.start + 86_400_000 * 300)
     bench.meter.step(.remote(.settings(.tariff(passive))), at: bench.now, into: &output)

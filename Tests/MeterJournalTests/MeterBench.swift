@@ -46,12 +46,20 @@ struct MeterBench {
   var watts: Int64 = 1_200
   var coverOpen = false
 
-  init(tariff: TariffSet = MeterBench.touTariff) {
+  /// The utility key a meter is commissioned on: meterd keeps it in every checkpoint (R-C2), so
+  /// the journal figures count it.
+  static let commissionedKey = UtilityKey(
+    rawRepresentation: [UInt8](repeating: 0x5A, count: UtilityKey.length), version: 2)!
+
+  /// `utilityKey`: the key the meter was commissioned on, as meterd journals it; nil for a
+  /// journal that predates it (the stand-in fixtures).
+  init(tariff: TariffSet = MeterBench.touTariff, utilityKey: UtilityKey? = nil) {
     var configuration = MeterConfiguration(meter: MeterBench.meterID)
     configuration.friendlyWindows = [
       WeeklyWindow(weekday: .sunday, startMinute: 0, endMinute: 1_440)
     ]
-    let state = MeterState(configuration: try! configuration.validated(), tariff: tariff)
+    var state = MeterState(configuration: try! configuration.validated(), tariff: tariff)
+    if let utilityKey { state.keys = MeterKeys(commissionedOn: utilityKey) }
     meter = Meter(state: state, firmware: MeterBench.firmware)
   }
 
