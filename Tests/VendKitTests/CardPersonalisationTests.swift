@@ -271,6 +271,29 @@ struct NTAGPersonalisationTests {
       #expect(audit.contains { $0.action == "card.personalise" && $0.details.hasPrefix("NTAG") })
     }
   }
+
+  @Test("a settings card image on an NTAG215 gets its password and is audited, no password shown")
+  func settingsCardImageAudited() async throws {
+    try await TestOffice.with(.sqlite) { test in
+      let meter = SimulatedMeter(45)
+      _ = try await test.customerWithMeter(45, publicKey: meter.publicKey)
+      let issued = try await test.office.settingsRecord(
+        by: test.admin, meter: meter.id, changes: [.init(key: "alarm1", value: "25.00")],
+        validFor: 3_600)
+      let image = try await test.office.cardImage(
+        by: test.admin, issued, technology: .ntag215, uid: Self.uid, cardKeys: Self.cardKeys)
+      #expect(Self.page(image, NTAG215.configurationPage0)[3] == UInt8(NTAG215.firstUserPage))
+      #expect(Self.meterWrites(image, keys: Self.cardKeys))
+      #expect(!Self.meterWrites(image, keys: nil))
+      let audit = try await test.office.auditLog(by: test.admin, limit: 10)
+      let personalised = try #require(audit.first { $0.action == "card.personalise" })
+      #expect(personalised.subject == "card " + Hex.encode(Self.uid))
+      #expect(personalised.details == "NTAG password for writes from page 4")
+      let (password, acknowledge) = Self.cardKeys.ntagPassword(uid: Self.uid)
+      #expect(!personalised.details.contains(Hex.encode(password)))
+      #expect(!personalised.details.contains(Hex.encode(acknowledge)))
+    }
+  }
 }
 
 @Suite("The card-key master secret file (issue #3)")
