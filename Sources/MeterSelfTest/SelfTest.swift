@@ -23,6 +23,18 @@ public struct SelfTestWiring: Sendable, Hashable {
   public init() {}
 }
 
+/// The card keys meterd opens cards with (`[keys] card_key_master`, issue #3). Given them, the
+/// self-test opens a card held on the reader with them.
+public struct SelfTestCardKeys: Sendable {
+  public var mifare: MifareKeyProvider
+  public var ntag: NTAGPasswordProvider
+
+  public init(mifare: @escaping MifareKeyProvider, ntag: @escaping NTAGPasswordProvider) {
+    self.mifare = mifare
+    self.ntag = ntag
+  }
+}
+
 /// How the self-test reaches the hardware. Opening can fail (absent node, permission, a line
 /// held by `meterd`); each failure becomes a row of the table, never a crash.
 public protocol SelfTestHardware {
@@ -104,9 +116,11 @@ public struct SelfTestReport: Sendable, Hashable {
 }
 
 /// Runs every check against `hardware`: finds each chip, pulses the relay and checks its
-/// feedback contact, reads every input.
-public func runSelfTest(wiring: SelfTestWiring, hardware: some SelfTestHardware) -> SelfTestReport {
-  var checks = SelfTestChecks(wiring: wiring, hardware: hardware)
+/// feedback contact, reads every input; with `cardKeys`, opens a card held on the reader.
+public func runSelfTest(
+  wiring: SelfTestWiring, hardware: some SelfTestHardware, cardKeys: SelfTestCardKeys? = nil
+) -> SelfTestReport {
+  var checks = SelfTestChecks(wiring: wiring, hardware: hardware, cardKeys: cardKeys)
   checks.run()
   return SelfTestReport(results: checks.results)
 }

@@ -5,6 +5,7 @@ import MeterDrivers
 struct SelfTestChecks<Hardware: SelfTestHardware> {
   let wiring: SelfTestWiring
   let hardware: Hardware
+  let cardKeys: SelfTestCardKeys?
   var results: [SelfTestResult] = []
 
   /// The last 16 bytes of the FRAM: written and restored by the self-test (R-D1 data elsewhere is
@@ -19,10 +20,14 @@ struct SelfTestChecks<Hardware: SelfTestHardware> {
   static var cardReaderVersionRead: UInt8 { (0x37 << 1) | 0x80 }
   static var cardReaderVersions: [UInt8: String] { [0x91: "v1.0", 0x92: "v2.0", 0x88: "clone"] }
   static var relaySettleMilliseconds: UInt64 { 20 }
+  /// The first sector after the MIFARE application directory: the card's issue area (the
+  /// layout's sector 1), where meterd first authenticates.
+  static var firstApplicationSector: Int { 1 }
 
-  init(wiring: SelfTestWiring, hardware: Hardware) {
+  init(wiring: SelfTestWiring, hardware: Hardware, cardKeys: SelfTestCardKeys?) {
     self.wiring = wiring
     self.hardware = hardware
+    self.cardKeys = cardKeys
   }
 
   mutating func run() {
@@ -193,6 +198,7 @@ struct SelfTestChecks<Hardware: SelfTestHardware> {
       let version = reply.count == 2 ? reply[1] : 0
       if let known = Self.cardReaderVersions[version] {
         results.append(.pass(name, "VersionReg \(hex(version)) (\(known))"))
+        if let cardKeys { checkCardOnReader(device, reset: reset, keys: cardKeys) }
       } else if version == 0x00 {
         results.append(
           .fail(
@@ -222,6 +228,85 @@ struct SelfTestChecks<Hardware: SelfTestHardware> {
             ? "\(wiring.spiPath) cannot be used; the detail says why"
             : lineFault(error, line: wiring.cardReaderReset, role: "MFRC522 RST")
       results.append(.fail(name, error.message, fault))
+    }
+  }
+
+  /// Whether a card held on the reader opens with the meter's card keys (issue #3): a MIFARE
+  /// Classic card's first application sector with its key A, an NTAG's PWD_AUTH with its
+  /// password and PACK. Reads and writes no block.
+  mutating func checkCardOnReader(
+    _ device: any SPIDevice, reset: any OutputLine, keys: SelfTestCardKeys
+  ) {
+    let name = "card on the reader"
+    let reader = MFRC522(device: device, clock: hardware.clock, resetLine: reset)
+    do throws(MFRC522Error) {
+      try reader.start()
+    } catch {
+      results.append(
+        .fail(
+          name, "the MFRC522 does not start: \(error)",
+          "the reader answers its version but not its start-up: check its 3.3 V supply and the SPI wiring"
+        ))
+      return
+    }
+    do throws(CardReaderError) {
+      guard case .arrived(let card) = try reader.poll() else {
+        results.append(
+          .pass(
+            name,
+            "none (hold a card vend issued on the reader during the self-test to check it opens with the card keys)"
+          ))
+        return
+      }
+      let uid = card.uid.map { ($0 < 0x10 ? "0" : "") + String($0, radix: 16) }.joined()
+      let foreign =
+        "the card was personalised with another card-key master secret: compare this meter's fingerprint (card keys row) with `vend key cards` at the office"
+      switch card.type {
+      case .mifareClassic1K, .mifareClassic4K:
+        let sector = Self.firstApplicationSector
+        let own = keys.mifare(card.uid, sector)
+        switch try reader.openingKey(sector: sector, candidates: [own, .transport]) {
+        case own:
+          results.append(
+            .pass(
+              name, "\(card.type) \(uid): sector \(sector) opens with its key from the card keys"))
+        case MifareKey.transport:
+          results.append(
+            .fail(
+              name, "\(card.type) \(uid): sector \(sector) opens only with the transport key",
+              "the card is not personalised yet (a blank card, or issued before the office had the secret): meterd refuses it as card_keys; its next counter visit personalises it"
+            ))
+        default:
+          results.append(
+            .fail(
+              name,
+              "\(card.type) \(uid): sector \(sector) opens with neither its key nor the transport key",
+              foreign))
+        }
+      case .ntag213, .ntag215, .ntag216:
+        let (password, acknowledge) = keys.ntag(card.uid)
+        if let pack = try reader.ntagPasswordAuthentication(password), pack == acknowledge {
+          results.append(
+            .pass(name, "\(card.type) \(uid): accepts its password from the card keys"))
+        } else {
+          results.append(
+            .fail(
+              name, "\(card.type) \(uid): refuses its password from the card keys",
+              "not this utility's card, or not personalised yet (present it at the counter): meterd refuses it as card_keys; else "
+                + foreign))
+        }
+      case .unsupported:
+        results.append(
+          .fail(
+            name, "\(card.type) \(uid)", "not a card the meter reads: use a card vend issued"))
+      }
+      try? reader.release()
+    } catch {
+      results.append(
+        .fail(
+          name, "\(error)",
+          "the card left the field or answered badly: hold it still on the reader and run the self-test again"
+        ))
     }
   }
 

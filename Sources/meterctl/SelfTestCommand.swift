@@ -60,9 +60,11 @@ struct SelfTestCommand: ParsableCommand {
     wiring.magneticSensor = magneticSensor
     wiring.button = button
     wiring.pulseRelay = relay
+    let keys = cardKeys ? cardKeyCheck(configurationFile: config) : nil
     var report = runSelfTest(
-      wiring: wiring, hardware: LinuxSelfTestHardware(gpioChipPath: gpioChip))
-    if cardKeys { report.results.append(cardKeyCheck(configurationFile: config)) }
+      wiring: wiring, hardware: LinuxSelfTestHardware(gpioChipPath: gpioChip),
+      cardKeys: keys?.cardKeys)
+    if let keys { report.results.append(keys.result) }
     print(report.table())
     if !report.passed { throw ExitCode.failure }
   }

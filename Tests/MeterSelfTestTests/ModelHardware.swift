@@ -19,6 +19,8 @@ final class ModelHardware: SelfTestHardware {
   /// Faults: opening the bus or the SPI device fails, a line is held by another consumer.
   var i2cOpenFailure: BusError?
   var spiOpenFailure: BusError?
+  /// The reader's register model, with a card on it, in place of the version stand-in.
+  var cardReaderModel: MFRC522Model?
   var busyLines: Set<Int> = []
 
   /// A correctly wired meter. `swapCoils` wires the relay's OPEN coil to the CLOSE line.
@@ -50,7 +52,7 @@ final class ModelHardware: SelfTestHardware {
 
   func spiDevice(path: String) throws(BusError) -> any SPIDevice {
     if let spiOpenFailure { throw spiOpenFailure }
-    return cardReader
+    return cardReaderModel ?? cardReader
   }
 
   func outputLine(_ offset: Int, initial: LineLevel) throws(BusError) -> any OutputLine {

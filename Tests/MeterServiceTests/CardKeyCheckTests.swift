@@ -1,5 +1,6 @@
 import Foundation
 import MeterCards
+import MeterDrivers
 import MeterSelfTest
 import MeterService
 import Testing
@@ -36,7 +37,7 @@ struct CardKeyCheckTests {
         [.posixPermissions: mode], ofItemAtPath: secretPath)
     }
 
-    func check() -> SelfTestResult { cardKeyCheck(configurationFile: configPath) }
+    func check() -> SelfTestResult { cardKeyCheck(configurationFile: configPath).result }
   }
 
   @Test("a 0600 secret passes with its fingerprint (as vend key cards prints it), never the secret")
@@ -53,12 +54,20 @@ struct CardKeyCheckTests {
     #expect(table.contains("PASS"))
     #expect(!table.contains(Self.secretHex))
     #expect(!table.contains(String(Self.secretHex.prefix(8))))
+    // The self-test opens a card on the reader with meterd's keys: key A and the NTAG password
+    // diversified from this secret.
+    let keys = try #require(cardKeyCheck(configurationFile: site.configPath).cardKeys)
+    let diversifier = CardKeyDiversifier(master: Self.secret)!
+    let uid: [UInt8] = [0xC0, 0xFF, 0xEE, 0x01]
+    #expect(keys.mifare(uid, 1) == MifareKey(.a, diversifier.mifareKeyA(uid: uid, sector: 1)))
+    #expect(keys.ntag(uid).password == diversifier.ntagPassword(uid: uid).password)
   }
 
   @Test("card_key_master not set: a warning, cards vend personalised will be refused")
   func transportKeyWarns() throws {
     let site = try Site()
     try site.configure(cardKeyMaster: false)
+    #expect(cardKeyCheck(configurationFile: site.configPath).cardKeys == nil)
     let result = site.check()
     #expect(result.passed)
     #expect(
