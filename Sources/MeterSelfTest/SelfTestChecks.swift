@@ -285,14 +285,16 @@ struct SelfTestChecks<Hardware: SelfTestHardware> {
         }
       case .ntag213, .ntag215, .ntag216:
         let (password, acknowledge) = keys.ntag(card.uid)
-        if let pack = try reader.ntagPasswordAuthentication(password), pack == acknowledge {
+        let pack = try reader.ntagPasswordAuthentication(password)
+        if pack == acknowledge {
           results.append(
             .pass(name, "\(card.type) \(uid): accepts its password from the card keys"))
         } else {
+          let answer = pack == nil ? "refuses its password" : "answers another PACK to its password"
           results.append(
             .fail(
-              name, "\(card.type) \(uid): refuses its password from the card keys",
-              "not this utility's card, or not personalised yet (present it at the counter): meterd refuses it as card_keys; else "
+              name, "\(card.type) \(uid): \(answer) from the card keys",
+              "meterd refuses it as card_keys: the card is not personalised yet (its next counter visit sets its password), or "
                 + foreign))
         }
       case .unsupported:

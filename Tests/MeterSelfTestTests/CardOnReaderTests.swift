@@ -76,6 +76,11 @@ struct CardOnReaderTests {
     let other = try row(card, keys: Self.keys(0x77))
     #expect(!other.passed)
     #expect(other.detail.contains("refuses its password"))
+    #expect(other.likelyFault?.hasPrefix("meterd refuses it as card_keys") == true)
+    card.pages[134] = [0xAC, 0x4B, 0, 0]
+    let wrongAcknowledge = try row(card)
+    #expect(!wrongAcknowledge.passed)
+    #expect(wrongAcknowledge.detail.contains("answers another PACK"))
   }
 
   @Test("no card on the reader: passes and says how to check one; no card keys: no row")
