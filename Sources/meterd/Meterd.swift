@@ -114,6 +114,7 @@ struct Meterd: AsyncParsableCommand {
     let host: MeterHost
     let meterKey: RecordSigningKey
     var rotatedMeterKeys: [RecordSigningKey] = []
+    var cardKeys: CardKeyDiversifier?
     if simulate {
       do {
         // The simulated meter's own key pair, made on the first start (R-C2): it signs the
@@ -137,7 +138,7 @@ struct Meterd: AsyncParsableCommand {
       do {
         meterKey = try KeyFiles.meterKey(path: configuration.keys.meterPrivateKey)
         rotatedMeterKeys = try KeyFiles.rotatedMeterKeys(path: configuration.keys.meterPrivateKey)
-        let cardKeys = try configuration.keys.cardKeyMaster.map { path throws(KeyFileError) in
+        cardKeys = try configuration.keys.cardKeyMaster.map { path throws(KeyFileError) in
           try KeyFiles.cardKeys(path: path)
         }
         host = try MeterHost(
@@ -158,8 +159,11 @@ struct Meterd: AsyncParsableCommand {
     // Issue #3: which MIFARE keys open cards (the secret itself is never logged).
     if simulate {
       logger.notice("card keys: per card, from the built-in test master secret (simulate mode)")
-    } else if let path = configuration.keys.cardKeyMaster {
-      logger.notice("card keys: per card, from the master secret in \(path)")
+    } else if let path = configuration.keys.cardKeyMaster, let cardKeys {
+      // The fingerprint `vend key cards` and `meterctl selftest` print, never the secret.
+      logger.notice(
+        "card keys: per card, from the master secret in \(path) (fingerprint \(cardKeys.fingerprint))"
+      )
     } else {
       logger.notice(
         "card keys: the MIFARE transport key ([keys] card_key_master is not set): cards vend personalised are refused as card_keys"
