@@ -64,27 +64,9 @@ struct EndToEndTests {
   /// configuration and FRAM image in a fresh directory; meterd is stopped and the directory
   /// removed afterwards, whatever `body` does.
   func withMeterd(_ body: (Meterd) async throws -> Void) async throws {
-    try await ChildProcess.withTemporaryDirectory("meterd-e2e") { directory in
-      let tokenFile = directory.appendingPathComponent("api-token")
-      try Self.token.write(to: tokenFile, atomically: true, encoding: .utf8)
-      let config = directory.appendingPathComponent("meterd.toml")
-      try """
-      [meter]
-      id = 100001
-      [tariff]
-      bands = [{ name = "standard", price_per_kwh = "1000.0000" }]
-      [keys]
-      api_token = "\(tokenFile.path)"
-      [http]
-      address = "127.0.0.1"
-      [state]
-      directory = "\(directory.path)"
-      """.write(to: config, atomically: true, encoding: .utf8)
-      try await MeterdProcess.with(
-        executable: MeterdProcess.executable(root: Self.root),
-        arguments: ["--simulate", "--config", config.path]
-      ) { child in try await body(Meterd(child: child)) }
-    }
+    try await MeterdProcess.withSimulated(
+      root: Self.root, directoryPrefix: "meterd-e2e", token: Self.token, pricePerKWh: "1000.0000"
+    ) { child in try await body(Meterd(child: child)) }
   }
 
   func saleRecord(sequence: UInt32, amount: Money) throws -> String {

@@ -55,6 +55,38 @@ public final class MeterdProcess: @unchecked Sendable {
     }
   }
 
+  /// Runs `body` with `meterd --simulate` as meter 100001 on a configuration written into a
+  /// fresh directory (its API token file holding `token`, one tariff band at `pricePerKWh`,
+  /// the FRAM image in the same directory), after `prepare` has put its own files there;
+  /// meterd is stopped and the directory removed afterwards, whatever `body` does.
+  public static func withSimulated<T>(
+    root: URL, directoryPrefix: String, token: String, pricePerKWh: String,
+    prepare: (URL) throws -> Void = { _ in },
+    _ body: (MeterdProcess) async throws -> T
+  ) async throws -> T {
+    try await ChildProcess.withTemporaryDirectory(directoryPrefix) { directory in
+      try prepare(directory)
+      let tokenFile = directory.appendingPathComponent("api-token")
+      try token.write(to: tokenFile, atomically: true, encoding: .utf8)
+      let config = directory.appendingPathComponent("meterd.toml")
+      try """
+      [meter]
+      id = 100001
+      [tariff]
+      bands = [{ name = "standard", price_per_kwh = "\(pricePerKWh)" }]
+      [keys]
+      api_token = "\(tokenFile.path)"
+      [http]
+      address = "127.0.0.1"
+      [state]
+      directory = "\(directory.path)"
+      """.write(to: config, atomically: true, encoding: .utf8)
+      return try await with(
+        executable: executable(root: root), arguments: ["--simulate", "--config", config.path]
+      ) { meterd in try await body(meterd) }
+    }
+  }
+
   /// SIGTERM, and waits for the exit.
   public func stop() { ChildProcess.stop(process) }
 

@@ -113,6 +113,20 @@ struct CardPersonalisationTests {
           try Self.sectorState(torn)
             == Array(repeating: "own B", count: k)
             + Array(repeating: "transport", count: Self.sectors.count - k))
+        // The card left with its purchases: that is audited, and so are the sectors whose
+        // keys were changed before it was pulled away.
+        let audit = try await test.office.auditLog(by: test.admin, limit: 2)
+        let interrupted = audit.first { $0.action == "card.personalise" }
+        if k == 0 {
+          #expect(interrupted == nil, "k = 0")
+          #expect(audit.first?.action == "card.issue", "k = 0")
+        } else {
+          #expect(audit.map(\.action) == ["card.personalise", "card.issue"], "k = \(k)")
+          #expect(
+            interrupted?.details
+              == "per-card keys in sectors \(Self.sectors.prefix(k).map(String.init).joined(separator: ", "))"
+              + "; interrupted, finished when the card is presented here again", "k = \(k)")
+        }
         encoder.insert(torn)
         let retry = try await station.visit(encoder, technology: Self.technology, by: cashier)
         #expect(retry.pendingOnCard == [1])

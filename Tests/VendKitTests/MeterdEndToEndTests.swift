@@ -32,30 +32,15 @@ struct MeterdEndToEndTests {
   /// 100001, its FRAM image and its key in a fresh directory (the key written here first, so
   /// the test knows the public key); meterd is stopped and the directory removed afterwards.
   func withMeterd(_ body: (Meterd) async throws -> Void) async throws {
-    try await ChildProcess.withTemporaryDirectory("vend-meterd-e2e") { directory in
-      let meterKey = RecordSigningKey()
-      try (Hex.encode(meterKey.seed) + "\n").write(
-        to: directory.appendingPathComponent("meter.key"), atomically: true, encoding: .utf8)
-      let tokenFile = directory.appendingPathComponent("api-token")
-      try Self.token.write(to: tokenFile, atomically: true, encoding: .utf8)
-      let config = directory.appendingPathComponent("meterd.toml")
-      try """
-      [meter]
-      id = 100001
-      [tariff]
-      bands = [{ name = "standard", price_per_kwh = "1.0000" }]
-      [keys]
-      api_token = "\(tokenFile.path)"
-      [http]
-      address = "127.0.0.1"
-      [state]
-      directory = "\(directory.path)"
-      """.write(to: config, atomically: true, encoding: .utf8)
-      try await MeterdProcess.with(
-        executable: MeterdProcess.executable(root: Self.root),
-        arguments: ["--simulate", "--config", config.path]
-      ) { child in try await body(Meterd(base: child.base, meterKey: meterKey)) }
-    }
+    let meterKey = RecordSigningKey()
+    try await MeterdProcess.withSimulated(
+      root: Self.root, directoryPrefix: "vend-meterd-e2e", token: Self.token,
+      pricePerKWh: "1.0000",
+      prepare: { directory in
+        try (Hex.encode(meterKey.seed) + "\n").write(
+          to: directory.appendingPathComponent("meter.key"), atomically: true, encoding: .utf8)
+      },
+      { child in try await body(Meterd(base: child.base, meterKey: meterKey)) })
   }
 
   /// A fresh office on SQLite whose utility key is the test vending key, with the simulated

@@ -107,25 +107,30 @@ public struct CardStation: Sendable {
   /// Writes the per-card trailers (the layout's personalisation plan) of every sector still on
   /// the transport key, authenticated with it; a card pulled away part way keeps the sectors
   /// done so far, and the next visit finishes the rest. An NTAG215 gets its password, PACK,
-  /// ACCESS and AUTH0 (last) unless it has them all. Returns what was personalised, for the
-  /// audit; nil when nothing was.
+  /// ACCESS and AUTH0 (last) unless it has them all. `done` says what was personalised so far,
+  /// for the audit, also when a write fails; nil while nothing was.
   static func personalise(
     _ reader: some CardReader, layout: CardLayout, card: OpenedCard,
-    cardKeys: CardKeyDiversifier?
-  ) throws -> String? {
-    guard let cardKeys else { return nil }
+    cardKeys: CardKeyDiversifier?, done: inout String?
+  ) throws {
+    guard let cardKeys else { return }
     guard layout.technology == .mifareClassic1K else {
-      guard !card.ntagPersonalised else { return nil }
-      for write in layout.personalisationPlan(uid: card.uid, keys: cardKeys) {
+      guard !card.ntagPersonalised else { return }
+      let plan = layout.personalisationPlan(uid: card.uid, keys: cardKeys)
+      for (written, write) in plan.enumerated() {
         do { try reader.writeBlocks(write.address, write.data, keys: nil) } catch {
           throw VendError.cardUnreadable(
             "\(error.description); the card's password is set when it is presented here again")
         }
+        done =
+          written + 1 == plan.count
+          ? "NTAG password for writes from page \(NTAG215.firstUserPage)"
+          : "NTAG password: \(written + 1) of \(plan.count) configuration pages"
       }
-      return "NTAG password for writes from page \(NTAG215.firstUserPage)"
+      return
     }
     let pending = Set(card.transportSectors)
-    var done: [Int] = []
+    var sectors: [Int] = []
     for write in layout.personalisationPlan(uid: card.uid, keys: cardKeys) {
       let sector = MifareClassic1K.sector(ofBlock: write.address)
       guard pending.contains(sector) else { continue }
@@ -135,17 +140,15 @@ public struct CardStation: Sendable {
         throw VendError.cardUnreadable(
           "\(error.description); the card's keys are finished when it is presented here again")
       }
-      done.append(sector)
+      sectors.append(sector)
+      done = "per-card keys in sectors \(sectors.map(String.init).joined(separator: ", "))"
     }
-    guard !done.isEmpty else { return nil }
-    return "per-card keys in sectors \(done.map(String.init).joined(separator: ", "))"
   }
 
-  /// Writes `plan` with the card's keys, then personalises the card; audited.
-  func write(
-    _ plan: [CardWrite], on reader: some CardReader, layout: CardLayout, card: OpenedCard,
-    by actor: Operator
-  ) async throws {
+  /// Writes `plan` (a card's records) with the card's keys.
+  static func writeRecords(_ plan: [CardWrite], on reader: some CardReader, card: OpenedCard)
+    throws
+  {
     for command in plan {
       do {
         try reader.writeBlocks(command.address, command.data, keys: card.keys)
@@ -154,10 +157,27 @@ public struct CardStation: Sendable {
           "\(error.description); the card is incomplete until it is presented here again")
       }
     }
-    if let personalised = try Self.personalise(
-      reader, layout: layout, card: card, cardKeys: cardKeys)
-    {
-      try await office.recordCardPersonalisation(by: actor, uid: card.uid, details: personalised)
+  }
+
+  /// Personalises the card and audits what was personalised (`card.personalise`), also the
+  /// part done before the card was pulled away, so the audit log shows every card whose keys
+  /// this office changed.
+  func personalise(
+    _ reader: some CardReader, layout: CardLayout, card: OpenedCard, by actor: Operator
+  ) async throws {
+    var done: String?
+    do {
+      try Self.personalise(reader, layout: layout, card: card, cardKeys: cardKeys, done: &done)
+    } catch {
+      if let done {
+        try await office.recordCardPersonalisation(
+          by: actor, uid: card.uid,
+          details: done + "; interrupted, finished when the card is presented here again")
+      }
+      throw error
+    }
+    if let done {
+      try await office.recordCardPersonalisation(by: actor, uid: card.uid, details: done)
     }
   }
 
@@ -205,9 +225,12 @@ public struct CardStation: Sendable {
     } catch {
       throw VendError.cardUnreadable(error.message)
     }
-    try await write(plan, on: reader, layout: layout, card: card, by: actor)
+    // The records first: once they are on the card it carries the purchases, and that is
+    // audited before the card's keys are changed, which the customer may interrupt.
+    try Self.writeRecords(plan, on: reader, card: card)
     try await office.recordCardIssue(
       by: actor, meter: meterID, newCard: issued, pending: pending.map(\.sequence))
+    try await personalise(reader, layout: layout, card: card, by: actor)
     return CardVisit(
       meter: meterID, ingestion: ingestion, pendingOnCard: pending.map(\.sequence),
       newlyIssued: issued)

@@ -58,13 +58,10 @@ public struct IssuedCard: Hashable, Sendable {
     }
     let reader = VirtualCardReader(CardImage(blank: technology, uid: uid))
     let card = try CardStation.open(reader, technology: technology, cardKeys: cardKeys)
-    for write in plan {
-      do { try reader.writeBlocks(write.address, write.data, keys: card.keys) } catch {
-        throw VendError.unsupported("the card image refused a write at \(write.address): \(error)")
-      }
-    }
-    let personalised = try CardStation.personalise(
-      reader, layout: layout, card: card, cardKeys: cardKeys)
+    try CardStation.writeRecords(plan, on: reader, card: card)
+    var personalised: String?
+    try CardStation.personalise(
+      reader, layout: layout, card: card, cardKeys: cardKeys, done: &personalised)
     return (reader.image!, card.uid, personalised)
   }
 }
